@@ -1,0 +1,311 @@
+"""Every artifact path and the manifest format, in one place.
+
+Data flows one way: raw files -> graph -> embeddings -> two-tower -> exports ->
+serving. Each stage reads the previous stage's directory and writes its own,
+always with a ``manifest.json`` (config, input fingerprints, counts, metrics), so
+any stage can be rerun alone. No stage spells another stage's file names: they
+all ask the classes below.
+
+Outputs are written atomically: a stage writes into a temporary sibling
+directory and renames it over the final path only when it has finished, so a
+crash mid-run never corrupts an earlier good output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import uuid
+from typing import Any, Iterator, Mapping
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_VERSION = 1
+TABLES = ("items", "interactions", "users")
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".json", ".json.gz",
+                  ".parquet")
+
+
+class ArtifactError(FileNotFoundError):
+  """Raised when a stage's input directory lacks what the stage needs."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StageDir:
+  """A stage's output directory: its manifest and named files."""
+
+  root: pathlib.Path
+
+  def __post_init__(self):
+    object.__setattr__(self, "root", pathlib.Path(self.root))
+
+  @property
+  def manifest_path(self) -> pathlib.Path:
+    return self.root / MANIFEST_NAME
+
+  def read_manifest(self) -> dict[str, Any]:
+    """Returns the stage's manifest, or raises ArtifactError naming the path."""
+    if not self.manifest_path.exists():
+      raise ArtifactError(
+          f"{self.root} has no {MANIFEST_NAME}: it is not the output of a "
+          "finished tfgnn-gfm stage (run that stage first)")
+    return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetDir(StageDir):
+  """Input tables of the data contract (synthetic, imported or the user's own).
+
+  Layout: ``items.<ext>``, ``interactions.<ext>``, optional ``users.<ext>``,
+  where ``<ext>`` is one of TABLE_SUFFIXES; plus ``manifest.json`` when written
+  by ``gfm synth`` or ``gfm import``. A user's own folder needs no manifest.
+  """
+
+  def table_path(self, table: str, required: bool = True) -> pathlib.Path | None:
+    """Finds ``<table>.<ext>`` in the folder.
+
+    Args:
+      table: one of TABLES.
+      required: raise if it is missing (users is optional in the contract).
+
+    Returns:
+      The path, or None when an optional table is absent.
+    """
+    found = [self.root / (table + s) for s in TABLE_SUFFIXES
+             if (self.root / (table + s)).exists()]
+    if len(found) > 1:
+      raise ArtifactError(
+          f"{self.root} holds several files for table {table!r}: "
+          f"{[p.name for p in found]}; keep one")
+    if not found:
+      if required:
+        raise ArtifactError(
+            f"{self.root} has no {table} table (expected one of "
+            f"{', '.join(table + s for s in TABLE_SUFFIXES)})")
+      return None
+    return found[0]
+
+  def output_path(self, table: str, fmt: str = "csv",
+                  compress: bool = False) -> pathlib.Path:
+    """Where a writer puts ``table`` in format ``fmt`` (csv, jsonl, parquet)."""
+    suffix = {"csv": ".csv", "jsonl": ".jsonl", "parquet": ".parquet"}[fmt]
+    if compress and fmt != "parquet":
+      suffix += ".gz"
+    return self.root / (table + suffix)
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationDir(StageDir):
+  """Output of ``gfm validate``: dead letters and the summary."""
+
+  @property
+  def dead_letter_path(self) -> pathlib.Path:
+    return self.root / "dead_letter.jsonl"
+
+  @property
+  def summary_path(self) -> pathlib.Path:
+    return self.root / "summary.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class TextEncoderDir(StageDir):
+  """A built text encoder: a SavedModel loadable with hub.KerasLayer."""
+
+  @property
+  def saved_model(self) -> pathlib.Path:
+    return self.root / "saved_model"
+
+
+@dataclasses.dataclass(frozen=True)
+class GraphDir(StageDir):
+  """Output of the Beam graph pipeline (``gfm build-graph``)."""
+
+  @property
+  def schema_path(self) -> pathlib.Path:
+    return self.root / "graph_schema.pbtxt"
+
+  @property
+  def full_graph_path(self) -> pathlib.Path:
+    """The whole graph as one GraphTensor (tf.Example TFRecord)."""
+    return self.root / "graph.tfrecord"
+
+  @property
+  def sharded_dir(self) -> pathlib.Path:
+    """Node and edge sets as sharded tf.Example files for TF-GNN's sampler."""
+    return self.root / "sharded"
+
+  @property
+  def vocab_dir(self) -> pathlib.Path:
+    return self.root / "vocab"
+
+  def vocab_path(self, node_set: str) -> pathlib.Path:
+    return self.vocab_dir / f"{node_set}.txt"
+
+  @property
+  def dead_letter_path(self) -> pathlib.Path:
+    return self.root / "dead_letter.jsonl"
+
+  @property
+  def stats_path(self) -> pathlib.Path:
+    return self.root / "graph_stats.json"
+
+  @property
+  def stats_plot_path(self) -> pathlib.Path:
+    return self.root / "graph_stats.png"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunLayout:
+  """The directory tree of a whole pipeline run (``make demo`` writes one)."""
+
+  root: pathlib.Path
+
+  def __post_init__(self):
+    object.__setattr__(self, "root", pathlib.Path(self.root))
+
+  @property
+  def data(self) -> DatasetDir:
+    return DatasetDir(self.root / "data")
+
+  @property
+  def validation(self) -> ValidationDir:
+    return ValidationDir(self.root / "validation")
+
+  @property
+  def graph(self) -> GraphDir:
+    return GraphDir(self.root / "graph")
+
+  @property
+  def report_dir(self) -> pathlib.Path:
+    return self.root / "report"
+
+
+def fingerprint(path: str | os.PathLike) -> dict[str, Any]:
+  """Content fingerprint of a file or directory (blake2b over bytes and names).
+
+  Args:
+    path: a file, or a directory (hashed over its sorted relative paths and
+      contents; manifests inside are left out so a rerun hashes the same).
+
+  Returns:
+    ``{"path", "bytes", "blake2b"}``.
+  """
+  path = pathlib.Path(path)
+  digest = hashlib.blake2b(digest_size=16)
+  total = 0
+  files = ([path] if path.is_file() else
+           sorted(p for p in path.rglob("*")
+                  if p.is_file() and p.name != MANIFEST_NAME))
+  for f in files:
+    if f is not path:
+      digest.update(str(f.relative_to(path)).encode())
+    with open(f, "rb") as fh:
+      for chunk in iter(lambda: fh.read(1 << 20), b""):
+        digest.update(chunk)
+        total += len(chunk)
+  return {"path": str(path), "bytes": total, "blake2b": digest.hexdigest()}
+
+
+def write_manifest(stage_dir: str | os.PathLike, *, stage: str,
+                   config: Mapping[str, Any] | None = None,
+                   inputs: Mapping[str, str | os.PathLike] | None = None,
+                   counts: Mapping[str, Any] | None = None,
+                   metrics: Mapping[str, Any] | None = None,
+                   extra: Mapping[str, Any] | None = None) -> pathlib.Path:
+  """Writes ``manifest.json`` into a stage directory.
+
+  Args:
+    stage_dir: the directory (usually the temporary one of ``atomic_directory``).
+    stage: the stage name, e.g. ``"synth"``.
+    config: the stage config as a dict.
+    inputs: name -> path of every input; each is fingerprinted.
+    counts: row/node/edge counts.
+    metrics: quality or speed figures.
+    extra: anything else the stage wants to record.
+
+  Returns:
+    The manifest's path.
+  """
+  from tfgnn_gfm import __version__  # pylint: disable=import-outside-toplevel
+  manifest = {
+      "manifest_version": MANIFEST_VERSION,
+      "stage": stage,
+      "tfgnn_gfm_version": __version__,
+      "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
+          timespec="seconds"),
+      "config": dict(config or {}),
+      "inputs": {k: fingerprint(v) for k, v in (inputs or {}).items()},
+      "counts": dict(counts or {}),
+      "metrics": dict(metrics or {}),
+  }
+  if extra:
+    manifest.update(extra)
+  path = pathlib.Path(stage_dir) / MANIFEST_NAME
+  path.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str)
+                  + "\n", encoding="utf-8")
+  return path
+
+
+@contextlib.contextmanager
+def atomic_directory(final: str | os.PathLike) -> Iterator[pathlib.Path]:
+  """Yields a temporary directory that replaces ``final`` only on success.
+
+  The temporary directory is a sibling of ``final`` (same file system, so the
+  rename is atomic). If the body raises, it is deleted and ``final`` is left
+  exactly as it was.
+
+  Args:
+    final: the directory the stage's output should end up in.
+
+  Yields:
+    The temporary directory to write into.
+  """
+  final = pathlib.Path(final)
+  final.parent.mkdir(parents=True, exist_ok=True)
+  tmp = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:8]}"
+  tmp.mkdir()
+  try:
+    yield tmp
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
+  old = None
+  if final.exists():
+    old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
+    os.rename(final, old)
+  os.rename(tmp, final)
+  if old is not None:
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+  """Writes a text file via a temporary sibling and a rename."""
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+  tmp.write_text(text, encoding="utf-8")
+  os.replace(tmp, path)
+
+
+def cache_dir() -> pathlib.Path:
+  """The per-user cache for built artifacts such as the text encoder.
+
+  ``$TFGNN_GFM_CACHE`` wins; else ``$XDG_CACHE_HOME/tfgnn_gfm``; else
+  ``~/.cache/tfgnn_gfm``.
+  """
+  env = os.environ.get("TFGNN_GFM_CACHE")
+  if env:
+    return pathlib.Path(env)
+  xdg = os.environ.get("XDG_CACHE_HOME")
+  base = pathlib.Path(xdg) if xdg else pathlib.Path.home() / ".cache"
+  return base / "tfgnn_gfm"
+
+
+def text_encoder_dir(name: str = "all-MiniLM-L6-v2") -> TextEncoderDir:
+  """Where the built-in text encoder ``name`` is built (once) and cached."""
+  return TextEncoderDir(cache_dir() / "text_encoder" / name)

@@ -1,0 +1,88 @@
+"""The input data contract (DESIGN.md section 2), loaded from ``schemas/``.
+
+Each table's Frictionless Table Schema is the single source of truth: the reader
+validates against it, the README documents it, and tests check examples in it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib.resources
+import json
+from typing import Any
+
+from tfgnn_gfm.artifacts import TABLES
+
+FIELD_TYPES = ("string", "number", "integer", "datetime", "array")
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldSpec:
+  """One column of a table.
+
+  Attributes:
+    name: column name.
+    type: one of FIELD_TYPES.
+    required: the column must exist and every value must be non-empty.
+    default: value used when an optional column is absent or a value is empty.
+    description: what the column means.
+  """
+
+  name: str
+  type: str
+  required: bool = False
+  default: Any = None
+  description: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class TableSpec:
+  """A table of the contract: its fields, primary key and foreign keys."""
+
+  name: str
+  fields: tuple[FieldSpec, ...]
+  primary_key: tuple[str, ...]
+  foreign_keys: tuple[tuple[str, str, str], ...]  # (field, table, field)
+  description: str = ""
+
+  @property
+  def field_names(self) -> tuple[str, ...]:
+    return tuple(f.name for f in self.fields)
+
+  @property
+  def required(self) -> tuple[str, ...]:
+    return tuple(f.name for f in self.fields if f.required)
+
+  def field(self, name: str) -> FieldSpec:
+    for f in self.fields:
+      if f.name == name:
+        return f
+    raise KeyError(f"table {self.name!r} has no field {name!r}")
+
+
+def _parse(raw: dict[str, Any]) -> TableSpec:
+  fields = []
+  for f in raw["fields"]:
+    if f["type"] not in FIELD_TYPES:
+      raise ValueError(f"schema {raw['name']}: unknown type {f['type']!r}")
+    fields.append(FieldSpec(
+        name=f["name"], type=f["type"],
+        required=bool(f.get("constraints", {}).get("required", False)),
+        default=f.get("default"), description=f.get("description", "")))
+  foreign = tuple((fk["fields"][0], fk["reference"]["resource"],
+                   fk["reference"]["fields"][0])
+                  for fk in raw.get("foreignKeys", []))
+  return TableSpec(name=raw["name"], fields=tuple(fields),
+                   primary_key=tuple(raw.get("primaryKey", [])),
+                   foreign_keys=foreign, description=raw.get("description", ""))
+
+
+@functools.lru_cache(maxsize=None)
+def table_spec(table: str) -> TableSpec:
+  """Returns the contract of ``table`` (items, interactions or users)."""
+  if table not in TABLES:
+    raise ValueError(f"unknown table {table!r}; the contract has {TABLES}")
+  text = (importlib.resources.files("tfgnn_gfm.schemas")
+          / f"{table}.schema.json").read_text(encoding="utf-8")
+  return _parse(json.loads(text))
