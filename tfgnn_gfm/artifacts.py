@@ -98,6 +98,11 @@ class DatasetDir(StageDir):
       suffix += ".gz"
     return self.root / (table + suffix)
 
+  @property
+  def truth_dir(self) -> pathlib.Path:
+    """Planted truth of a synthetic dataset (not part of the contract)."""
+    return self.root / "truth"
+
 
 @dataclasses.dataclass(frozen=True)
 class ValidationDir(StageDir):

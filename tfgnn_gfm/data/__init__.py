@@ -14,3 +14,10 @@ from tfgnn_gfm.data.reader import check_primary_key
 from tfgnn_gfm.data.reader import parse_timestamps
 from tfgnn_gfm.data.reader import read_table
 from tfgnn_gfm.data.reader import validate_rows
+from tfgnn_gfm.data.writer import FORMATS
+from tfgnn_gfm.data.writer import write_dataset
+from tfgnn_gfm.data.writer import write_table
+from tfgnn_gfm.data.validate import TooManyBadRowsError
+from tfgnn_gfm.data.validate import ValidateConfig
+from tfgnn_gfm.data.validate import format_summary
+from tfgnn_gfm.data.validate import validate_dataset

@@ -1,0 +1,4 @@
+"""Importers that turn public datasets into the data contract."""
+
+from tfgnn_gfm.importers.movielens import MovieLensImportConfig
+from tfgnn_gfm.importers.movielens import import_movielens
