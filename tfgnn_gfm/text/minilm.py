@@ -327,6 +327,9 @@ class SentenceEncoder(tf.Module):
     texts = tf.strings.regex_replace(texts, _CONTROL_CHARS_RE, "")
     texts = tf_text.normalize_utf8(texts, "NFD")
     texts = tf.strings.regex_replace(texts, _NONSPACING_MARK_RE, "")
+    # ICU lower-cases a word-final capital sigma to the final form "ς"; the
+    # original maps every "Σ" to "σ" (character by character).
+    texts = tf.strings.regex_replace(texts, "\u03a3", "\u03c3")
     return tf.strings.lower(texts, encoding="utf-8")
 
   def _token_ids(self, texts: tf.Tensor) -> tf.RaggedTensor:

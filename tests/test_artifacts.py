@@ -1,0 +1,66 @@
+"""Tests of the artifact layout, manifests and atomic outputs."""
+
+import json
+
+import pytest
+
+from tfgnn_gfm import artifacts
+
+
+def test_atomic_directory_keeps_the_old_output_on_a_crash(tmp_path):
+  final = tmp_path / "stage"
+  with artifacts.atomic_directory(final) as tmp:
+    (tmp / "a.txt").write_text("good")
+  with pytest.raises(RuntimeError):
+    with artifacts.atomic_directory(final) as tmp:
+      (tmp / "a.txt").write_text("half")
+      raise RuntimeError("crash mid-run")
+  assert (final / "a.txt").read_text() == "good"
+  assert [p.name for p in tmp_path.iterdir()] == ["stage"]  # no temp left
+
+
+def test_atomic_directory_replaces_on_success(tmp_path):
+  final = tmp_path / "stage"
+  for text in ("one", "two"):
+    with artifacts.atomic_directory(final) as tmp:
+      (tmp / "a.txt").write_text(text)
+  assert (final / "a.txt").read_text() == "two"
+  assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_manifest_records_config_fingerprints_and_counts(tmp_path):
+  (tmp_path / "in.csv").write_text("x\n1\n")
+  path = artifacts.write_manifest(
+      tmp_path, stage="s", config={"k": 1}, inputs={"in": tmp_path / "in.csv"},
+      counts={"rows": 1}, metrics={"hr": 0.5})
+  manifest = json.loads(path.read_text())
+  assert manifest["stage"] == "s" and manifest["config"] == {"k": 1}
+  assert manifest["inputs"]["in"]["bytes"] == 4
+  assert manifest["counts"] == {"rows": 1}
+  assert manifest["metrics"] == {"hr": 0.5}
+  # Same content, same fingerprint; different content, different one.
+  first = artifacts.fingerprint(tmp_path / "in.csv")["blake2b"]
+  (tmp_path / "in.csv").write_text("x\n2\n")
+  assert artifacts.fingerprint(tmp_path / "in.csv")["blake2b"] != first
+
+
+def test_dataset_dir_finds_tables_by_extension(tmp_path):
+  layout = artifacts.DatasetDir(tmp_path)
+  (tmp_path / "items.parquet").write_bytes(b"")
+  assert layout.table_path("items").name == "items.parquet"
+  assert layout.table_path("users", required=False) is None
+  with pytest.raises(artifacts.ArtifactError, match="no interactions table"):
+    layout.table_path("interactions")
+  (tmp_path / "items.csv").write_text("")
+  with pytest.raises(artifacts.ArtifactError, match="several files"):
+    layout.table_path("items")
+
+
+def test_missing_manifest_is_a_clear_error(tmp_path):
+  with pytest.raises(artifacts.ArtifactError, match="not the output of a"):
+    artifacts.StageDir(tmp_path).read_manifest()
+
+
+def test_cache_dir_honours_the_environment(tmp_path, monkeypatch):
+  monkeypatch.setenv("TFGNN_GFM_CACHE", str(tmp_path))
+  assert artifacts.text_encoder_dir().root.parent.parent == tmp_path
