@@ -24,6 +24,8 @@ from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from tfgnn_gfm.data.contract import TableSpec, table_spec
 
@@ -244,14 +246,35 @@ def _raw_parquet(path, table):
   return frame, []
 
 
+def _arrow_strings(series: pd.Series):
+  """The column as a pyarrow string array when every value is a str, else None.
+
+  CSV columns are all strings; for them the checks below run in Arrow's C++
+  kernels instead of a Python call per value.
+  """
+  if len(series) and pd.api.types.infer_dtype(series, skipna=False) == "string":
+    return pa.array(series.to_numpy(dtype=object), type=pa.string())
+  return None
+
+
 def _is_empty(series: pd.Series) -> pd.Series:
   """True where a value is missing: None, NaN, or a blank string."""
+  arrow = _arrow_strings(series)
+  if arrow is not None:
+    blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(arrow)), 0)
+    return pd.Series(blank.to_numpy(zero_copy_only=False), index=series.index)
   as_text = series.map(lambda v: v.strip() if isinstance(v, str) else v)
   return as_text.isna() | (as_text.map(lambda v: isinstance(v, str) and not v))
 
 
 def _to_string(series: pd.Series) -> tuple[pd.Series, pd.Series]:
   """Returns (values as str, bad mask): numbers become their text, lists join."""
+  arrow = _arrow_strings(series)
+  if arrow is not None:
+    values = pd.Series(pc.utf8_trim_whitespace(arrow).to_numpy(
+        zero_copy_only=False), index=series.index, dtype=object)
+    return values, pd.Series(False, index=series.index)
+
   def convert(v):
     if isinstance(v, str):
       return v.strip()
@@ -270,19 +293,25 @@ def _to_string(series: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def _to_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-  def convert(v):
-    if isinstance(v, bool):
-      return np.nan
-    if isinstance(v, (int, float, np.integer, np.floating)):
-      return float(v)
-    if isinstance(v, str):
-      try:
-        return float(v)
-      except ValueError:
+  if _arrow_strings(series) is not None:
+    out = pd.to_numeric(series, errors="coerce").astype("float64")
+  else:
+    def convert(v):
+      if isinstance(v, bool):
         return np.nan
-    return np.nan
-  out = series.map(convert).astype("float64")
+      if isinstance(v, (int, float, np.integer, np.floating)):
+        return float(v)
+      if isinstance(v, str):
+        try:
+          return float(v)
+        except ValueError:
+          return np.nan
+      return np.nan
+    out = series.map(convert).astype("float64")
   return out, out.isna() | ~np.isfinite(out.fillna(0.0))
+
+
+_NUMBER = r"^\s*-?\d+(\.\d+)?\s*$"
 
 
 def parse_timestamps(series: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -299,21 +328,28 @@ def parse_timestamps(series: pd.Series) -> tuple[pd.Series, pd.Series]:
   if pd.api.types.is_datetime64_any_dtype(series):
     ts = pd.to_datetime(series, utc=True)
     bad = ts.isna()
-    secs = (ts.astype("int64") // 10**9).where(~bad, 0) if len(ts) else ts
-    return pd.Series(np.asarray(secs, dtype=np.int64), index=series.index), bad
+    epoch = pd.Timestamp(0, tz="UTC")
+    secs = ((ts - epoch) // pd.Timedelta(seconds=1)).fillna(0).astype(np.int64)
+    return secs, bad
   values = series.map(lambda v: v.isoformat() if isinstance(v, pd.Timestamp)
                       else v)
-  numeric = values.map(
-      lambda v: float(v) if isinstance(v, (int, float, np.integer, np.floating))
-      and not isinstance(v, bool) else (
-          float(v) if isinstance(v, str)
-          and re.fullmatch(r"\s*-?\d+(\.\d+)?\s*", v) else np.nan)).astype(
-              "float64")
-  is_num = numeric.notna()
+  arrow = _arrow_strings(values)
+  if arrow is not None:
+    is_num = pd.Series(pc.match_substring_regex(arrow, _NUMBER).to_numpy(
+        zero_copy_only=False), index=values.index)
+    numeric = pd.to_numeric(values.where(is_num), errors="coerce")
+  else:
+    numeric = values.map(
+        lambda v: float(v) if isinstance(
+            v, (int, float, np.integer, np.floating))
+        and not isinstance(v, bool) else (
+            float(v) if isinstance(v, str) and re.fullmatch(_NUMBER, v)
+            else np.nan)).astype("float64")
+    is_num = numeric.notna()
   secs = pd.Series(np.zeros(len(values), dtype=np.int64), index=series.index)
   bad = pd.Series(np.zeros(len(values), dtype=bool), index=series.index)
   if is_num.any():
-    num = numeric[is_num]
+    num = numeric[is_num].astype("float64")
     out_of_range = (num.abs() > _MAX_EPOCH_SECONDS)
     secs[is_num] = np.floor(num.where(~out_of_range, 0)).astype(np.int64)
     bad[is_num] = out_of_range

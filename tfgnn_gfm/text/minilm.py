@@ -18,10 +18,9 @@ section 7):
    sharp s as "ß", exactly as the original does.
 2. WordPiece (``tensorflow_text.FastWordpieceTokenizer``): split on whitespace,
    punctuation and CJK ideographs, then greedy longest-match-first word pieces
-   with the ``##`` suffix indicator; a word longer than 100 bytes becomes
-   ``[UNK]`` (the original counts 100 characters; the two differ only for
-   words of more than 100 bytes but at most 100 characters, i.e. long words of
-   non-ASCII letters).
+   with the ``##`` suffix indicator; a word of more than 100 characters becomes
+   one ``[UNK]`` (counted in characters after normalisation, as the original
+   does, not in bytes as ``FastWordpieceTokenizer`` would).
 3. ``[CLS] pieces [SEP]`` truncated to ``max_tokens`` (default 256, the
    original's ``max_seq_length``) tokens in total, so at most
    ``max_tokens - 2`` word pieces; each batch is padded only to its longest
@@ -60,8 +59,10 @@ CONVERTER_VERSION = 1
 MODEL_NAME = "all-MiniLM-L6-v2"
 EMBEDDING_DIM = 384
 DEFAULT_MAX_TOKENS = 256
-# The original tokenizer's max_input_chars_per_word (bytes here, see above).
-MAX_BYTES_PER_WORD = 100
+# The original tokenizer's max_input_chars_per_word: a longer word is [UNK].
+MAX_CHARS_PER_WORD = 100
+# FastWordpieceTokenizer limits bytes; 4 bytes per character at most.
+_MAX_BYTES_PER_WORD = 4 * MAX_CHARS_PER_WORD
 
 # Hugging Face's BertNormalizer(clean_text=True) drops NUL, U+FFFD and every
 # character of Unicode category C* (Cc, Cf, Co, Cs; RE2 has no Cn table) except
@@ -303,9 +304,12 @@ class SentenceEncoder(tf.Module):
     self._head_dim = config.hidden_size // config.num_attention_heads
     self._cls_id = vocab.index("[CLS]")
     self._sep_id = vocab.index("[SEP]")
+    self._unk_id = vocab.index("[UNK]")
+    self._is_suffix = tf.constant([t.startswith("##") for t in vocab],
+                                  tf.bool)
     self._wordpiece = tf_text.FastWordpieceTokenizer(
         vocab=vocab, suffix_indicator="##",
-        max_bytes_per_word=MAX_BYTES_PER_WORD, token_out_type=tf.int32,
+        max_bytes_per_word=_MAX_BYTES_PER_WORD, token_out_type=tf.int32,
         unknown_token="[UNK]", no_pretokenization=False,
         support_detokenization=False)
     self.max_tokens = tf.constant(max_tokens, tf.int32, name="max_tokens")
@@ -332,9 +336,42 @@ class SentenceEncoder(tf.Module):
     texts = tf.strings.regex_replace(texts, "\u03a3", "\u03c3")
     return tf.strings.lower(texts, encoding="utf-8")
 
+  def _unknown_long_words(self, normalized: tf.Tensor,
+                          pieces: tf.RaggedTensor, starts: tf.RaggedTensor,
+                          ends: tf.RaggedTensor) -> tf.RaggedTensor:
+    """Replaces the pieces of every word of > 100 characters by one [UNK].
+
+    Args:
+      normalized: the normalised texts ``[N]``.
+      pieces: their word-piece ids ``[N, None]``.
+      starts: byte offset in ``normalized`` where each piece starts.
+      ends: byte offset where each piece ends.
+
+    Returns:
+      The word-piece ids with over-long words as ``[UNK]``.
+    """
+    ids = pieces.flat_values
+    # A word starts at every piece that is not a "##" continuation.
+    first = tf.logical_not(tf.gather(self._is_suffix, ids))
+    word = tf.cumsum(tf.cast(first, tf.int32)) - 1
+    word_start = tf.math.segment_min(starts.flat_values, word)
+    word_end = tf.math.segment_max(ends.flat_values, word)
+    word_text = tf.gather(normalized,
+                          tf.boolean_mask(pieces.value_rowids(), first))
+    word_chars = tf.strings.length(
+        tf.strings.substr(word_text, word_start, word_end - word_start),
+        unit="UTF8_CHAR")
+    too_long = tf.gather(word_chars > MAX_CHARS_PER_WORD, word)
+    keep = tf.logical_or(first, tf.logical_not(too_long))
+    ids = tf.where(too_long, tf.constant(self._unk_id, tf.int32), ids)
+    return tf.ragged.boolean_mask(pieces.with_flat_values(ids),
+                                  pieces.with_flat_values(keep))
+
   def _token_ids(self, texts: tf.Tensor) -> tf.RaggedTensor:
     """Ragged int32 ``[N, None]``: [CLS] word pieces [SEP], truncated."""
-    pieces = self._wordpiece.tokenize(self._normalize(texts))
+    normalized = self._normalize(texts)
+    pieces = self._unknown_long_words(
+        normalized, *self._wordpiece.tokenize_with_offsets(normalized))
     pieces = pieces[:, :self._max_tokens - 2]
     n = tf.shape(texts, out_type=tf.int64)[0]
     cls = tf.RaggedTensor.from_tensor(tf.fill([n, 1], self._cls_id))
