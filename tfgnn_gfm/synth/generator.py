@@ -59,6 +59,9 @@ class SynthConfig:
       "mean number of episodes per show (Poisson)"))
   interactions_per_user: float = dataclasses.field(default=25.0, metadata=_help(
       "mean interactions of a user active for the whole window"))
+  num_interactions: int = dataclasses.field(default=0, metadata=_help(
+      "if > 0, the total number of interactions to aim for (overrides "
+      "interactions_per_user; the result is within a few percent)"))
   num_topics: int = dataclasses.field(default=16, metadata=_help(
       f"latent topics, at most {len(vocab.TOPICS)}"))
   topics_per_user: int = dataclasses.field(default=3, metadata=_help(
@@ -269,6 +272,9 @@ def _make_interactions(cfg, rng, items, item_topic, item_lang, popularity,
   total_days = cfg.train_days + cfg.holdout_days
   span = total_days - users["start"]
   mean = cfg.interactions_per_user * span / total_days
+  if cfg.num_interactions > 0:
+    # Repeats in the same second are merged later; they are rare (< 0.1%).
+    mean = mean * cfg.num_interactions / mean.sum()
   counts = np.maximum(1, np.round(rng.lognormal(np.log(mean) - 0.32, 0.8)))
   counts = counts.astype(np.int64)
   user = np.repeat(np.arange(cfg.num_users), counts)

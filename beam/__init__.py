@@ -1,0 +1,1 @@
+"""Apache Beam pipelines of tfgnn-gfm (graph building)."""
