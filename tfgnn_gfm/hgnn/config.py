@@ -1,0 +1,101 @@
+"""Configuration of the static layer (HGNN pretraining and embedding)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+
+def _help(text: str, **extra: Any) -> dict[str, Any]:
+  return {"help": text, **extra}
+
+
+@dataclasses.dataclass
+class PretrainConfig:
+  """``gfm pretrain``: heterogeneous GraphSAGE trained by link prediction.
+
+  Defaults follow the 2T-HGNN paper (DESIGN.md section 6): two GraphSAGE
+  layers with max-pooling, 128-d L2-normalised output, margin loss with random
+  non-neighbour negatives, balanced multi-link sampling, Adam 1e-3, batch 256,
+  early stopping with patience 10 and 10% of edges held out for validation.
+  """
+
+  section: ClassVar[str] = "pretrain"
+
+  embedding_dim: int = dataclasses.field(default=128, metadata=_help(
+      "output embedding size, shared by every node set"))
+  hidden_dim: int = dataclasses.field(default=128, metadata=_help(
+      "units of the per-type input projection and of the pooling MLP"))
+  num_layers: int = dataclasses.field(default=2, metadata=_help(
+      "GraphSAGE layers (one convolution per edge set in each)"))
+  fanouts: tuple[int, ...] = dataclasses.field(default=(10, 5), metadata=_help(
+      "neighbours sampled uniformly per hop (one entry per layer)"))
+  final_activation: str = dataclasses.field(default="linear", metadata=_help(
+      "activation of the last layer before L2 normalisation (the paper "
+      "applies relu everywhere; linear keeps the whole sphere for dot "
+      "products)"))
+  dropout_rate: float = dataclasses.field(default=0.0, metadata=_help(
+      "dropout on node states"))
+  loss: str = dataclasses.field(default="margin", metadata=_help(
+      "margin: max(0, z.z_neg - z.z_pos + margin); softmax: sampled softmax "
+      "over the positive and the negatives", choices=("margin", "softmax")))
+  margin: float = dataclasses.field(default=0.5, metadata=_help(
+      "margin of the margin loss"))
+  softmax_temperature: float = dataclasses.field(default=0.1, metadata=_help(
+      "temperature of the sampled-softmax loss"))
+  uniform_negatives: int = dataclasses.field(default=1, metadata=_help(
+      "random non-neighbour items per positive, of the target's type"))
+  in_batch_negatives: bool = dataclasses.field(default=True, metadata=_help(
+      "also use the other targets of the batch as negatives"))
+  balanced_sampling: bool = dataclasses.field(default=True, metadata=_help(
+      "multi-link sampler: each epoch, undersample edge types larger than "
+      "the median type (fresh draw per epoch)"))
+  batch_size: int = dataclasses.field(default=256, metadata=_help(
+      "positive edges per step"))
+  learning_rate: float = dataclasses.field(default=1e-3, metadata=_help(
+      "Adam learning rate"))
+  epochs: int = dataclasses.field(default=30, metadata=_help(
+      "most epochs (early stopping usually ends sooner)"))
+  steps_per_epoch: int = dataclasses.field(default=0, metadata=_help(
+      "cap on steps per epoch (0: one pass over the epoch's sample)"))
+  patience: int = dataclasses.field(default=10, metadata=_help(
+      "early stopping patience in epochs, on validation loss"))
+  validation_fraction: float = dataclasses.field(default=0.1, metadata=_help(
+      "share of edges held out for validation (removed from the training "
+      "graph)"))
+  max_validation_edges: int = dataclasses.field(default=5000, metadata=_help(
+      "cap on held-out edges used for validation loss and metrics"))
+  seed: int = dataclasses.field(default=0, metadata=_help("random seed"))
+  distribute: str = dataclasses.field(default="none", metadata=_help(
+      "tf.distribute strategy: none, or mirrored (over the local devices; "
+      "with --logical-cpus N, over N logical CPU devices)",
+      choices=("none", "mirrored")))
+  logical_cpus: int = dataclasses.field(default=0, metadata=_help(
+      "split the CPU into this many logical devices (for mirrored)"))
+  embed_batch_size: int = dataclasses.field(default=512, metadata=_help(
+      "seed nodes per batch when embedding every item"))
+
+  def validate(self, edge_sets: list[str] | None = None) -> None:
+    """Raises ValueError naming the first impossible setting."""
+    if self.num_layers < 1:
+      raise ValueError("num_layers must be at least 1")
+    if len(self.fanouts) != self.num_layers:
+      raise ValueError(f"fanouts needs one entry per layer: got "
+                       f"{list(self.fanouts)} for num_layers={self.num_layers}")
+    if any(f < 1 for f in self.fanouts):
+      raise ValueError(f"every fanout must be at least 1, got "
+                       f"{list(self.fanouts)}")
+    if not 0.0 < self.validation_fraction < 1.0:
+      raise ValueError("validation_fraction must be in (0, 1)")
+    if self.batch_size < 2:
+      raise ValueError("batch_size must be at least 2")
+    if self.uniform_negatives < 0:
+      raise ValueError("uniform_negatives must be >= 0")
+    if self.uniform_negatives == 0 and not self.in_batch_negatives:
+      raise ValueError("no negatives: set uniform_negatives > 0 or "
+                       "in_batch_negatives")
+    if self.loss not in ("margin", "softmax"):
+      raise ValueError(f"unknown loss {self.loss!r}; use margin or softmax")
+    if self.distribute not in ("none", "mirrored"):
+      raise ValueError(f"unknown distribute {self.distribute!r}")
+    del edge_sets

@@ -1,0 +1,137 @@
+"""The link-prediction training model around the HGNN encoder.
+
+``LinkPredictionModel`` embeds every root of a sampled batch with the encoder
+and scores positives against negatives with either the paper's margin loss,
+``mean(max(0, z_s.z_neg - z_s.z_pos + margin))`` over valid negatives, or a
+sampled softmax over the positive and the negatives. It is a plain Keras
+model: ``fit`` gives the progress bar, callbacks (early stopping, checkpoints,
+TensorBoard) and tf.distribute support.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow as tf
+
+_MASKED = -1e9
+
+
+def link_scores(z: tf.Tensor, batch_size: tf.Tensor, k: int
+                ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+  """Splits root embeddings into (positive [B], uniform [B, k], in-batch [B, B]).
+
+  Roots are ordered as B sources, B targets, then B*k uniform negatives.
+  """
+  z_s = z[:batch_size]
+  z_t = z[batch_size:2 * batch_size]
+  z_n = tf.reshape(z[2 * batch_size:], [batch_size, k, -1])
+  pos = tf.reduce_sum(z_s * z_t, axis=-1)
+  uniform = tf.einsum("bd,bkd->bk", z_s, z_n)
+  inbatch = tf.matmul(z_s, z_t, transpose_b=True)
+  return pos, uniform, inbatch
+
+
+def margin_loss(pos, neg, valid, margin: float) -> tf.Tensor:
+  """Mean hinge ``max(0, neg - pos + margin)`` over valid negatives."""
+  valid = tf.cast(valid, pos.dtype)
+  hinge = tf.nn.relu(neg - pos[:, None] + margin) * valid
+  return tf.reduce_sum(hinge) / tf.maximum(tf.reduce_sum(valid), 1.0)
+
+
+def softmax_loss(pos, neg, valid, temperature: float) -> tf.Tensor:
+  """Cross-entropy of the positive against the valid negatives."""
+  logits = tf.concat([pos[:, None], tf.where(valid, neg, _MASKED)], axis=1)
+  logits /= temperature
+  return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+      labels=tf.zeros(tf.shape(pos)[0], tf.int32), logits=logits))
+
+
+@tf.keras.utils.register_keras_serializable(package="tfgnn_gfm")
+class LinkPredictionModel(tf.keras.Model):
+  """Trains an encoder by self-supervised link prediction.
+
+  Args:
+    encoder: GraphTensor -> {node set: embeddings}.
+    node_sets: node set order of the ``positions`` in batches.
+    uniform_negatives: k, uniform negatives per positive.
+    in_batch_negatives: also score the batch's other targets.
+    loss: ``margin`` or ``softmax``.
+    margin: hinge margin.
+    temperature: softmax temperature.
+  """
+
+  def __init__(self, *, encoder: tf.keras.Model, node_sets: list[str],
+               uniform_negatives: int = 1, in_batch_negatives: bool = True,
+               loss: str = "margin", margin: float = 0.5,
+               temperature: float = 0.1, **kwargs):
+    super().__init__(**kwargs)
+    self.encoder = encoder
+    self._node_sets = list(node_sets)
+    self._k = uniform_negatives
+    self._in_batch = in_batch_negatives
+    self._loss_name = loss
+    self._margin = margin
+    self._temperature = temperature
+    self._loss_tracker = tf.keras.metrics.Mean(name="loss")
+    self._accuracy = tf.keras.metrics.Mean(name="pos_beats_negs")
+
+  def get_config(self) -> dict[str, Any]:
+    return dict(encoder=tf.keras.layers.serialize(self.encoder),
+                node_sets=self._node_sets, uniform_negatives=self._k,
+                in_batch_negatives=self._in_batch, loss=self._loss_name,
+                margin=self._margin, temperature=self._temperature)
+
+  @classmethod
+  def from_config(cls, config, custom_objects=None):
+    config = dict(config)
+    config["encoder"] = tf.keras.layers.deserialize(
+        config["encoder"], custom_objects=custom_objects)
+    return cls(**config)
+
+  @property
+  def metrics(self):
+    return [self._loss_tracker, self._accuracy]
+
+  def embed_roots(self, graph, positions, training: bool = False) -> tf.Tensor:
+    """Embeddings of the roots at ``positions`` (see SubgraphSampler)."""
+    out = self.encoder(graph, training=training)
+    stacked = tf.concat([out[n] for n in self._node_sets], axis=0)
+    return tf.gather(stacked, positions)
+
+  def call(self, inputs, training=False):
+    return self.embed_roots(inputs["graph"], inputs["positions"], training)
+
+  def _loss(self, data, training: bool):
+    z = self.embed_roots(data["graph"], data["positions"], training)
+    b = tf.shape(data["inbatch_valid"])[0]
+    pos, uniform, inbatch = link_scores(z, b, self._k)
+    negs, valid = [uniform], [data["neg_valid"]]
+    if self._in_batch:
+      negs.append(inbatch)
+      valid.append(data["inbatch_valid"])
+    neg, valid = tf.concat(negs, axis=1), tf.concat(valid, axis=1)
+    if self._loss_name == "softmax":
+      loss = softmax_loss(pos, neg, valid, self._temperature)
+    else:
+      loss = margin_loss(pos, neg, valid, self._margin)
+    beats = tf.reduce_sum(tf.cast((pos[:, None] > neg) & valid, tf.float32))
+    share = beats / tf.maximum(tf.reduce_sum(tf.cast(valid, tf.float32)), 1.0)
+    return loss, share
+
+  def train_step(self, data):
+    with tf.GradientTape() as tape:
+      loss, share = self._loss(data, training=True)
+      # Gradients are summed over replicas by the optimizer.
+      scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
+    grads = tape.gradient(scaled, self.trainable_variables)
+    self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+    self._loss_tracker.update_state(loss)
+    self._accuracy.update_state(share)
+    return {m.name: m.result() for m in self.metrics}
+
+  def test_step(self, data):
+    loss, share = self._loss(data, training=False)
+    self._loss_tracker.update_state(loss)
+    self._accuracy.update_state(share)
+    return {m.name: m.result() for m in self.metrics}

@@ -1,0 +1,134 @@
+"""The heterogeneous GraphSAGE encoder (the static foundation layer).
+
+Architecture (2T-HGNN paper, DESIGN.md section 6):
+
+* a per-type input projection of ``concat(text_embedding, log_degree)``, so
+  every item type enters one shared hidden space;
+* ``num_layers`` GraphSAGE layers from ``tensorflow_gnn.models.graph_sage``,
+  one pooling convolution per edge set (max over neighbours of
+  ``relu(W_r h + b)``), update ``sigma(W h_self + sum over relations)``;
+* L2-normalised ``embedding_dim`` output, one vector space for every node set.
+
+Messages flow from sampled neighbours to the root (``receiver_tag=SOURCE``,
+as sampled subgraphs point away from their root); every edge is stored in both
+directions, so "outgoing" neighbours are all neighbours.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow as tf
+import tensorflow_gnn as tfgnn
+from tensorflow_gnn.models import graph_sage
+
+from tfgnn_gfm.hgnn.config import PretrainConfig
+from tfgnn_gfm.hgnn.graph_data import DEGREE_FEATURE, TEXT_FEATURE
+
+
+@tf.keras.utils.register_keras_serializable(package="tfgnn_gfm")
+class ItemInputProjection(tf.keras.layers.Layer):
+  """Projects each node set's text embedding and log degree to a hidden state.
+
+  One Dense layer per node set (item type), so types with different text
+  distributions still meet in one hidden space. Other features are dropped.
+
+  Args:
+    node_sets: the node set names to project.
+    units: size of the hidden state.
+  """
+
+  def __init__(self, *, node_sets: list[str], units: int, **kwargs):
+    super().__init__(**kwargs)
+    self._node_sets = list(node_sets)
+    self._units = units
+    self._dense = {n: tf.keras.layers.Dense(units, name=f"project_{n}")
+                   for n in self._node_sets}
+
+  def get_config(self) -> dict[str, Any]:
+    return dict(node_sets=self._node_sets, units=self._units,
+                **super().get_config())
+
+  def call(self, graph: tfgnn.GraphTensor) -> tfgnn.GraphTensor:
+    features = {}
+    for name in self._node_sets:
+      ns = graph.node_sets[name]
+      x = tf.concat([ns[TEXT_FEATURE], ns[DEGREE_FEATURE]], axis=-1)
+      features[name] = {tfgnn.HIDDEN_STATE: self._dense[name](x)}
+    return graph.replace_features(node_sets=features)
+
+
+@tf.keras.utils.register_keras_serializable(package="tfgnn_gfm")
+class NodeSetEmbeddings(tf.keras.layers.Layer):
+  """Reads every node set's final state as L2-normalised embeddings.
+
+  Node sets that receive no edge set keep their projected state; a Dense layer
+  maps those to ``units`` so every node set shares one space.
+
+  Args:
+    node_sets: node set names to read.
+    units: embedding size.
+    isolated: node sets without incoming messages (get the Dense map).
+  """
+
+  def __init__(self, *, node_sets: list[str], units: int,
+               isolated: list[str] | None = None, **kwargs):
+    super().__init__(**kwargs)
+    self._node_sets = list(node_sets)
+    self._units = units
+    self._isolated = list(isolated or [])
+    self._dense = {n: tf.keras.layers.Dense(units, name=f"isolated_{n}")
+                   for n in self._isolated}
+
+  def get_config(self) -> dict[str, Any]:
+    return dict(node_sets=self._node_sets, units=self._units,
+                isolated=self._isolated, **super().get_config())
+
+  def call(self, graph: tfgnn.GraphTensor) -> dict[str, tf.Tensor]:
+    out = {}
+    for name in self._node_sets:
+      state = graph.node_sets[name][tfgnn.HIDDEN_STATE]
+      if name in self._dense:
+        state = self._dense[name](state)
+      out[name] = tf.math.l2_normalize(state, axis=-1)
+    return out
+
+
+def build_encoder(graph_spec: tfgnn.GraphTensorSpec,
+                  config: PretrainConfig) -> tf.keras.Model:
+  """Builds the HGNN encoder: GraphTensor -> {node set: [n, dim] embeddings}.
+
+  Args:
+    graph_spec: spec of the input graphs (any number of components); must
+      hold ``text_embedding`` and ``log_degree`` on every node set.
+    config: model sizes.
+
+  Returns:
+    A functional Keras model, serializable and SavedModel-exportable.
+  """
+  node_sets = sorted(n for n in graph_spec.node_sets_spec
+                     if not n.startswith("_"))
+  receivers = sorted({graph_spec.edge_sets_spec[e].adjacency_spec.source_name
+                      for e in graph_spec.edge_sets_spec
+                      if not e.startswith("_")})
+  inputs = tf.keras.layers.Input(type_spec=graph_spec)
+  graph = ItemInputProjection(node_sets=node_sets, units=config.hidden_dim,
+                              name="input_projection")(inputs)
+  if receivers:
+    for i in range(config.num_layers):
+      last = i == config.num_layers - 1
+      graph = graph_sage.GraphSAGEGraphUpdate(
+          units=config.embedding_dim if last else config.hidden_dim,
+          hidden_units=config.hidden_dim,
+          receiver_tag=tfgnn.SOURCE,
+          node_set_names=receivers,
+          reduce_type="max_no_inf",
+          use_pooling=True,
+          dropout_rate=config.dropout_rate,
+          l2_normalize=not last,
+          activation=config.final_activation if last else "relu",
+          name=f"graph_sage_{i}")(graph)
+  isolated = [n for n in node_sets if n not in receivers]
+  outputs = NodeSetEmbeddings(node_sets=node_sets, units=config.embedding_dim,
+                              isolated=isolated, name="embeddings")(graph)
+  return tf.keras.Model(inputs, outputs, name="hgnn_encoder")

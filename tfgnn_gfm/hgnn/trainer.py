@@ -1,0 +1,166 @@
+"""Trains the HGNN encoder by link prediction on sampled subgraphs."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+from tfgnn_gfm.hgnn.config import PretrainConfig
+from tfgnn_gfm.hgnn.graph_data import ItemGraph, LinkSplit, split_links
+from tfgnn_gfm.hgnn.link_data import (LinkBatcher, LinkBatchSpec, epoch_plan,
+                                      link_dataset)
+from tfgnn_gfm.hgnn.link_model import LinkPredictionModel
+from tfgnn_gfm.hgnn.model import build_encoder
+from tfgnn_gfm.hgnn.sampling import SubgraphSampler
+
+_LOG = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class TrainResult:
+  """What training produced.
+
+  Attributes:
+    encoder: the trained encoder (best validation weights).
+    history: Keras history dict (loss, val_loss, ... per epoch).
+    split: the train/validation split of links.
+    epochs_run: epochs actually run (early stopping may end sooner).
+    positives_seen: positive pairs processed in training.
+    seconds: wall time of ``fit``.
+  """
+
+  encoder: tf.keras.Model
+  history: dict[str, list[float]]
+  split: LinkSplit
+  epochs_run: int
+  positives_seen: int
+  seconds: float
+
+
+def make_strategy(config: PretrainConfig) -> tf.distribute.Strategy:
+  """The tf.distribute strategy of the config (default: no distribution)."""
+  if config.distribute == "none":
+    return tf.distribute.get_strategy()
+  if config.logical_cpus > 1:
+    cpus = tf.config.list_physical_devices("CPU")
+    try:
+      tf.config.set_logical_device_configuration(
+          cpus[0], [tf.config.LogicalDeviceConfiguration()] *
+          config.logical_cpus)
+    except RuntimeError as e:
+      raise ValueError("logical_cpus must be set before TensorFlow "
+                       "initialises its devices (start a fresh process)") from e
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices)
+  return tf.distribute.MirroredStrategy()
+
+
+def _validation_plan(split: LinkSplit, cap: int, seed: int):
+  rng = np.random.default_rng(seed)
+  plan = []
+  total = sum(len(a) for a, _ in split.val_pairs.values()) or 1
+  for (set_a, set_b), (a, b) in sorted(split.val_pairs.items()):
+    n = min(len(a), max(2, int(cap * len(a) / total)))
+    take = rng.permutation(len(a))[:n]
+    if len(take) >= 2:
+      plan.append((set_a, set_b, a[take], b[take]))
+      if set_a != set_b:
+        plan.append((set_b, set_a, b[take], a[take]))
+  return plan
+
+
+def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
+                          out_dir: str | pathlib.Path | None = None,
+                          verbose: int = 1) -> TrainResult:
+  """Trains the encoder; writes checkpoints and TensorBoard logs to out_dir.
+
+  Args:
+    graph: the full item graph.
+    config: model and training settings.
+    out_dir: where ``checkpoints/`` and ``logs/`` go (None: not written).
+    verbose: Keras verbosity (1: progress bar).
+
+  Returns:
+    The TrainResult.
+  """
+  config.validate()
+  if not graph.edge_sets:
+    raise ValueError("the graph has no edges: link prediction needs "
+                     "co-interaction edges")
+  tf.keras.utils.set_random_seed(config.seed)
+  strategy = make_strategy(config)
+  split = split_links(graph, config.validation_fraction, config.seed)
+  spec = LinkBatchSpec(config.batch_size, config.uniform_negatives)
+  val_plan = _validation_plan(split, config.max_validation_edges,
+                              config.seed + 1)
+  if not val_plan:
+    raise ValueError("too few edges to hold out a validation set")
+  seen = {"positives": 0}
+
+  def datasets(input_id: int = 0):
+    sampler = SubgraphSampler(split.train_graph, tuple(config.fanouts),
+                              features=graph, seed=config.seed + input_id)
+    batcher = LinkBatcher(graph, sampler, spec)
+    rng = np.random.default_rng(config.seed + 100 + input_id)
+
+    def train_batches():
+      while True:  # One pass per epoch, drawn afresh; Keras counts steps.
+        plan = epoch_plan(split.train_pairs, config.balanced_sampling, rng)
+        for batch in batcher.batches(plan, rng):
+          seen["positives"] += len(batch["inbatch_valid"])
+          yield batch
+
+    def val_batches():
+      while True:  # The same batches every pass.
+        yield from batcher.batches(val_plan, np.random.default_rng(
+            config.seed + 7), shuffle=False)
+
+    # Infinite datasets with explicit step counts: Keras then keeps one
+    # iterator for the whole fit (making one costs seconds).
+    return (link_dataset(train_batches, sampler),
+            link_dataset(val_batches, sampler), sampler, batcher)
+
+  train_ds, val_ds, sampler, batcher = datasets()
+  count_rng = np.random.default_rng(config.seed)
+  steps = config.steps_per_epoch or sum(1 for _ in batcher.batch_chunks(
+      epoch_plan(split.train_pairs, config.balanced_sampling, count_rng)))
+  val_steps = sum(1 for _ in batcher.batch_chunks(val_plan))
+  if strategy.num_replicas_in_sync > 1:
+    train_ds = strategy.distribute_datasets_from_function(
+        lambda ctx: datasets(ctx.input_pipeline_id)[0])
+    val_ds = strategy.distribute_datasets_from_function(
+        lambda ctx: datasets(ctx.input_pipeline_id)[1])
+  element = datasets()[0].element_spec if strategy.num_replicas_in_sync > 1 \
+      else train_ds.element_spec
+  with strategy.scope():
+    encoder = build_encoder(element["graph"], config)
+    model = LinkPredictionModel(
+        encoder=encoder, node_sets=sampler.node_sets,
+        uniform_negatives=config.uniform_negatives,
+        in_batch_negatives=config.in_batch_negatives, loss=config.loss,
+        margin=config.margin, temperature=config.softmax_temperature)
+    model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
+  callbacks = [tf.keras.callbacks.EarlyStopping(
+      monitor="val_loss", patience=config.patience,
+      restore_best_weights=True)]
+  if out_dir is not None:
+    out_dir = pathlib.Path(out_dir)
+    callbacks += [
+        tf.keras.callbacks.ModelCheckpoint(
+            str(out_dir / "checkpoints" / "best"), monitor="val_loss",
+            save_best_only=True, save_weights_only=True),
+        tf.keras.callbacks.TensorBoard(str(out_dir / "logs"))]
+  import time  # pylint: disable=g-import-not-at-top
+  start = time.perf_counter()
+  history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
+                      steps_per_epoch=steps, validation_steps=val_steps,
+                      callbacks=callbacks, verbose=verbose)
+  seconds = time.perf_counter() - start
+  hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+  return TrainResult(encoder=encoder, history=hist, split=split,
+                     epochs_run=len(hist.get("loss", [])),
+                     positives_seen=seen["positives"], seconds=seconds)
