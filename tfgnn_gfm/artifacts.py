@@ -163,6 +163,99 @@ class GraphDir(StageDir):
   def stats_plot_path(self) -> pathlib.Path:
     return self.root / "graph_stats.png"
 
+  @property
+  def summary_path(self) -> pathlib.Path:
+    """The run summary: counts of rows, dead letters per reason, nodes, edges."""
+    return self.root / "summary.json"
+
+  @property
+  def sharded_schema_path(self) -> pathlib.Path:
+    """The schema copy whose ``metadata.filename`` entries name the shards."""
+    return self.sharded_dir / "graph_schema.pbtxt"
+
+  @staticmethod
+  def sharded_filename(set_type: str, set_name: str, num_shards: int) -> str:
+    """A set's ``metadata.filename`` in TF-GNN's ``name@N`` form.
+
+    Args:
+      set_type: ``"nodes"`` or ``"edges"``.
+      set_name: the node or edge set.
+      num_shards: the number of shard files.
+
+    Returns:
+      The file name relative to ``sharded_dir``, e.g.
+      ``nodes-podcast.tfrecord@8`` (TF-GNN expands it to
+      ``nodes-podcast.tfrecord-?????-of-00008``).
+    """
+    return f"{set_type}-{set_name}.tfrecord@{num_shards}"
+
+  def sharded_path(self, set_type: str, set_name: str, shard: int,
+                   num_shards: int) -> pathlib.Path:
+    """One shard file of a node or edge set in the sharded format."""
+    return self.sharded_dir / (f"{set_type}-{set_name}.tfrecord-"
+                               f"{shard:05d}-of-{num_shards:05d}")
+
+
+@dataclasses.dataclass(frozen=True)
+class HGNNDir(StageDir):
+  """Output of ``gfm pretrain``: the trained static-layer encoder."""
+
+  @property
+  def keras_model(self) -> pathlib.Path:
+    """The encoder as a Keras SavedModel (``tf.keras.models.load_model``)."""
+    return self.root / "encoder"
+
+  @property
+  def export_dir(self) -> pathlib.Path:
+    """Inference export: serialized GraphTensors in, embeddings out."""
+    return self.root / "export"
+
+  @property
+  def schema_path(self) -> pathlib.Path:
+    """GraphSchema of the encoder's input (and of the export's examples)."""
+    return self.root / "input_schema.pbtxt"
+
+  @property
+  def metrics_path(self) -> pathlib.Path:
+    return self.root / "metrics.json"
+
+  @property
+  def history_path(self) -> pathlib.Path:
+    return self.root / "history.json"
+
+  @property
+  def plot_path(self) -> pathlib.Path:
+    return self.root / "pretrain.png"
+
+  @property
+  def checkpoint_dir(self) -> pathlib.Path:
+    return self.root / "checkpoints"
+
+  @property
+  def log_dir(self) -> pathlib.Path:
+    """TensorBoard logs."""
+    return self.root / "logs"
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbeddingsDir(StageDir):
+  """Output of ``gfm embed``: one vector per item, every item type."""
+
+  @property
+  def vectors_path(self) -> pathlib.Path:
+    """float32 [num_items, dim] (numpy .npy), row i = index row i."""
+    return self.root / "embeddings.npy"
+
+  @property
+  def text_vectors_path(self) -> pathlib.Path:
+    """float32 [num_items, text_dim]: the items' text embeddings, same rows."""
+    return self.root / "text_embeddings.npy"
+
+  @property
+  def index_path(self) -> pathlib.Path:
+    """CSV: item_id, item_type, row, source (graph, inductive, parent)."""
+    return self.root / "index.csv"
+
 
 @dataclasses.dataclass(frozen=True)
 class RunLayout:
@@ -184,6 +277,14 @@ class RunLayout:
   @property
   def graph(self) -> GraphDir:
     return GraphDir(self.root / "graph")
+
+  @property
+  def hgnn(self) -> HGNNDir:
+    return HGNNDir(self.root / "hgnn")
+
+  @property
+  def embeddings(self) -> EmbeddingsDir:
+    return EmbeddingsDir(self.root / "embeddings")
 
   @property
   def report_dir(self) -> pathlib.Path:
