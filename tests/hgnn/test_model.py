@@ -131,3 +131,10 @@ def test_bad_configs_are_clear_errors(planted):
     train_link_prediction(graph, PretrainConfig(fanouts=(5,)), verbose=0)
   with pytest.raises(ValueError, match="every fanout must be at least 1"):
     train_link_prediction(graph, PretrainConfig(fanouts=(5, 0)), verbose=0)
+
+
+def test_unknown_edge_set_is_a_clear_error(planted):
+  graph, _ = planted
+  with pytest.raises(ValueError, match=r"unknown edge set\(s\) \['nope'\]"):
+    train_link_prediction(graph, PretrainConfig(edge_sets=("nope",)),
+                          verbose=0)

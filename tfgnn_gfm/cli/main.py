@@ -24,6 +24,9 @@ COMMAND_MODULES = (
     "tfgnn_gfm.cli.import_cmd",
     "tfgnn_gfm.cli.validate_cmd",
     "tfgnn_gfm.cli.text_encoder_cmd",
+    "tfgnn_gfm.cli.build_graph_cmd",
+    "tfgnn_gfm.cli.pretrain_cmd",
+    "tfgnn_gfm.cli.embed_cmd",
     "tfgnn_gfm.cli.demo_cmd",
 )
 

@@ -1,17 +1,37 @@
-"""The static layer: heterogeneous GraphSAGE pretrained by link prediction."""
+"""The static layer: heterogeneous GraphSAGE pretrained by link prediction.
 
-from tfgnn_gfm.hgnn.config import PretrainConfig
-from tfgnn_gfm.hgnn.embedding import embed_new_items
-from tfgnn_gfm.hgnn.embedding import embed_nodes
-from tfgnn_gfm.hgnn.evaluation import link_prediction_report
-from tfgnn_gfm.hgnn.export import export_inference_model
-from tfgnn_gfm.hgnn.export import load_encoder
-from tfgnn_gfm.hgnn.export import save_encoder
-from tfgnn_gfm.hgnn.graph_data import ItemGraph
-from tfgnn_gfm.hgnn.graph_data import load_item_graph
-from tfgnn_gfm.hgnn.graph_data import split_links
-from tfgnn_gfm.hgnn.model import ItemInputProjection
-from tfgnn_gfm.hgnn.model import NodeSetEmbeddings
-from tfgnn_gfm.hgnn.model import build_encoder
-from tfgnn_gfm.hgnn.sampling import SubgraphSampler
-from tfgnn_gfm.hgnn.trainer import train_link_prediction
+Public names are re-exported lazily (PEP 562), so that importing the config
+module (``gfm --help`` does) does not load TensorFlow.
+"""
+
+import importlib as _importlib
+
+_EXPORTS = {
+    "PretrainConfig": "config",
+    "EmbedConfig": "config",
+    "embed_new_items": "embedding",
+    "embed_nodes": "embedding",
+    "link_prediction_report": "evaluation",
+    "export_inference_model": "export",
+    "load_encoder": "export",
+    "save_encoder": "export",
+    "ItemGraph": "graph_data",
+    "load_item_graph": "graph_data",
+    "split_links": "graph_data",
+    "ItemInputProjection": "model",
+    "NodeSetEmbeddings": "model",
+    "build_encoder": "model",
+    "SubgraphSampler": "sampling",
+    "embed": "stage",
+    "pretrain": "stage",
+    "train_link_prediction": "trainer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+  if name in _EXPORTS:
+    module = _importlib.import_module(f"tfgnn_gfm.hgnn.{_EXPORTS[name]}")
+    return getattr(module, name)
+  raise AttributeError(f"module 'tfgnn_gfm.hgnn' has no attribute {name!r}")

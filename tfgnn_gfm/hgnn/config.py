@@ -28,8 +28,10 @@ class PretrainConfig:
       "units of the per-type input projection and of the pooling MLP"))
   num_layers: int = dataclasses.field(default=2, metadata=_help(
       "GraphSAGE layers (one convolution per edge set in each)"))
-  fanouts: tuple[int, ...] = dataclasses.field(default=(10, 5), metadata=_help(
-      "neighbours sampled uniformly per hop (one entry per layer)"))
+  fanouts: tuple[int, ...] = dataclasses.field(default=(5, 3), metadata=_help(
+      "neighbours sampled uniformly per hop and edge set (one entry per "
+      "layer); the subgraph of a root grows as the product, so keep it small "
+      "on CPUs"))
   final_activation: str = dataclasses.field(default="linear", metadata=_help(
       "activation of the last layer before L2 normalisation (the paper "
       "applies relu everywhere; linear keeps the whole sphere for dot "
@@ -65,6 +67,9 @@ class PretrainConfig:
       "graph)"))
   max_validation_edges: int = dataclasses.field(default=5000, metadata=_help(
       "cap on held-out edges used for validation loss and metrics"))
+  edge_sets: tuple[str, ...] = dataclasses.field(default=(), metadata=_help(
+      "train on links of these edge sets only (either direction names a "
+      "link type); empty: every edge set"))
   seed: int = dataclasses.field(default=0, metadata=_help("random seed"))
   distribute: str = dataclasses.field(default="none", metadata=_help(
       "tf.distribute strategy: none, or mirrored (over the local devices; "
@@ -98,4 +103,22 @@ class PretrainConfig:
       raise ValueError(f"unknown loss {self.loss!r}; use margin or softmax")
     if self.distribute not in ("none", "mirrored"):
       raise ValueError(f"unknown distribute {self.distribute!r}")
-    del edge_sets
+    if edge_sets is not None:
+      unknown = sorted(set(self.edge_sets) - set(edge_sets))
+      if unknown:
+        raise ValueError(f"unknown edge set(s) {unknown} in edge_sets; the "
+                         f"graph has {sorted(edge_sets)}")
+
+
+@dataclasses.dataclass
+class EmbedConfig:
+  """``gfm embed``: an embedding for every item of every type."""
+
+  section: ClassVar[str] = "embed"
+
+  batch_size: int = dataclasses.field(default=512, metadata=_help(
+      "items per forward pass"))
+  seed: int = dataclasses.field(default=0, metadata=_help(
+      "seed of neighbourhood sampling (same seed, same embeddings)"))
+  text_batch_size: int = dataclasses.field(default=256, metadata=_help(
+      "texts per text-encoder call (items outside the graph)"))

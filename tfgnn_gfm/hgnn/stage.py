@@ -113,3 +113,149 @@ def pretrain(graph_dir: str | pathlib.Path, out_dir: str | pathlib.Path,
   return pretrain_graph(graph, out_dir, config,
                         inputs={"graph": GraphDir(pathlib.Path(graph_dir)).root},
                         verbose=verbose)
+
+
+def _read_items(graph_manifest: dict[str, Any]) -> tuple[pd.DataFrame, int]:
+  """The valid items of the dataset the graph was built from."""
+  from tfgnn_gfm.data.reader import read_table  # pylint: disable=g-import-not-at-top
+  files = graph_manifest.get("input_files", {}).get("items") or []
+  if isinstance(files, str):
+    files = [files]
+  if not files:
+    raise ValueError("the graph manifest names no items file; rebuild the "
+                     "graph with gfm build-graph")
+  frames, bad = [], 0
+  for path in files:
+    table = read_table(path, "items")
+    frames.append(table.frame.reset_index(drop=True))
+    bad += len(table.dead_letters)
+  items = pd.concat(frames, ignore_index=True)
+  items = items.drop_duplicates(subset="item_id", keep="first")
+  return items.reset_index(drop=True), bad
+
+
+def embed(graph_dir: str | pathlib.Path, hgnn_dir: str | pathlib.Path,
+          out_dir: str | pathlib.Path, config: "EmbedConfig | None" = None,
+          progress: bool = True) -> dict[str, Any]:
+  """``gfm embed``: one HGNN embedding per item, every item type.
+
+  * items that are graph nodes: from their sampled neighbourhood;
+  * items with a parent (episodes): their show's embedding (zero-shot);
+  * other items outside the graph (published after the cut, or never seen):
+    inductively from their text, as isolated nodes of their type.
+
+  Items of a type the encoder has never seen cannot be embedded: they are
+  counted in the manifest (``unknown_type``) and listed with a warning.
+
+  Returns:
+    The counts written to the manifest.
+  """
+  from tfgnn_gfm.graph.schema import node_set_name  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.hgnn.config import EmbedConfig  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.text.encoder import encode_texts, load_text_encoder  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.text.item_text import compose_item_texts  # pylint: disable=g-import-not-at-top
+  config = config or EmbedConfig()
+  graph_layout = GraphDir(pathlib.Path(graph_dir))
+  hgnn_layout = HGNNDir(pathlib.Path(hgnn_dir))
+  graph_manifest = graph_layout.read_manifest()
+  hgnn_manifest = hgnn_layout.read_manifest()
+  fanouts = tuple(hgnn_manifest["config"]["fanouts"])
+  graph = load_item_graph(graph_layout.root)
+  encoder = load_encoder(hgnn_layout.keras_model)
+  items, invalid = _read_items(graph_manifest)
+
+  start = time.perf_counter()
+  sampler = SubgraphSampler(graph, fanouts, seed=config.seed)
+  node_emb = embed_nodes(encoder, sampler,
+                         {n: graph.num_nodes(n) for n in graph.node_sets},
+                         config.batch_size, progress=progress)
+  graph_seconds = time.perf_counter() - start
+  dim = next(iter(node_emb.values())).shape[1]
+  text_dim = graph.text_dim
+
+  n = len(items)
+  vectors = np.zeros((n, dim), np.float32)
+  text_vectors = np.zeros((n, text_dim), np.float32)
+  source = np.full(n, "", dtype=object)
+  node_sets = np.full(n, "", dtype=object)
+  position = {}
+  for name in graph.node_sets:
+    for i, item_id in enumerate(graph.node_ids[name]):
+      position[item_id] = (name, i)
+  in_graph = items["item_id"].map(lambda x: x in position).to_numpy()
+  for row in np.nonzero(in_graph)[0]:
+    name, i = position[items["item_id"].iat[row]]
+    vectors[row] = node_emb[name][i]
+    text_vectors[row] = graph.node_features[name][TEXT_FEATURE][i]
+    source[row], node_sets[row] = "graph", name
+
+  outside = np.nonzero(~in_graph)[0]
+  if len(outside):
+    layer = load_text_encoder(graph_manifest["config"]["text_encoder_path"])
+    texts = compose_item_texts(items.iloc[outside])
+    text_vectors[outside] = encode_texts(layer, texts.tolist(),
+                                         config.text_batch_size,
+                                         progress=progress)
+  has_parent = items["parent_id"].fillna("").to_numpy() != ""
+  unknown = []
+  for row in outside:
+    if has_parent[row]:
+      continue
+    try:
+      name = node_set_name(items["item_type"].iat[row])
+    except ValueError:
+      name = None
+    if name not in graph.node_sets:
+      unknown.append(row)
+      continue
+    node_sets[row], source[row] = name, "inductive"
+  for name in graph.node_sets:
+    rows = np.array([r for r in outside if node_sets[r] == name and
+                     source[r] == "inductive"], dtype=np.int64)
+    for chunk in np.array_split(rows, max(1, len(rows) // 4096 + 1)):
+      if len(chunk):
+        vectors[chunk] = embed_new_items(encoder, name, text_vectors[chunk])
+  # Episodes inherit their show's vector (resolved through chains).
+  row_of = {item_id: r for r, item_id in enumerate(items["item_id"])}
+  parents = items["parent_id"].fillna("").to_numpy()
+  for row in np.nonzero(has_parent & ~in_graph)[0]:
+    seen, r = set(), row
+    while parents[r] and parents[r] in row_of and r not in seen:
+      seen.add(r)
+      r = row_of[parents[r]]
+    if source[r] in ("graph", "inductive"):
+      vectors[row], source[row], node_sets[row] = vectors[r], "parent", (
+          node_sets[r])
+    else:
+      unknown.append(row)
+  keep = source != ""
+  if unknown:
+    _LOG.warning("%d items could not be embedded (type unknown to the "
+                 "encoder, or a parent that cannot be): e.g. %s", len(unknown),
+                 list(items["item_id"].iloc[unknown[:5]]))
+  index = pd.DataFrame({"item_id": items["item_id"].to_numpy()[keep],
+                        "item_type": items["item_type"].to_numpy()[keep],
+                        "node_set": node_sets[keep],
+                        "source": source[keep]})
+  index["row"] = np.arange(len(index))
+  counts = {"items": int(keep.sum()),
+            "by_source": {k: int(v) for k, v in
+                          index["source"].value_counts().sort_index().items()},
+            "by_type": {k: int(v) for k, v in
+                        index["item_type"].value_counts().sort_index().items()},
+            "unknown_type": len(unknown), "invalid_items": invalid}
+  with atomic_directory(out_dir) as tmp:
+    layout = EmbeddingsDir(tmp)
+    np.save(layout.vectors_path, vectors[keep])
+    np.save(layout.text_vectors_path, text_vectors[keep])
+    index.to_csv(layout.index_path, index=False)
+    write_manifest(tmp, stage="embed", config=config_to_dict(config),
+                   inputs={"graph": graph_layout.root,
+                           "hgnn": hgnn_layout.keras_model},
+                   counts=counts,
+                   metrics={"graph_items_per_second": round(
+                       sum(graph.num_nodes(x) for x in graph.node_sets) /
+                       max(graph_seconds, 1e-9), 1)},
+                   extra={"embedding_dim": dim, "text_dim": text_dim,
+                          "cut": graph_manifest["config"].get("resolved_cut")})
+  return counts

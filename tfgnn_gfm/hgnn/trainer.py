@@ -31,6 +31,7 @@ class TrainResult:
     epochs_run: epochs actually run (early stopping may end sooner).
     positives_seen: positive pairs processed in training.
     seconds: wall time of ``fit``.
+    replicas: replicas that trained in sync (tf.distribute).
   """
 
   encoder: tf.keras.Model
@@ -39,6 +40,7 @@ class TrainResult:
   epochs_run: int
   positives_seen: int
   seconds: float
+  replicas: int = 1
 
 
 def make_strategy(config: PretrainConfig) -> tf.distribute.Strategy:
@@ -87,13 +89,20 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
   Returns:
     The TrainResult.
   """
-  config.validate()
+  config.validate(edge_sets=list(graph.edge_sets))
   if not graph.edge_sets:
     raise ValueError("the graph has no edges: link prediction needs "
                      "co-interaction edges")
   tf.keras.utils.set_random_seed(config.seed)
   strategy = make_strategy(config)
   split = split_links(graph, config.validation_fraction, config.seed)
+  if config.edge_sets:
+    wanted = {tuple(sorted((graph.edge_sets[e].source_set,
+                            graph.edge_sets[e].target_set)))
+              for e in config.edge_sets}
+    split = LinkSplit(split.train_graph,
+                      {k: v for k, v in split.train_pairs.items() if k in wanted},
+                      {k: v for k, v in split.val_pairs.items() if k in wanted})
   spec = LinkBatchSpec(config.batch_size, config.uniform_negatives)
   val_plan = _validation_plan(split, config.max_validation_edges,
                               config.seed + 1)
@@ -163,4 +172,5 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
   hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
   return TrainResult(encoder=encoder, history=hist, split=split,
                      epochs_run=len(hist.get("loss", [])),
-                     positives_seen=seen["positives"], seconds=seconds)
+                     positives_seen=seen["positives"], seconds=seconds,
+                     replicas=strategy.num_replicas_in_sync)
