@@ -28,7 +28,8 @@ def embed_nodes(encoder: tf.keras.Model, sampler: SubgraphSampler,
   """
   node_sets = sampler.node_sets
 
-  @tf.function(reduce_retracing=True)
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.int32),
+                                tf.TensorSpec([None], tf.int64)])
   def step(root_set, root_id):
     graph, positions = sampler.sample(root_set, root_id)
     out = encoder(graph, training=False)
