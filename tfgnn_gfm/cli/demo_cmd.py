@@ -5,18 +5,24 @@ from __future__ import annotations
 import argparse
 import time
 
-from tfgnn_gfm.config import config_to_dict, load_config
-from tfgnn_gfm.synth.generator import SynthConfig
-
 _DESCRIPTION = """\
 Run the pipeline on built-in synthetic data into one output folder:
 
   OUT/data/        synthetic tables (gfm synth)
   OUT/validation/  dead letters and summary (gfm validate)
+  OUT/graph/       item-item graph (gfm build-graph, Apache Beam)
+  OUT/hgnn/        HGNN encoder pretrained by link prediction (gfm pretrain)
+  OUT/embeddings/  an embedding for every item (gfm embed)
 
 Each stage folder has a manifest.json; any stage can be rerun alone with its
-own command. A --config FILE may hold a section per stage (synth:, validate:).
+own command. A --config FILE may hold a section per stage (synth:, validate:,
+graph:, pretrain:, embed:) on top of the demo's settings.
 """
+
+# The demo's own settings (a quick run on 2 CPU cores); --config wins.
+DEMO_PRESETS = {
+    "pretrain": {"epochs": 6, "patience": 3},
+}
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -34,20 +40,41 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
   return parser
 
 
+def _stage_config(cls, path, preset=None, **forced):
+  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.config import config_from_dict, load_config
+  config = config_from_dict(cls, preset or {})
+  if path:
+    file_config = load_config(cls, path)
+    changed = {k: v for k, v in vars(file_config).items()
+               if v != getattr(cls(), k)}
+    config = config_from_dict(cls, changed, config)
+  return config_from_dict(cls, forced, config) if forced else config
+
+
 def run(args: argparse.Namespace) -> int:
   """Runs each stage in order and prints what it wrote."""
   # pylint: disable=g-import-not-at-top
   from tfgnn_gfm.artifacts import RunLayout
+  from tfgnn_gfm.config import config_to_dict
   from tfgnn_gfm.data.validate import (ValidateConfig, format_summary,
                                        validate_dataset)
   from tfgnn_gfm.data.writer import write_dataset
-  from tfgnn_gfm.synth.generator import generate
+  from tfgnn_gfm.graph.config import GraphBuildConfig
+  from tfgnn_gfm.hgnn.config import EmbedConfig, PretrainConfig
+  from tfgnn_gfm.synth.generator import SynthConfig, generate
   layout = RunLayout(args.out)
   start = time.perf_counter()
-  synth_config = load_config(SynthConfig, args.config, {"seed": args.seed})
-  print(f"[1/2] synth: {synth_config.num_users} users, "
-        f"{synth_config.num_podcasts} shows, {synth_config.num_audiobooks} "
-        "audiobooks")
+  steps = 5
+
+  def banner(i, text):
+    print(f"\n[{i}/{steps}] {text} ({time.perf_counter() - start:.0f}s)",
+          flush=True)
+
+  synth_config = _stage_config(SynthConfig, args.config, seed=args.seed)
+  banner(1, f"synth: {synth_config.num_users} users, "
+         f"{synth_config.num_podcasts} shows, {synth_config.num_audiobooks} "
+         f"audiobooks -> {layout.data.root}")
   platform = generate(synth_config)
   write_dataset(layout.data.root,
                 {"items": platform.items,
@@ -58,10 +85,31 @@ def run(args: argparse.Namespace) -> int:
                 side_tables={"item_topics": platform.item_topics,
                              "user_topics": platform.user_topics},
                 extra={"cut_timestamp": platform.cut_timestamp})
-  print(f"[2/2] validate: {layout.data.root}")
+
+  banner(2, f"validate -> {layout.validation.root}")
   _, summary = validate_dataset(layout.data.root, layout.validation.root,
-                                load_config(ValidateConfig, args.config))
+                                _stage_config(ValidateConfig, args.config))
   print(format_summary(summary))
-  print(f"demo: done in {time.perf_counter() - start:.1f}s; outputs in "
-        f"{layout.root}/")
+
+  banner(3, f"build-graph (Apache Beam, DirectRunner) -> {layout.graph.root}")
+  from beam.build_graph import build_graph, format_summary as graph_summary
+  graph = build_graph(layout.data.root, layout.graph.root,
+                      _stage_config(GraphBuildConfig, args.config))
+  print(graph_summary(graph))
+
+  banner(4, f"pretrain the HGNN -> {layout.hgnn.root}")
+  from tfgnn_gfm.cli.pretrain_cmd import format_report
+  from tfgnn_gfm.hgnn.stage import embed, pretrain
+  metrics = pretrain(layout.graph.root, layout.hgnn.root,
+                     _stage_config(PretrainConfig, args.config,
+                                   DEMO_PRESETS["pretrain"]), verbose=2)
+  print(format_report(metrics))
+
+  banner(5, f"embed every item -> {layout.embeddings.root}")
+  counts = embed(layout.graph.root, layout.hgnn.root, layout.embeddings.root,
+                 _stage_config(EmbedConfig, args.config))
+  print(f"embedded {counts['items']} items: {counts['by_source']}")
+
+  print(f"\ndemo: done in {time.perf_counter() - start:.0f}s; outputs in "
+        f"{layout.root}/ (plots: graph/graph_stats.png, hgnn/pretrain.png)")
   return 0

@@ -23,7 +23,7 @@ import tensorflow_gnn as tfgnn
 from tensorflow_gnn.models import graph_sage
 
 from tfgnn_gfm.hgnn.config import PretrainConfig
-from tfgnn_gfm.hgnn.graph_data import DEGREE_FEATURE, TEXT_FEATURE
+from tfgnn_gfm.hgnn.graph_data import DEGREE_FEATURE, ID_FEATURE, TEXT_FEATURE
 
 
 @tf.keras.utils.register_keras_serializable(package="tfgnn_gfm")
@@ -32,6 +32,10 @@ class ItemInputProjection(tf.keras.layers.Layer):
 
   One Dense layer per node set (item type), so types with different text
   distributions still meet in one hidden space. Other features are dropped.
+
+  Sampled subgraphs repeat popular items many times; when nodes carry ``#id``
+  the projection runs once per distinct item and is gathered back, which is
+  the same result at a fraction of the cost.
 
   Args:
     node_sets: the node set names to project.
@@ -54,7 +58,15 @@ class ItemInputProjection(tf.keras.layers.Layer):
     for name in self._node_sets:
       ns = graph.node_sets[name]
       x = tf.concat([ns[TEXT_FEATURE], ns[DEGREE_FEATURE]], axis=-1)
-      features[name] = {tfgnn.HIDDEN_STATE: self._dense[name](x)}
+      if ID_FEATURE in ns.features:
+        unique, index = tf.unique(ns[ID_FEATURE], out_idx=tf.int32)
+        num_unique = tf.shape(unique)[0]
+        first = tf.math.unsorted_segment_min(
+            tf.range(tf.shape(index)[0]), index, num_unique)
+        hidden = tf.gather(self._dense[name](tf.gather(x, first)), index)
+      else:
+        hidden = self._dense[name](x)
+      features[name] = {tfgnn.HIDDEN_STATE: hidden}
     return graph.replace_features(node_sets=features)
 
 

@@ -77,7 +77,9 @@ def _validation_plan(split: LinkSplit, cap: int, seed: int):
 
 def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
                           out_dir: str | pathlib.Path | None = None,
-                          verbose: int = 1) -> TrainResult:
+                          verbose: int = 1,
+                          callbacks: list[tf.keras.callbacks.Callback] | None
+                          = None) -> TrainResult:
   """Trains the encoder; writes checkpoints and TensorBoard logs to out_dir.
 
   Args:
@@ -85,6 +87,7 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
     config: model and training settings.
     out_dir: where ``checkpoints/`` and ``logs/`` go (None: not written).
     verbose: Keras verbosity (1: progress bar).
+    callbacks: more Keras callbacks for ``fit``.
 
   Returns:
     The TrainResult.
@@ -153,7 +156,7 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
         in_batch_negatives=config.in_batch_negatives, loss=config.loss,
         margin=config.margin, temperature=config.softmax_temperature)
     model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
-  callbacks = [tf.keras.callbacks.EarlyStopping(
+  callbacks = list(callbacks or []) + [tf.keras.callbacks.EarlyStopping(
       monitor="val_loss", patience=config.patience,
       restore_best_weights=True)]
   if out_dir is not None:
