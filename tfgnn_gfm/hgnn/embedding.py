@@ -11,6 +11,53 @@ from tfgnn_gfm.hgnn.graph_data import DEGREE_FEATURE, ID_FEATURE, TEXT_FEATURE
 from tfgnn_gfm.hgnn.sampling import SubgraphSampler
 
 
+class NodeEmbedder:
+  """Embeds nodes from their sampled neighbourhoods, tracing the graph once.
+
+  Args:
+    encoder: GraphTensor -> {node set: embeddings}.
+    sampler: samples the neighbourhoods (seed it for reproducible output).
+  """
+
+  def __init__(self, encoder: tf.keras.Model, sampler: SubgraphSampler):
+    self._sampler = sampler
+    node_sets = sampler.node_sets
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32),
+                                  tf.TensorSpec([None], tf.int64)])
+    def step(root_set, root_id):
+      graph, positions = sampler.sample(root_set, root_id)
+      out = encoder(graph, training=False)
+      return tf.gather(tf.concat([out[n] for n in node_sets], axis=0),
+                       positions)
+
+    self._step = step
+
+  def __call__(self, num_nodes: dict[str, int], batch_size: int = 512,
+               progress: bool = False) -> dict[str, np.ndarray]:
+    """Embeds nodes ``0..num_nodes[X]-1`` of every node set X.
+
+    Returns:
+      node set -> float32 [n, dim], in node order.
+    """
+    total = sum(num_nodes.values())
+    bar = tqdm.tqdm(total=total, desc="embed", unit="item",
+                    disable=not progress)
+    result = {}
+    for name in self._sampler.node_sets:
+      n = num_nodes.get(name, 0)
+      chunks = []
+      for start in range(0, n, batch_size):
+        ids = np.arange(start, min(n, start + batch_size), dtype=np.int64)
+        sets = np.full(len(ids), self._sampler.set_index(name), np.int32)
+        chunks.append(self._step(tf.constant(sets), tf.constant(ids)).numpy())
+        bar.update(len(ids))
+      result[name] = (np.concatenate(chunks) if chunks else
+                      np.zeros((0, 0), np.float32))
+    bar.close()
+    return result
+
+
 def embed_nodes(encoder: tf.keras.Model, sampler: SubgraphSampler,
                 num_nodes: dict[str, int], batch_size: int = 512,
                 progress: bool = False) -> dict[str, np.ndarray]:
@@ -26,31 +73,7 @@ def embed_nodes(encoder: tf.keras.Model, sampler: SubgraphSampler,
   Returns:
     node set -> float32 [n, dim], in node order.
   """
-  node_sets = sampler.node_sets
-
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.int32),
-                                tf.TensorSpec([None], tf.int64)])
-  def step(root_set, root_id):
-    graph, positions = sampler.sample(root_set, root_id)
-    out = encoder(graph, training=False)
-    return tf.gather(tf.concat([out[n] for n in node_sets], axis=0),
-                     positions)
-
-  total = sum(num_nodes.values())
-  bar = tqdm.tqdm(total=total, desc="embed", unit="item", disable=not progress)
-  result = {}
-  for name in node_sets:
-    n = num_nodes[name]
-    chunks = []
-    for start in range(0, n, batch_size):
-      ids = np.arange(start, min(n, start + batch_size), dtype=np.int64)
-      sets = np.full(len(ids), sampler.set_index(name), np.int32)
-      chunks.append(step(tf.constant(sets), tf.constant(ids)).numpy())
-      bar.update(len(ids))
-    result[name] = (np.concatenate(chunks) if chunks else
-                    np.zeros((0, 0), np.float32))
-  bar.close()
-  return result
+  return NodeEmbedder(encoder, sampler)(num_nodes, batch_size, progress)
 
 
 def encoder_input_spec(encoder: tf.keras.Model) -> tfgnn.GraphTensorSpec:
