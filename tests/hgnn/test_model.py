@@ -138,3 +138,17 @@ def test_unknown_edge_set_is_a_clear_error(planted):
   with pytest.raises(ValueError, match=r"unknown edge set\(s\) \['nope'\]"):
     train_link_prediction(graph, PretrainConfig(edge_sets=("nope",)),
                           verbose=0)
+
+
+def test_full_graph_embedding_matches_sampling_when_fanouts_cover_all(planted,
+                                                                       trained):
+  """With fanouts above every degree, sampling keeps all neighbours: the
+  sampled tree and the whole graph give each root the same embedding."""
+  from tfgnn_gfm.hgnn.embedding import embed_full_graph  # pylint: disable=g-import-not-at-top
+  graph, _ = planted
+  full = embed_full_graph(trained.encoder, graph)
+  sampler = SubgraphSampler(graph, (1000, 1000), seed=0)
+  sampled = embed_nodes(trained.encoder, sampler,
+                        {n: graph.num_nodes(n) for n in graph.node_sets})
+  for name in graph.node_sets:
+    np.testing.assert_allclose(full[name], sampled[name], atol=1e-4)

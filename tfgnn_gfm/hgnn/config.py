@@ -122,3 +122,7 @@ class EmbedConfig:
       "seed of neighbourhood sampling (same seed, same embeddings)"))
   text_batch_size: int = dataclasses.field(default=256, metadata=_help(
       "texts per text-encoder call (items outside the graph)"))
+  full_graph: bool = dataclasses.field(default=False, metadata=_help(
+      "embed graph nodes in one pass over the whole graph (all neighbours, "
+      "deterministic, ~10x faster; needs the graph's messages in memory) "
+      "instead of from sampled neighbourhoods as in training"))

@@ -7,7 +7,8 @@ import tensorflow as tf
 import tensorflow_gnn as tfgnn
 import tqdm
 
-from tfgnn_gfm.hgnn.graph_data import DEGREE_FEATURE, ID_FEATURE, TEXT_FEATURE
+from tfgnn_gfm.hgnn.graph_data import (DEGREE_FEATURE, ID_FEATURE,
+                                       TEXT_FEATURE, ItemGraph)
 from tfgnn_gfm.hgnn.sampling import SubgraphSampler
 
 
@@ -133,3 +134,43 @@ def embed_new_items(encoder: tf.keras.Model, node_set: str,
   graph = isolated_items_graph(encoder_input_spec(encoder), node_set,
                                np.asarray(text_embeddings, np.float32))
   return encoder(graph, training=False)[node_set].numpy()
+
+
+def whole_graph_tensor(graph: ItemGraph) -> tfgnn.GraphTensor:
+  """The whole item graph as one GraphTensor component, in the encoder's format."""
+  node_sets = {
+      n: tfgnn.NodeSet.from_fields(
+          sizes=tf.constant([graph.num_nodes(n)], tf.int64),
+          features={
+              ID_FEATURE: tf.constant(np.asarray(graph.node_ids[n]).astype(
+                  str)),
+              TEXT_FEATURE: tf.constant(
+                  graph.node_features[n][TEXT_FEATURE], tf.float32),
+              DEGREE_FEATURE: tf.constant(
+                  graph.node_features[n][DEGREE_FEATURE], tf.float32)})
+      for n in graph.node_sets}
+  edge_sets = {
+      name: tfgnn.EdgeSet.from_fields(
+          sizes=tf.constant([len(es)], tf.int64),
+          adjacency=tfgnn.Adjacency.from_indices(
+              source=(es.source_set, tf.constant(es.source, tf.int64)),
+              target=(es.target_set, tf.constant(es.target, tf.int64))))
+      for name, es in sorted(graph.edge_sets.items())}
+  return tfgnn.GraphTensor.from_pieces(
+      context=tfgnn.Context.from_fields(sizes=tf.constant([1], tf.int64)),
+      node_sets=node_sets, edge_sets=edge_sets)
+
+
+def embed_full_graph(encoder: tf.keras.Model, graph: ItemGraph
+                     ) -> dict[str, np.ndarray]:
+  """Embeds every node with its whole neighbourhood in one pass.
+
+  Exact and deterministic, and an order of magnitude faster than sampled
+  inference when the graph fits in memory (messages of every edge are held at
+  once); pooling sees all neighbours instead of the fanouts used in training.
+
+  Returns:
+    node set -> float32 [n, dim], in node order.
+  """
+  out = encoder(whole_graph_tensor(graph), training=False)
+  return {n: v.numpy() for n, v in out.items()}

@@ -16,7 +16,8 @@ from tfgnn_gfm.artifacts import (EmbeddingsDir, GraphDir, HGNNDir,
                                  atomic_directory, write_manifest)
 from tfgnn_gfm.config import config_to_dict
 from tfgnn_gfm.hgnn.config import PretrainConfig
-from tfgnn_gfm.hgnn.embedding import embed_new_items, embed_nodes
+from tfgnn_gfm.hgnn.embedding import (embed_full_graph, embed_new_items,
+                                      embed_nodes)
 from tfgnn_gfm.hgnn.evaluation import link_prediction_report
 from tfgnn_gfm.hgnn.export import (export_inference_model, load_encoder,
                                    save_encoder)
@@ -165,10 +166,13 @@ def embed(graph_dir: str | pathlib.Path, hgnn_dir: str | pathlib.Path,
   items, invalid = _read_items(graph_manifest)
 
   start = time.perf_counter()
-  sampler = SubgraphSampler(graph, fanouts, seed=config.seed)
-  node_emb = embed_nodes(encoder, sampler,
-                         {n: graph.num_nodes(n) for n in graph.node_sets},
-                         config.batch_size, progress=progress)
+  if config.full_graph:
+    node_emb = embed_full_graph(encoder, graph)
+  else:
+    sampler = SubgraphSampler(graph, fanouts, seed=config.seed)
+    node_emb = embed_nodes(encoder, sampler,
+                           {n: graph.num_nodes(n) for n in graph.node_sets},
+                           config.batch_size, progress=progress)
   graph_seconds = time.perf_counter() - start
   dim = next(iter(node_emb.values())).shape[1]
   text_dim = graph.text_dim
