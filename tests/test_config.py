@@ -72,3 +72,9 @@ def test_config_to_dict_is_json_ready():
   assert json.loads(json.dumps(config_to_dict(_Cfg()))) == {
       "size": 3, "rate": 0.5, "name": "x", "fast": False, "fanouts": [10, 5],
       "cut": None}
+
+
+def test_a_file_of_sections_without_this_stage_gives_defaults(tmp_path):
+  path = tmp_path / "run.yaml"
+  path.write_text("other: {size: 1}\nmore: {x: 2}\n")
+  assert load_config(_Cfg, path) == _Cfg()

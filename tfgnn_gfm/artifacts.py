@@ -258,6 +258,71 @@ class EmbeddingsDir(StageDir):
 
 
 @dataclasses.dataclass(frozen=True)
+class TwoTowerDir(StageDir):
+  """Output of ``gfm train-2t``: the dynamic layer's towers and item vectors."""
+
+  @property
+  def user_tower(self) -> pathlib.Path:
+    """The user tower as a Keras SavedModel (``tf.keras.models.load_model``)."""
+    return self.root / "user_tower"
+
+  @property
+  def item_tower(self) -> pathlib.Path:
+    """The item tower as a Keras SavedModel."""
+    return self.root / "item_tower"
+
+  @property
+  def item_embeddings_path(self) -> pathlib.Path:
+    """float32 [num_items, dim] (numpy .npy): item tower output, row = items row."""
+    return self.root / "item_embeddings.npy"
+
+  @property
+  def items_path(self) -> pathlib.Path:
+    """CSV: row, item_id, item_type, root_row, candidate, vector_known."""
+    return self.root / "items.csv"
+
+  @property
+  def features_path(self) -> pathlib.Path:
+    """JSON: the towers' inputs, vocabularies, standardisation and the cut."""
+    return self.root / "features.json"
+
+  @property
+  def history_path(self) -> pathlib.Path:
+    """JSON: training loss per epoch."""
+    return self.root / "history.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationDir(StageDir):
+  """Output of ``gfm evaluate``: every model on one time split."""
+
+  @property
+  def results_path(self) -> pathlib.Path:
+    """JSON: per model, seed, item type, slice and user group."""
+    return self.root / "results.json"
+
+  @property
+  def table_path(self) -> pathlib.Path:
+    """Markdown tables (mean ± std over seeds) and the verdict."""
+    return self.root / "results.md"
+
+  @property
+  def summary_path(self) -> pathlib.Path:
+    """Plain text: which model wins per item type and by how much."""
+    return self.root / "summary.txt"
+
+  @property
+  def hr_plot_path(self) -> pathlib.Path:
+    """PNG: HR@K per item type (all, new items, warm, cold users)."""
+    return self.root / "hr_at_k.png"
+
+  @property
+  def metrics_plot_path(self) -> pathlib.Path:
+    """PNG: MRR, coverage and cold-item HR per item type."""
+    return self.root / "mrr_coverage.png"
+
+
+@dataclasses.dataclass(frozen=True)
 class RunLayout:
   """The directory tree of a whole pipeline run (``make demo`` writes one)."""
 
@@ -285,6 +350,14 @@ class RunLayout:
   @property
   def embeddings(self) -> EmbeddingsDir:
     return EmbeddingsDir(self.root / "embeddings")
+
+  @property
+  def two_tower(self) -> TwoTowerDir:
+    return TwoTowerDir(self.root / "two_tower")
+
+  @property
+  def evaluation(self) -> EvaluationDir:
+    return EvaluationDir(self.root / "evaluation")
 
   @property
   def report_dir(self) -> pathlib.Path:

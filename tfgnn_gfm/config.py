@@ -140,6 +140,8 @@ def load_config(cls: Type[ConfigT], path: str | pathlib.Path | None = None,
     section = getattr(cls, "section", None)
     if section and isinstance(data.get(section), Mapping):
       data = data[section]
+    elif data and all(isinstance(v, Mapping) for v in data.values()):
+      data = {}  # A file of stage sections without one for this stage.
     config = config_from_dict(cls, data, config)
   if overrides:
     config = config_from_dict(cls, overrides, config)

@@ -67,11 +67,28 @@ def test_validate_exit_3_when_mostly_bad(tmp_path):
   assert main(["validate", str(tmp_path), "--out", str(tmp_path / "v")]) == 3
 
 
-def test_demo_writes_a_run_layout(tmp_path):
-  assert main(["demo", "--out", str(tmp_path / "run")]) == 0
+def test_demo_runs_every_stage_on_a_tiny_config(tmp_path):
+  """The demo's stages on tiny sizes (the full-size run is `make demo`)."""
+  from tfgnn_gfm.graph.hashing_encoder import build_hashing_encoder  # pylint: disable=g-import-not-at-top
+  encoder = build_hashing_encoder(tmp_path / "encoder")
+  config = tmp_path / "demo.yaml"
+  config.write_text(
+      "synth: {num_users: 120, num_podcasts: 16, num_audiobooks: 12}\n"
+      f"graph: {{text_encoder: '{encoder}', num_shards: 2}}\n"
+      "pretrain: {epochs: 1, batch_size: 32, embedding_dim: 8, hidden_dim: 8,"
+      " fanouts: [2, 2]}\n"
+      "two_tower: {epochs: 1, tower_units: [16, 8]}\n"
+      "evaluate: {seeds: 1, models: [popularity, 2t_hgnn]}\n")
+  assert main(["demo", "--out", str(tmp_path / "run"), "--config",
+               str(config)]) == 0
   layout = RunLayout(tmp_path / "run")
-  assert layout.data.read_manifest()["stage"] == "synth"
+  assert layout.data.read_manifest()["config"]["num_users"] == 120
   assert layout.validation.read_manifest()["counts"]["bad_rows"] == 0
+  assert layout.graph.read_manifest()["stage"] == "build_graph"
+  assert layout.hgnn.read_manifest()["config"]["epochs"] == 1
+  assert layout.embeddings.read_manifest()["counts"]["items"] > 0
+  assert layout.two_tower.read_manifest()["stage"] == "train_2t"
+  assert layout.evaluation.read_manifest()["stage"] == "evaluate"
 
 
 def test_console_script_runs():

@@ -13,10 +13,14 @@ Run the pipeline on built-in synthetic data into one output folder:
   OUT/graph/       item-item graph (gfm build-graph, Apache Beam)
   OUT/hgnn/        HGNN encoder pretrained by link prediction (gfm pretrain)
   OUT/embeddings/  an embedding for every item (gfm embed)
+  OUT/two_tower/   the unified 2T-HGNN retrieval model (gfm train-2t)
+  OUT/evaluation/  every model and baseline on the time split (gfm evaluate):
+                   report.md, results.json, PNG charts
 
 Each stage folder has a manifest.json; any stage can be rerun alone with its
 own command. A --config FILE may hold a section per stage (synth:, validate:,
-graph:, pretrain:, embed:) on top of the demo's settings.
+graph:, pretrain:, embed:, two_tower:, evaluate:) on top of the demo's
+settings.
 """
 
 # The demo's own settings (a quick run on 2 CPU cores); --config wins.
@@ -65,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
   from tfgnn_gfm.synth.generator import SynthConfig, generate
   layout = RunLayout(args.out)
   start = time.perf_counter()
-  steps = 5
+  steps = 7
 
   def banner(i, text):
     print(f"\n[{i}/{steps}] {text} ({time.perf_counter() - start:.0f}s)",
@@ -110,6 +114,22 @@ def run(args: argparse.Namespace) -> int:
                  _stage_config(EmbedConfig, args.config))
   print(f"embedded {counts['items']} items: {counts['by_source']}")
 
+  from tfgnn_gfm.twotower.config import EvaluateConfig, TwoTowerConfig
+  from tfgnn_gfm.twotower.report import summary_text
+  from tfgnn_gfm.twotower.stage import evaluate, train_2t
+  banner(6, f"train the unified two-tower model -> {layout.two_tower.root}")
+  metrics = train_2t(layout.data.root, layout.embeddings.root,
+                     layout.two_tower.root,
+                     _stage_config(TwoTowerConfig, args.config), verbose=2)
+  print({k: v for k, v in metrics.items() if not isinstance(v, dict)})
+
+  banner(7, f"evaluate every model and baseline -> {layout.evaluation.root}")
+  result = evaluate(layout.data.root, layout.embeddings.root,
+                    layout.evaluation.root,
+                    _stage_config(EvaluateConfig, args.config), verbose=0)
+  print(summary_text(result), end="")
+
   print(f"\ndemo: done in {time.perf_counter() - start:.0f}s; outputs in "
-        f"{layout.root}/ (plots: graph/graph_stats.png, hgnn/pretrain.png)")
+        f"{layout.root}/ (report: evaluation/report.md; plots: graph/graph_stats.png, "
+        "hgnn/pretrain.png, evaluation/*.png)")
   return 0

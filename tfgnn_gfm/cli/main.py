@@ -27,6 +27,8 @@ COMMAND_MODULES = (
     "tfgnn_gfm.cli.build_graph_cmd",
     "tfgnn_gfm.cli.pretrain_cmd",
     "tfgnn_gfm.cli.embed_cmd",
+    "tfgnn_gfm.cli.train_2t_cmd",
+    "tfgnn_gfm.cli.evaluate_cmd",
     "tfgnn_gfm.cli.demo_cmd",
 )
 

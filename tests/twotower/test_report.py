@@ -1,0 +1,42 @@
+"""Margins and the verdict of the report."""
+
+import pytest
+
+from tfgnn_gfm.twotower import report
+
+
+def _leaf(values):
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  return {"mean": float(np.mean(values)), "std": float(np.std(values)),
+          "values": list(values)}
+
+
+def _models(hgnn, spec, pop):
+  def entry(values, seeded):
+    return {"seeded": seeded, "metrics": {"podcast": {"all_items": {
+        "all_users": {"users": 10, "hr@10": _leaf(values)}}}}}
+  return {"popularity": entry(pop, False), "2t_type_specific": entry(spec, True),
+          "2t_hgnn": entry(hgnn, True)}
+
+
+def test_margins_are_seed_by_seed():
+  models = _models([0.5, 0.6], [0.4, 0.7], [0.3])
+  m = report.margins(models, "2t_hgnn", "2t_type_specific", "podcast")
+  assert m["mean"] == pytest.approx(0.0)
+  assert m["std"] == pytest.approx(0.1)
+  assert (m["wins"], m["runs"]) == (1, 2)
+  m = report.margins(models, "2t_hgnn", "popularity", "podcast")
+  assert m["values"] == pytest.approx([0.2, 0.3])
+  assert m["relative"] == pytest.approx(0.25 / 0.3)
+  assert report.margins(models, "2t_hgnn", "nope", "podcast") is None
+
+
+def test_verdict_flags():
+  good = report.verdict(_models([0.6, 0.7], [0.5, 0.6], [0.3]), ["podcast"])
+  assert good["per_type"]["podcast"]["winner"] == "2t_hgnn"
+  assert good["unified_beats_all_baselines"]
+  assert good["unified_beats_type_specific"]
+  bad = report.verdict(_models([0.5, 0.6], [0.6, 0.7], [0.3]), ["podcast"])
+  assert bad["per_type"]["podcast"]["winner"] == "2t_type_specific"
+  assert not bad["unified_beats_all_baselines"]
+  assert not bad["unified_beats_type_specific"]

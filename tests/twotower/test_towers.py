@@ -1,0 +1,146 @@
+"""Tower layers, the towers' SavedModel round trip and the TFRS model."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.twotower.helpers import CUT, interactions, item_table, users
+from tfgnn_gfm.twotower.config import TwoTowerConfig
+from tfgnn_gfm.twotower.features import TimeSplit, build_training_data
+from tfgnn_gfm.twotower.model import TwoTowerModel
+from tfgnn_gfm.twotower.towers import (ItemTypeTable, ItemVectorTable,
+                                       MaskedEmbedding, TowerMLP,
+                                       TypedMeanPooling, load_tower,
+                                       save_tower)
+from tfgnn_gfm.twotower.train import build_towers, predict_in_batches
+
+CONFIG = TwoTowerConfig(tower_units=(16, 8), categorical_dim=4,
+                        id_embedding_dim=8, batch_size=8, epochs=2,
+                        max_history=5)
+
+
+@pytest.fixture(scope="module")
+def data():
+  rng = np.random.default_rng(0)
+  ids = ["p0", "p1", "p2", "p3", "p4", "a0", "a1", "a2", "e0", "e3"]
+  rows = [(f"u{u}", ids[rng.integers(len(ids))], rng.uniform(12, 99))
+          for u in range(4) for _ in range(6)]
+  return build_training_data(interactions(rows), users(), item_table(),
+                             TimeSplit(CUT, 90), event_weight={},
+                             max_history=5)
+
+
+def test_masked_embedding_zero_index_and_list_mean():
+  layer = MaskedEmbedding(input_dim=4, output_dim=3)
+  single = layer(tf.constant([0, 2, 9]))
+  np.testing.assert_array_equal(single[0], 0)
+  np.testing.assert_array_equal(single[2], 0)  # out of range -> unknown
+  lists = layer(tf.constant([[1, 2, 0], [0, 0, 0]]))
+  one = layer(tf.constant([1]))[0]
+  np.testing.assert_allclose(lists[0], (one + single[1]) / 2, rtol=1e-6)
+  np.testing.assert_array_equal(lists[1], 0)
+
+
+def test_typed_mean_pooling_by_hand():
+  vectors = tf.constant([[[1., 0.], [3., 0.], [0., 2.], [9., 9.]]])
+  types = tf.constant([[0, 0, 1, -1]])
+  out = TypedMeanPooling(num_types=3)([vectors, types]).numpy()
+  # type 0: mean (2, 0); type 1: (0, 2); type 2: none -> zeros; flags 1 1 0.
+  np.testing.assert_allclose(out, [[2, 0, 0, 2, 0, 0, 1, 1, 0]])
+
+
+def test_vector_and_type_tables():
+  table = ItemVectorTable(num_items=3, dim=2)
+  table.set_vectors(np.array([[1, 1], [2, 2], [3, 3]]))
+  table.set_known(np.array([1, 0, 1]))
+  np.testing.assert_array_equal(table(tf.constant([[2, 1, -1, 0]])),
+                                [[[3, 3], [0, 0], [0, 0], [1, 1]]])
+  types = ItemTypeTable(num_items=3)
+  types.set_types(np.array([2, 0, 1]))
+  np.testing.assert_array_equal(types(tf.constant([0, -1, 2])), [2, -1, 1])
+
+
+def test_layers_serialize():
+  for layer in (MaskedEmbedding(input_dim=3, output_dim=2),
+                ItemVectorTable(num_items=4, dim=2, learned=True),
+                ItemTypeTable(num_items=4), TypedMeanPooling(num_types=2),
+                TowerMLP(units=[4, 2], dropout_rate=0.1)):
+    clone = type(layer).from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+
+
+@pytest.mark.parametrize("use_hgnn", [True, False])
+def test_towers_saved_model_round_trip(data, tmp_path, use_hgnn):
+  user_tower, item_tower = build_towers(data, CONFIG, use_hgnn=use_hgnn)
+  user_features = data.users.features()
+  item_features = data.items.features(use_hgnn=use_hgnn)
+  before_u = predict_in_batches(user_tower, user_features)
+  before_i = predict_in_batches(item_tower, item_features)
+  np.testing.assert_allclose(np.linalg.norm(before_u, axis=1), 1, rtol=1e-5)
+  save_tower(user_tower, tmp_path / "user")
+  save_tower(item_tower, tmp_path / "item")
+  user_back, item_back = load_tower(tmp_path / "user"), load_tower(
+      tmp_path / "item")
+  np.testing.assert_allclose(predict_in_batches(user_back, user_features),
+                             before_u, atol=1e-6)
+  np.testing.assert_allclose(predict_in_batches(item_back, item_features),
+                             before_i, atol=1e-6)
+  # The plain TF loader works too (serving signatures).
+  loaded = tf.saved_model.load(str(tmp_path / "item"))
+  out = loaded.signatures["serving_default"](
+      **{k: tf.constant(v) for k, v in item_features.items()
+         if k in item_back.input_names})
+  np.testing.assert_allclose(next(iter(out.values())).numpy(), before_i,
+                             atol=1e-6)
+
+
+def test_cold_user_with_metadata_only_gets_a_vector(data):
+  user_tower, _ = build_towers(data, CONFIG)
+  features = data.users.features(np.array([0, 1]))
+  features["history"] = np.full_like(features["history"], -1)
+  out = predict_in_batches(user_tower, features)
+  assert np.isfinite(out).all()
+  np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1, rtol=1e-5)
+  # Different metadata, different vectors.
+  assert not np.allclose(out[0], out[1])
+
+
+def _model(data, **kw):
+  user_tower, item_tower = build_towers(data, CONFIG)
+  return TwoTowerModel(user_tower, item_tower,
+                       user_features=data.users.features(),
+                       item_features=data.items.features(),
+                       sampling_probability=data.examples.sampling_probability,
+                       **kw)
+
+
+def test_leave_one_out_removes_the_positive_from_the_history(data):
+  model = _model(data)
+  ex = data.examples
+  users, items = tf.constant(ex.user[:8]), tf.constant(ex.item[:8])
+  user_features, _ = model._features(users, items)  # pylint: disable=protected-access
+  history = user_features["history"].numpy()
+  assert not (history == ex.item[:8, None]).any()
+  original = data.users.history[ex.user[:8]]
+  assert ((original == ex.item[:8, None]).any(axis=1)).all()
+
+
+def test_vector_dropout_only_in_training(data):
+  model = _model(data, vector_dropout=0.999)
+  ex = data.examples
+  users, items = tf.constant(ex.user), tf.constant(ex.item)
+  _, train = model._features(users, items, training=True)  # pylint: disable=protected-access
+  _, infer = model._features(users, items, training=False)  # pylint: disable=protected-access
+  assert float(tf.reduce_sum(train["vector_known"])) == 0.0
+  assert float(tf.reduce_sum(tf.abs(train["hgnn"]))) == 0.0
+  assert float(tf.reduce_sum(infer["vector_known"])) > 0
+
+
+def test_loss_decreases(data):
+  model = _model(data, temperature=0.1)
+  model.compile(optimizer=tf.keras.optimizers.Adam(0.01))
+  ds = tf.data.Dataset.from_tensor_slices(
+      {"user": data.examples.user, "item": data.examples.item,
+       "weight": data.examples.weight}).batch(8)
+  history = model.fit(ds, epochs=15, verbose=0).history["mean_batch_loss"]
+  assert history[-1] < 0.8 * history[0]

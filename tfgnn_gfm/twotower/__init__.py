@@ -1,0 +1,50 @@
+"""The dynamic layer: the unified two-tower model (TFRS) and its evaluation.
+
+Public names are re-exported lazily (PEP 562), so that importing the config
+module (``gfm --help`` does) does not load TensorFlow.
+"""
+
+import importlib as _importlib
+
+_EXPORTS = {
+    "EvaluateConfig": "config",
+    "TwoTowerConfig": "config",
+    "Holdout": "features",
+    "ItemTable": "features",
+    "TimeSplit": "features",
+    "TrainingData": "features",
+    "TrainingExamples": "features",
+    "UserTable": "features",
+    "build_holdout": "features",
+    "build_training_data": "features",
+    "load_item_table": "features",
+    "ItemTypeTable": "towers",
+    "ItemVectorTable": "towers",
+    "MaskedEmbedding": "towers",
+    "TowerMLP": "towers",
+    "TypedMeanPooling": "towers",
+    "build_item_tower": "towers",
+    "build_user_tower": "towers",
+    "load_tower": "towers",
+    "save_tower": "towers",
+    "TwoTowerModel": "model",
+    "TrainedTwoTower": "train",
+    "train_two_tower": "train",
+    "Scorer": "baselines",
+    "knn_scorer": "baselines",
+    "popularity_scorer": "baselines",
+    "evaluate_scorer": "evaluate",
+    "Comparison": "comparison",
+    "compare_models": "comparison",
+    "evaluate": "stage",
+    "train_2t": "stage",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+  if name in _EXPORTS:
+    module = _importlib.import_module(f"tfgnn_gfm.twotower.{_EXPORTS[name]}")
+    return getattr(module, name)
+  raise AttributeError(f"module 'tfgnn_gfm.twotower' has no attribute {name!r}")

@@ -1,0 +1,194 @@
+"""Every model of the evaluation on one split, with several seeds.
+
+``compare_models`` builds the training data and the hold-out once, then runs
+the baselines and the two-tower variants on exactly that split:
+
+* ``popularity``, ``llm_knn``, ``hgnn_knn``: deterministic, run once;
+* ``2t_hgnn`` (unified, every item type), ``2t_no_gnn`` (learned item-id
+  embeddings instead of HGNN vectors, in both towers), ``2t_type_specific``
+  (for each type, a 2T-HGNN trained only on that type's interactions and
+  histories, evaluated on that type) and, when retrained embeddings are
+  given, ``2t_hgnn_retrained`` (the unified model over the other HGNN
+  vectors): trained once per seed.
+
+Every two-tower model of one seed sees the same examples in the same
+pipeline; only what the issue varies (HGNN vs ids, types) changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from tfgnn_gfm.twotower import config as cfg
+from tfgnn_gfm.twotower.baselines import Scorer, knn_scorer, popularity_scorer
+from tfgnn_gfm.twotower.evaluate import (aggregate_runs, evaluate_scorer,
+                                         timed)
+from tfgnn_gfm.twotower.features import (Holdout, ItemTable, TimeSplit,
+                                         TrainingData, build_holdout,
+                                         build_training_data)
+from tfgnn_gfm.twotower.train import train_two_tower
+
+_LOG = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class Comparison:
+  """Results of ``compare_models``.
+
+  Attributes:
+    models: name -> {"seeded", "seeds", "runs" (one result per seed),
+      "metrics" (aggregated), "train_seconds", "eval_seconds", "info"}.
+    counts: sizes of the split (training and hold-out).
+    types: the evaluated item types.
+  """
+
+  models: dict[str, dict[str, Any]]
+  counts: dict[str, Any]
+  types: list[str]
+
+
+def training_data_for(interactions: pd.DataFrame, users: pd.DataFrame | None,
+                      items: ItemTable, split: TimeSplit,
+                      config: cfg.TwoTowerConfig, *,
+                      item_types: Sequence[str] | None = None,
+                      user_ids: np.ndarray | None = None) -> TrainingData:
+  """``build_training_data`` with the options of a TwoTowerConfig."""
+  return build_training_data(
+      interactions, users, items, split, event_weight=config.event_weights,
+      default_event_weight=config.default_event_weight,
+      dedupe_pairs=config.dedupe_pairs, max_history=config.max_history,
+      user_columns=config.user_columns,
+      use_interest_vector=config.use_interest_vector, item_types=item_types,
+      user_ids=user_ids)
+
+
+def _two_tower_scorer(name: str, data: TrainingData, config: cfg.TwoTowerConfig,
+                      user_rows: np.ndarray, *, use_hgnn: bool, seed: int,
+                      verbose: int | None) -> tuple[Scorer, dict[str, Any]]:
+  model = train_two_tower(data, config, use_hgnn=use_hgnn, seed=seed,
+                          verbose=verbose)
+  scorer = Scorer(
+      name=name, user_rows=user_rows,
+      user_vectors=model.embed_users(data.users, user_rows,
+                                     config.inference_batch_size),
+      item_vectors=model.embed_items(data.items,
+                                     batch_size=config.inference_batch_size))
+  info = {"train_seconds": round(model.seconds, 2),
+          "examples_per_second": round(model.examples_per_second, 1),
+          "examples": len(data.examples),
+          "final_loss": model.history.get("mean_batch_loss", [None])[-1]}
+  return scorer, info
+
+
+def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
+                   items: ItemTable, split: TimeSplit,
+                   config: cfg.EvaluateConfig, *,
+                   retrained_items: ItemTable | None = None,
+                   progress: bool = True,
+                   verbose: int | None = None) -> Comparison:
+  """Runs every requested model on one split.
+
+  Args:
+    interactions: every interaction of the dataset.
+    users: the users table or None.
+    items: the catalog with the (static) HGNN vectors.
+    split: the cut and windows.
+    config: evaluation options (and the two-tower options).
+    retrained_items: the catalog with retrained HGNN vectors (ablation).
+    progress: tqdm bars while ranking.
+    verbose: Keras verbosity while training.
+
+  Returns:
+    The Comparison.
+  """
+  tt_config = config.two_tower()
+  data = training_data_for(interactions, users, items, split, tt_config)
+  holdout: Holdout = build_holdout(interactions, items, data.users.user_id,
+                                   split, target_events=config.target_events)
+  user_rows = np.unique(holdout.user)
+  types = items.eval_types
+  models = list(config.models)
+  if retrained_items is not None and cfg.TWO_TOWER_HGNN_RETRAINED not in models:
+    models.append(cfg.TWO_TOWER_HGNN_RETRAINED)
+  if retrained_items is None and cfg.TWO_TOWER_HGNN_RETRAINED in models:
+    raise ValueError(f"{cfg.TWO_TOWER_HGNN_RETRAINED} needs retrained "
+                     "embeddings (--retrained-embeddings)")
+  kw = dict(k=config.k, mrr_k=config.mrr_k, coverage_k=config.coverage_k,
+            user_chunk=config.user_chunk, progress=progress)
+  out: dict[str, dict[str, Any]] = {}
+
+  def record(name: str, seed: int | None, result: dict, seconds: float,
+             info: dict) -> None:
+    entry = out.setdefault(name, {"seeded": name in cfg.SEEDED_MODELS,
+                                  "seeds": [], "runs": [], "info": [],
+                                  "eval_seconds": []})
+    entry["seeds"].append(seed)
+    entry["runs"].append(result)
+    entry["eval_seconds"].append(round(seconds, 2))
+    entry["info"].append(info)
+
+  if cfg.POPULARITY in models:
+    scorer = popularity_scorer(data.examples, len(items), user_rows)
+    result, s = timed(lambda: evaluate_scorer(scorer, items, holdout, **kw))
+    record(cfg.POPULARITY, None, result, s, scorer.info)
+  for name, vectors in ((cfg.LLM_KNN, items.text), (cfg.HGNN_KNN, items.hgnn)):
+    if name in models:
+      scorer = knn_scorer(data.users, user_rows, vectors, data.examples, name)
+      result, s = timed(lambda: evaluate_scorer(scorer, items, holdout, **kw))
+      record(name, None, result, s, scorer.info)
+  per_type = {}
+  if cfg.TWO_TOWER_TYPE_SPECIFIC in models and len(types) < 2:
+    # With one item type, "type-specific" is the unified model again.
+    _LOG.info("one item type: %s is the unified model; skipped",
+              cfg.TWO_TOWER_TYPE_SPECIFIC)
+  elif cfg.TWO_TOWER_TYPE_SPECIFIC in models:
+    per_type = {t: training_data_for(interactions, users, items, split,
+                                     tt_config, item_types=[t],
+                                     user_ids=data.users.user_id)
+                for t in types}
+  retrained = (dataclasses.replace(data, items=retrained_items)
+               if retrained_items is not None else None)
+  for seed in range(config.seed, config.seed + config.seeds):
+    _LOG.info("seed %d", seed)
+    for name, run_data, use_hgnn in (
+        (cfg.TWO_TOWER_HGNN, data, True),
+        (cfg.TWO_TOWER_NO_GNN, data, False),
+        (cfg.TWO_TOWER_HGNN_RETRAINED, retrained, True)):
+      if name not in models:
+        continue
+      _LOG.info("training %s (seed %d)", name, seed)
+      scorer, info = _two_tower_scorer(name, run_data, tt_config, user_rows,
+                                       use_hgnn=use_hgnn, seed=seed,
+                                       verbose=verbose)
+      result, s = timed(lambda: evaluate_scorer(
+          scorer, run_data.items, holdout, **kw))
+      record(name, seed, result, s, info)
+    if per_type:
+      merged, infos, seconds = {}, {}, 0.0
+      for t, run_data in per_type.items():
+        _LOG.info("training %s for %s (seed %d)",
+                  cfg.TWO_TOWER_TYPE_SPECIFIC, t, seed)
+        scorer, info = _two_tower_scorer(
+            f"{cfg.TWO_TOWER_TYPE_SPECIFIC}[{t}]", run_data, tt_config,
+            user_rows, use_hgnn=True, seed=seed, verbose=verbose)
+        result, s = timed(lambda: evaluate_scorer(
+            scorer, items, holdout, types=[t], include_all_types=False, **kw))
+        merged.update(result)
+        infos[t] = info
+        seconds += s
+      record(cfg.TWO_TOWER_TYPE_SPECIFIC, seed, merged, seconds, infos)
+  for entry in out.values():
+    entry["metrics"] = aggregate_runs(entry["runs"])
+  counts = dict(data.counts)
+  counts.update(holdout.counts)
+  counts["evaluated_users"] = int(len(user_rows))
+  counts["evaluated_warm_users"] = int(holdout.warm[user_rows].sum())
+  counts["evaluated_cold_users"] = int((~holdout.warm[user_rows]).sum())
+  counts["cold_candidates"] = int(
+      (items.candidate & ~holdout.item_seen_before_cut).sum())
+  return Comparison(models=out, counts=counts, types=types)

@@ -1,0 +1,205 @@
+"""Configuration of the dynamic layer: two-tower training and evaluation.
+
+Defaults follow the 2T-HGNN paper (DESIGN.md section 6): towers
+512 -> 256 -> 128, batch 128, Adam 1e-3, 10 epochs, in-batch negatives with
+inverse-frequency (logQ) correction, weak signals (follow, preview) as
+positives; a 90-day training window before the global cut and a 14-day
+hold-out after it (DESIGN.md section 3).
+
+This module imports no TensorFlow (``gfm --help`` reads it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+#: Model names of the evaluation, in report order.
+POPULARITY = "popularity"
+LLM_KNN = "llm_knn"
+HGNN_KNN = "hgnn_knn"
+TWO_TOWER_NO_GNN = "2t_no_gnn"
+TWO_TOWER_TYPE_SPECIFIC = "2t_type_specific"
+TWO_TOWER_HGNN = "2t_hgnn"
+TWO_TOWER_HGNN_RETRAINED = "2t_hgnn_retrained"
+ALL_MODELS = (POPULARITY, LLM_KNN, HGNN_KNN, TWO_TOWER_NO_GNN,
+              TWO_TOWER_TYPE_SPECIFIC, TWO_TOWER_HGNN)
+#: Models trained with a random seed (the others are deterministic).
+SEEDED_MODELS = (TWO_TOWER_NO_GNN, TWO_TOWER_TYPE_SPECIFIC, TWO_TOWER_HGNN,
+                 TWO_TOWER_HGNN_RETRAINED)
+
+
+def _help(text: str, **extra: Any) -> dict[str, Any]:
+  return {"help": text, **extra}
+
+
+@dataclasses.dataclass
+class TwoTowerConfig:
+  """``gfm train-2t``: the unified, type-agnostic two-tower model (TFRS).
+
+  The item tower is one MLP for every item type over the item's HGNN vector,
+  text vector and metadata (type, language, genres). The user tower is an MLP
+  over user metadata, the mean HGNN vector of the user's items of each type
+  in the training window (plus a has-any mask per type) and an optional
+  external interest vector. Both outputs are L2-normalised; the loss is the
+  in-batch softmax of ``tfrs.tasks.Retrieval`` with logQ correction and
+  accidental-hit removal.
+  """
+
+  section: ClassVar[str] = "two_tower"
+
+  cut: str | None = dataclasses.field(default=None, metadata=_help(
+      "global time cut: a date (YYYY-MM-DD, midnight UTC), an ISO-8601 time "
+      "or epoch seconds; default: the cut of the embeddings (the graph's)",
+      metavar="DATE"))
+  train_days: int = dataclasses.field(default=90, metadata=_help(
+      "days of interactions before the cut used for examples and features"))
+  rollup_episodes: bool = dataclasses.field(default=True, metadata=_help(
+      "count an interaction with an item that has a parent (an episode) as "
+      "one with its root item (the show), as the graph does; candidates are "
+      "then root items only"))
+  event_weights: dict[str, float] = dataclasses.field(
+      default_factory=lambda: {"stream": 1.0, "follow": 1.0, "preview": 1.0},
+      metadata=_help(
+          "positive weight per event as JSON (weak signals follow and "
+          "preview are positives); events not listed weigh "
+          "--default-event-weight; weight 0 drops an event",
+          metavar="JSON"))
+  default_event_weight: float = dataclasses.field(default=1.0, metadata=_help(
+      "weight of events not in --event-weights"))
+  dedupe_pairs: bool = dataclasses.field(default=True, metadata=_help(
+      "one training example per (user, item) pair, weighted by the largest "
+      "weight of its events (repeat listening then does not dominate)"))
+  max_history: int = dataclasses.field(default=100, metadata=_help(
+      "most recent distinct items per user kept for the history features"))
+  tower_units: tuple[int, ...] = dataclasses.field(
+      default=(512, 256, 128), metadata=_help(
+          "MLP sizes of both towers; the last is the embedding size"))
+  categorical_dim: int = dataclasses.field(default=16, metadata=_help(
+      "embedding size of each categorical feature (item type, language, "
+      "genre, user columns)"))
+  id_embedding_dim: int = dataclasses.field(default=128, metadata=_help(
+      "size of the learned item-id embeddings of the 2T-without-GNN "
+      "baseline"))
+  max_genres: int = dataclasses.field(default=4, metadata=_help(
+      "genres per item kept (';'-separated in the data)"))
+  use_interest_vector: bool = dataclasses.field(default=True, metadata=_help(
+      "feed the users' external interest vector to the user tower when the "
+      "users table has one"))
+  user_columns: tuple[str, ...] = dataclasses.field(default=(), metadata=_help(
+      "user feature columns (empty: every column of the users table but "
+      "user_id and interest_vector); numeric columns are standardised, "
+      "others are categorical", metavar="COLUMNS"))
+  temperature: float = dataclasses.field(default=0.05, metadata=_help(
+      "softmax temperature over cosine scores (both towers are "
+      "L2-normalised, so scores are in [-1, 1])"))
+  sampling_correction: bool = dataclasses.field(default=True, metadata=_help(
+      "logQ correction: subtract log(item frequency) from in-batch logits "
+      "(TFRS candidate_sampling_probability)"))
+  remove_accidental_hits: bool = dataclasses.field(default=True, metadata=_help(
+      "mask in-batch negatives that are the positive item"))
+  vector_dropout: float = dataclasses.field(default=0.25, metadata=_help(
+      "probability that a training item loses its collaborative vector "
+      "(HGNN or learned id) and is seen by text and metadata only, as new "
+      "items are (DropoutNet-style cold-start training)"))
+  dropout_rate: float = dataclasses.field(default=0.0, metadata=_help(
+      "dropout between MLP layers"))
+  batch_size: int = dataclasses.field(default=128, metadata=_help(
+      "examples per step (also the number of in-batch negatives)"))
+  learning_rate: float = dataclasses.field(default=1e-3, metadata=_help(
+      "Adam learning rate"))
+  epochs: int = dataclasses.field(default=10, metadata=_help(
+      "passes over the training examples"))
+  seed: int = dataclasses.field(default=0, metadata=_help(
+      "random seed (initialisation and shuffling)"))
+  inference_batch_size: int = dataclasses.field(default=4096, metadata=_help(
+      "rows per tower call when embedding every user or item"))
+
+  def validate(self) -> None:
+    """Raises ValueError naming the first impossible setting."""
+    for name in ("train_days", "max_history", "categorical_dim",
+                 "id_embedding_dim", "max_genres", "batch_size", "epochs",
+                 "inference_batch_size"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"{name} must be at least 1, got "
+                         f"{getattr(self, name)!r}")
+    if not self.tower_units or any(u < 1 for u in self.tower_units):
+      raise ValueError(f"tower_units must be positive sizes, got "
+                       f"{list(self.tower_units)}")
+    if self.batch_size < 2:
+      raise ValueError("batch_size must be at least 2 (in-batch negatives)")
+    if self.temperature <= 0:
+      raise ValueError("temperature must be > 0")
+    if self.learning_rate <= 0:
+      raise ValueError("learning_rate must be > 0")
+    if not 0.0 <= self.dropout_rate < 1.0:
+      raise ValueError("dropout_rate must be in [0, 1)")
+    if not 0.0 <= self.vector_dropout < 1.0:
+      raise ValueError("vector_dropout must be in [0, 1)")
+    weights = dict(self.event_weights)
+    weights.setdefault("*", self.default_event_weight)
+    for event, w in weights.items():
+      if not isinstance(w, (int, float)) or w < 0:
+        raise ValueError(f"event weight of {event!r} must be a number >= 0, "
+                         f"got {w!r}")
+    if self.cut is not None:
+      from tfgnn_gfm.graph.config import parse_cut  # pylint: disable=g-import-not-at-top
+      parse_cut(self.cut)
+
+  @property
+  def embedding_dim(self) -> int:
+    return int(self.tower_units[-1])
+
+
+@dataclasses.dataclass
+class EvaluateConfig(TwoTowerConfig):
+  """``gfm evaluate``: the evaluation protocol of DESIGN.md section 3.
+
+  Every two-tower option applies to the two-tower models trained here.
+  """
+
+  section: ClassVar[str] = "evaluate"
+
+  holdout_days: int = dataclasses.field(default=14, metadata=_help(
+      "days after the cut whose interactions are the targets"))
+  k: int = dataclasses.field(default=10, metadata=_help(
+      "K of HR@K (the headline metric)"))
+  mrr_k: int = dataclasses.field(default=100, metadata=_help(
+      "list length for MRR"))
+  coverage_k: int = dataclasses.field(default=100, metadata=_help(
+      "list length for catalog coverage"))
+  seeds: int = dataclasses.field(default=3, metadata=_help(
+      "train every two-tower model with this many seeds (seed, seed+1, ...) "
+      "and report mean and standard deviation"))
+  models: tuple[str, ...] = dataclasses.field(
+      default=ALL_MODELS, metadata=_help(
+          "models to evaluate, of: " + ", ".join(ALL_MODELS) +
+          f" ({TWO_TOWER_HGNN_RETRAINED} is added when retrained embeddings "
+          "are given)", metavar="MODELS"))
+  target_events: tuple[str, ...] = dataclasses.field(default=(), metadata=_help(
+      "hold-out events that count as targets (empty: every event)",
+      metavar="EVENTS"))
+  user_chunk: int = dataclasses.field(default=2048, metadata=_help(
+      "users per batched score-matrix top-K"))
+
+  def validate(self) -> None:
+    super().validate()
+    for name in ("holdout_days", "k", "mrr_k", "coverage_k", "seeds",
+                 "user_chunk"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"{name} must be at least 1, got "
+                         f"{getattr(self, name)!r}")
+    unknown = sorted(set(self.models) - set(ALL_MODELS) -
+                     {TWO_TOWER_HGNN_RETRAINED})
+    if unknown:
+      raise ValueError(f"unknown model(s) {unknown}; known: "
+                       f"{', '.join(ALL_MODELS)}")
+    if not self.models:
+      raise ValueError("models must name at least one model")
+
+  def two_tower(self, **changes: Any) -> TwoTowerConfig:
+    """The TwoTowerConfig part of this config, with ``changes`` applied."""
+    values = {f.name: getattr(self, f.name)
+              for f in dataclasses.fields(TwoTowerConfig)}
+    values.update(changes)
+    return TwoTowerConfig(**values)

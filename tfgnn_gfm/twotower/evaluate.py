@@ -1,0 +1,245 @@
+"""The evaluation protocol (DESIGN.md section 3) and the model comparison.
+
+Protocol, for one global cut:
+
+* Training: interactions in ``[cut - train_days, cut)``; hold-out (targets):
+  ``[cut, cut + holdout_days)``. Interactions with an item that has a parent
+  (an episode) count as interactions with its root item (the show), as in
+  the graph; the candidates are then the root items (podcasts, audiobooks),
+  every one in the catalog that is published before the hold-out ends,
+  including items first seen after the cut (they have inductive vectors).
+* Evaluated users: every user with at least one hold-out interaction with a
+  candidate. Warm users interacted before the cut; cold users did not (they
+  are first seen after it).
+* Per item type t (and over all types): the users with at least one
+  hold-out target of type t; each user's ranking is restricted to the
+  candidates of type t.
+
+  - HR@K (all items): share of those users whose top-K holds a target.
+  - MRR@100: mean over the same users of 1/rank of the first target in the
+    top 100 (0 if none).
+  - coverage@100: share of the type's candidates that appear in at least one
+    of those users' top-100 lists (all items only; None for the other
+    slices).
+  - new items only: targets are the hold-out items the user had not consumed
+    before the cut (any time, any event, rolled up); those consumed items are
+    also removed from the user's ranking; users with no such target are left
+    out.
+  - cold items: targets are items with no interaction by anyone before the
+    cut (new to the catalog), ranked among all candidates of the type; the
+    users are those with such a target.
+
+  Each is reported for all, warm and cold users.
+
+Scoring is batched: for a chunk of users, one matrix product against the
+type's candidates; then, per slice, the rank of each user's best target by
+counting the candidates that score higher (HR@K and MRR follow from it), and
+for coverage each user's top-K set from ``np.partition`` (see ``metrics``);
+there is no loop over users in Python.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import os
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import tqdm
+
+from tfgnn_gfm.twotower import metrics
+from tfgnn_gfm.twotower.baselines import Scorer
+from tfgnn_gfm.twotower.features import Holdout, ItemTable
+
+ALL_TYPES = "all_types"
+SLICES = ("all_items", "new_items", "cold_items")
+GROUPS = ("all_users", "warm_users", "cold_users")
+# Largest score matrix (users x candidates) ranked at once.
+_MAX_SCORES = 16_000_000
+
+
+@dataclasses.dataclass
+class _Accumulator:
+  """Per-user ranks and listed columns of one slice."""
+
+  num_columns: int
+  coverage: bool
+  rank: list = dataclasses.field(default_factory=list)
+  warm: list = dataclasses.field(default_factory=list)
+  listed: dict = dataclasses.field(default_factory=dict)
+
+  def add(self, rank: np.ndarray, warm: np.ndarray,
+          listed: dict[str, np.ndarray] | None = None) -> None:
+    has = rank >= 0
+    self.rank.append(rank[has])
+    self.warm.append(warm[has])
+    for group, columns in (listed or {}).items():
+      self.listed.setdefault(group, np.zeros(self.num_columns, bool))
+      self.listed[group] |= columns
+
+  def result(self, k: int, mrr_k: int, coverage_k: int) -> dict[str, Any]:
+    rank = np.concatenate(self.rank) if self.rank else np.zeros(0, np.int64)
+    warm = np.concatenate(self.warm) if self.warm else np.zeros(0, bool)
+    hr = (rank < k).astype(np.float64)
+    rr = np.where(rank < mrr_k, 1.0 / (rank + 1.0), 0.0)
+    out = {}
+    for group, mask in (("all_users", np.ones(len(warm), bool)),
+                        ("warm_users", warm), ("cold_users", ~warm)):
+      n = int(mask.sum())
+      listed = self.listed.get(group, np.zeros(self.num_columns, bool))
+      out[group] = {
+          "users": n,
+          f"hr@{k}": float(hr[mask].mean()) if n else None,
+          f"mrr@{mrr_k}": float(rr[mask].mean()) if n else None,
+          f"coverage@{coverage_k}": (
+              float(listed.sum()) / self.num_columns
+              if n and self.num_columns and self.coverage else None),
+      }
+    return out
+
+
+def _pairs_in(user: np.ndarray, item: np.ndarray, chunk_users: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+  """(local row, item) of the pairs whose user is in ``chunk_users``.
+
+  ``user`` must be sorted; ``chunk_users`` sorted and unique.
+  """
+  lo = np.searchsorted(user, chunk_users[0], side="left")
+  hi = np.searchsorted(user, chunk_users[-1], side="right")
+  u, i = user[lo:hi], item[lo:hi]
+  local = np.searchsorted(chunk_users, u)
+  keep = chunk_users[np.minimum(local, len(chunk_users) - 1)] == u
+  return local[keep], i[keep]
+
+
+def evaluate_scorer(scorer: Scorer, items: ItemTable, holdout: Holdout, *,
+                    types: Sequence[str] | None = None, k: int = 10,
+                    mrr_k: int = 100, coverage_k: int = 100,
+                    user_chunk: int = 2048, include_all_types: bool = True,
+                    progress: bool = False,
+                    workers: int | None = None) -> dict[str, Any]:
+  """Runs the protocol for one scorer.
+
+  Args:
+    scorer: user and item vectors.
+    items: the catalog (candidates, types).
+    holdout: targets and pre-cut facts.
+    types: item types to evaluate (default: every type with candidates).
+    k: K of HR@K.
+    mrr_k: list length of MRR.
+    coverage_k: list length of coverage.
+    user_chunk: most users per score matrix (fewer for large catalogs, so
+      that a matrix holds at most 16M scores).
+    include_all_types: also rank over every candidate (``all_types``).
+    progress: show a tqdm bar over user chunks.
+    workers: threads ranking chunks in parallel (default: CPU count).
+
+  Returns:
+    ``{type: {slice: {group: {"users", "hr@K", "mrr@M", "coverage@C"}}}}``.
+  """
+  types = list(items.eval_types if types is None else types)
+  n_items = len(items)
+  order = np.lexsort((holdout.item, holdout.user))
+  t_user, t_item = holdout.user[order], holdout.item[order]
+  seen_order = np.lexsort((holdout.seen_item, holdout.seen_user))
+  s_user = holdout.seen_user[seen_order]
+  s_item = holdout.seen_item[seen_order]
+  seen_keys = s_user * n_items + s_item
+  pair_seen = np.isin(t_user * n_items + t_item, seen_keys)
+  pair_cold = ~holdout.item_seen_before_cut[t_item]
+  groups = [(t, items.candidate & (items.item_type == t)) for t in types]
+  if include_all_types:
+    groups.append((ALL_TYPES, items.candidate.copy()))
+  plan = []
+  for name, mask in groups:
+    cols = np.flatnonzero(mask)
+    col_of = np.full(n_items, -1, np.int64)
+    col_of[cols] = np.arange(len(cols))
+    in_type = col_of[t_item] >= 0
+    users = np.unique(t_user[in_type])
+    plan.append((name, cols, col_of, in_type, users))
+  # Users per score matrix: at most user_chunk, and few enough that the
+  # [users, candidates] scores (one per worker thread) stay small.
+  chunk_of = {p[0]: max(1, min(user_chunk, _MAX_SCORES // max(len(p[1]), 1)))
+              for p in plan}
+  total = sum(-(-len(p[4]) // chunk_of[p[0]]) for p in plan)
+  bar = tqdm.tqdm(total=total, desc=f"evaluate {scorer.name}", unit="chunk",
+                  disable=not progress, leave=False)
+  pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers or
+                                               os.cpu_count() or 1)
+  out = {}
+  for name, cols, col_of, in_type, users in plan:
+    item_vectors = scorer.item_vectors[cols]
+    acc = {s: _Accumulator(len(cols), coverage=s == "all_items")
+           for s in SLICES}
+    tu, ti = t_user[in_type], col_of[t_item[in_type]]
+    t_seen, t_cold = pair_seen[in_type], pair_cold[in_type]
+    seen_in = col_of[s_item] >= 0
+    su, si = s_user[seen_in], col_of[s_item[seen_in]]
+    step = chunk_of[name]
+
+    def rank_chunk(start, users=users, tu=tu, ti=ti, t_seen=t_seen,
+                   t_cold=t_cold, su=su, si=si, item_vectors=item_vectors,
+                   step=step):
+      chunk = users[start:start + step]
+      scores = scorer.vectors_of(chunk) @ item_vectors.T
+      rows, targets = _pairs_in(tu, ti, chunk)
+      _, seen_flag = _pairs_in(tu, t_seen, chunk)
+      _, cold_flag = _pairs_in(tu, t_cold, chunk)
+      warm = holdout.warm[chunk]
+      rank = metrics.first_target_rank(scores, rows, targets)
+      top = metrics.top_k_mask(scores, coverage_k)
+      has = rank >= 0
+      listed = {group: top[mask].any(axis=0) for group, mask in (
+          ("all_users", has), ("warm_users", has & warm),
+          ("cold_users", has & ~warm))}
+      out = {"all_items": (rank, listed),
+             "cold_items": (metrics.first_target_rank(
+                 scores, rows[cold_flag], targets[cold_flag]), None)}
+      ex_rows, ex_cols = _pairs_in(su, si, chunk)
+      scores = metrics.exclude(scores, ex_rows, ex_cols)
+      out["new_items"] = (metrics.first_target_rank(
+          scores, rows[~seen_flag], targets[~seen_flag]), None)
+      return warm, out
+
+    # Chunks in parallel threads: numpy releases the GIL in the heavy parts.
+    for warm, ranked in pool.map(rank_chunk, range(0, len(users), step)):
+      for slice_, (rank, listed) in ranked.items():
+        acc[slice_].add(rank, warm, listed)
+      bar.update()
+    out[name] = {s: a.result(k, mrr_k, coverage_k) for s, a in acc.items()}
+    out[name]["candidates"] = int(len(cols))
+  bar.close()
+  pool.shutdown()
+  return out
+
+
+def aggregate_runs(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+  """Mean, standard deviation and per-seed values of every metric leaf.
+
+  Args:
+    runs: results of ``evaluate_scorer`` (one per seed), same structure.
+
+  Returns:
+    The same structure with each numeric leaf replaced by
+    ``{"mean", "std", "values"}`` (population std; 0 for one run; None
+    leaves stay None). ``users`` and ``candidates`` stay plain numbers.
+  """
+  first = runs[0]
+  if isinstance(first, dict):
+    return {key: (first[key] if key in ("users", "candidates") else
+                  aggregate_runs([r[key] for r in runs])) for key in first}
+  if first is None or isinstance(first, (bool, str)):
+    return first
+  values = [float(r) for r in runs]
+  return {"mean": float(np.mean(values)), "std": float(np.std(values)),
+          "values": values}
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+  """Runs ``fn``; returns (its result, seconds)."""
+  start = time.perf_counter()
+  result = fn()
+  return result, time.perf_counter() - start

@@ -1,0 +1,207 @@
+"""Ranking metrics on batched score matrices (pure numpy, no Python per user).
+
+A batch of users is scored against a set of candidate columns in one matrix
+product; ``top_k_columns`` takes each row's top-K by ``argpartition`` plus a
+sort of the K survivors; ``hit_matrix`` marks which listed columns are
+targets of the row's user with one vectorised membership test on
+``row * num_columns + column`` keys. The metric functions then reduce hit
+matrices:
+
+* HR@K: 1 when any of the first K entries is a target;
+* reciprocal rank within the first K (0 when none), whose mean is MRR@K;
+* coverage@K: distinct columns in the first K entries of any row, over the
+  number of candidate columns.
+
+The evaluation itself uses two equivalent, faster forms (tested against the
+list-based ones): ``first_target_rank`` (the rank of each row's best target by
+counting the columns that beat it: HR@K is ``rank < K``, the reciprocal rank
+``1 / (rank + 1)``) and ``top_k_mask`` (the top-K sets for coverage, from
+``np.partition``). Counting is about 20 times faster than selecting a top-K.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Score of an excluded candidate.
+EXCLUDED = -np.inf
+
+
+def top_k_columns(scores: np.ndarray, k: int) -> np.ndarray:
+  """Each row's top-k columns, best first.
+
+  Ties are broken by the lower column index (deterministic). Columns whose
+  score is ``-inf`` (excluded) are never listed: their places hold ``-1``.
+
+  Args:
+    scores: float [B, C].
+    k: list length (clipped to C).
+
+  Returns:
+    int64 [B, min(k, C)] column indices, ``-1`` for empty places.
+  """
+  scores = np.asarray(scores)
+  b, c = scores.shape
+  k = min(int(k), c)
+  if k == 0:
+    return np.zeros((b, 0), np.int64)
+  if k < c:
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    # argpartition picks an arbitrary member of a tie at the k-th value;
+    # rows with such a tie take the tied columns in column order instead.
+    kth = np.take_along_axis(scores, part, axis=1).min(axis=1)
+    tied = scores == kth[:, None]
+    tie_rows = np.flatnonzero(tied.sum(axis=1) > 1)
+    if len(tie_rows):
+      sub, sub_tied = scores[tie_rows], tied[tie_rows]
+      above = sub > kth[tie_rows, None]
+      room = k - above.sum(axis=1)
+      chosen = above | (sub_tied & (np.cumsum(sub_tied, axis=1) <=
+                                    room[:, None]))
+      part = part.copy()
+      part[tie_rows] = np.nonzero(chosen)[1].reshape(len(tie_rows), k)
+    cand = part
+  else:
+    cand = np.broadcast_to(np.arange(c), (b, c))
+  values = np.take_along_axis(scores, cand, axis=1)
+  order = np.lexsort((cand, -values), axis=1)
+  top = np.take_along_axis(cand, order, axis=1).astype(np.int64)
+  top_values = np.take_along_axis(values, order, axis=1)
+  top[top_values == EXCLUDED] = -1
+  return top
+
+
+def first_target_rank(scores: np.ndarray, target_rows: np.ndarray,
+                      target_columns: np.ndarray) -> np.ndarray:
+  """Each row's 0-based rank of its best-ranked target, without a top-K.
+
+  The rank of a column is the number of columns listed before it in
+  ``top_k_columns`` order: higher scores first, equal scores by lower
+  column; so ``rank < k`` exactly when a target is in the top-k list, and
+  ``1 / (rank + 1)`` is the reciprocal rank. One comparison pass over the
+  matrix (plus one over the rows with ties) instead of a selection.
+
+  Args:
+    scores: float [B, C] (``-inf``: excluded, ranked after everything).
+    target_rows: int [m] row of each target.
+    target_columns: int [m] column of each target.
+
+  Returns:
+    int64 [B]: the rank, or -1 for a row without targets.
+  """
+  scores = np.asarray(scores)
+  b, c = scores.shape
+  rank = np.full(b, -1, np.int64)
+  if not len(target_rows):
+    return rank
+  rows = np.asarray(target_rows, np.int64)
+  cols = np.asarray(target_columns, np.int64)
+  values = scores[rows, cols]
+  # Best target of each row: highest score, then lowest column.
+  order = np.lexsort((cols, -values, rows))
+  rows, cols, values = rows[order], cols[order], values[order]
+  first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+  best_rows, best_cols = rows[first], cols[first]
+  # Rows without a target get +inf (nothing beats it; masked below).
+  best = np.full((b, 1), np.inf, scores.dtype)
+  best[best_rows, 0] = values[first]
+  above = np.count_nonzero(scores > best, axis=1)[best_rows]
+  equal = np.count_nonzero(scores == best, axis=1)[best_rows]
+  ties = np.zeros(len(best_rows), np.int64)
+  tie = np.flatnonzero(equal > 1)
+  if len(tie):
+    tie_rows = best_rows[tie]
+    ties[tie] = np.count_nonzero(
+        (scores[tie_rows] == best[tie_rows]) &
+        (np.arange(c)[None, :] < best_cols[tie, None]), axis=1)
+  rank[best_rows] = above + ties
+  return rank
+
+
+def top_k_mask(scores: np.ndarray, k: int) -> np.ndarray:
+  """bool [B, C]: the columns of each row's top-k list (as ``top_k_columns``).
+
+  The k-th largest value of each row comes from ``np.partition``; columns
+  above it are in, columns equal to it fill the remaining places in column
+  order; ``-inf`` columns are never in.
+  """
+  scores = np.asarray(scores)
+  b, c = scores.shape
+  k = min(int(k), c)
+  if k <= 0:
+    return np.zeros((b, c), bool)
+  if k == c:
+    return scores != EXCLUDED
+  kth = np.partition(scores, c - k, axis=1)[:, c - k][:, None]
+  above = scores > kth
+  tied = scores == kth
+  mask = above | tied
+  room = k - np.count_nonzero(above, axis=1)
+  over = np.flatnonzero(np.count_nonzero(tied, axis=1) > room)
+  if len(over):
+    sub = tied[over]
+    mask[over] = above[over] | (sub & (np.cumsum(sub, axis=1) <=
+                                       room[over, None]))
+  return mask & (scores != EXCLUDED)
+
+
+def exclude(scores: np.ndarray, rows: np.ndarray, columns: np.ndarray
+            ) -> np.ndarray:
+  """Sets ``scores[rows, columns]`` to ``-inf`` in place and returns it."""
+  if len(rows):
+    scores[np.asarray(rows, np.int64), np.asarray(columns, np.int64)] = EXCLUDED
+  return scores
+
+
+def hit_matrix(top: np.ndarray, target_rows: np.ndarray,
+               target_columns: np.ndarray, num_columns: int) -> np.ndarray:
+  """Whether each listed column is a target of its row.
+
+  Args:
+    top: int [B, K] listed columns (``-1`` = empty place).
+    target_rows: int [m] row (0..B-1) of each target.
+    target_columns: int [m] column of each target.
+    num_columns: C (for the key encoding).
+
+  Returns:
+    bool [B, K].
+  """
+  b = top.shape[0]
+  keys = np.arange(b, dtype=np.int64)[:, None] * num_columns + top
+  target_keys = (np.asarray(target_rows, np.int64) * num_columns +
+                 np.asarray(target_columns, np.int64))
+  hits = np.isin(keys, target_keys)
+  return hits & (top >= 0)
+
+
+def hits_at_k(hits: np.ndarray, k: int) -> np.ndarray:
+  """float [B]: 1.0 when a target is among the first k places."""
+  return hits[:, :k].any(axis=1).astype(np.float64)
+
+
+def reciprocal_rank(hits: np.ndarray, k: int | None = None) -> np.ndarray:
+  """float [B]: 1 / (1 + position of the first hit) within k, else 0."""
+  hits = hits if k is None else hits[:, :k]
+  if hits.shape[1] == 0:
+    return np.zeros(hits.shape[0])
+  first = hits.argmax(axis=1)
+  return np.where(hits.any(axis=1), 1.0 / (first + 1.0), 0.0)
+
+
+def coverage(top: np.ndarray, k: int, num_candidates: int) -> float:
+  """Share of the candidates listed in the first k places of any row."""
+  if num_candidates <= 0:
+    return 0.0
+  listed = np.unique(top[:, :k])
+  return float((listed >= 0).sum()) / float(num_candidates)
+
+
+def hit_rate(scores: np.ndarray, target_rows: np.ndarray,
+             target_columns: np.ndarray, k: int) -> float:
+  """HR@k of a score matrix over its rows (each row must have a target).
+
+  A convenience for small cases and tests: ``mean(hits_at_k(...))``.
+  """
+  top = top_k_columns(scores, k)
+  hits = hit_matrix(top, target_rows, target_columns, scores.shape[1])
+  return float(hits_at_k(hits, k).mean()) if len(hits) else 0.0

@@ -1,0 +1,237 @@
+"""The ``train-2t`` and ``evaluate`` stages: directories in, directories out."""
+
+from __future__ import annotations
+
+import json
+import logging
+import pathlib
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tfgnn_gfm.artifacts import (EmbeddingsDir, EvaluationDir,
+                                 TwoTowerDir, atomic_directory, write_manifest)
+from tfgnn_gfm.config import config_to_dict
+from tfgnn_gfm.graph.config import format_time, parse_cut
+from tfgnn_gfm.twotower import config as cfg
+from tfgnn_gfm.twotower import report
+from tfgnn_gfm.twotower.comparison import compare_models, training_data_for
+from tfgnn_gfm.twotower.features import (TimeSplit, load_item_table,
+                                         read_embeddings)
+from tfgnn_gfm.twotower.towers import save_tower
+from tfgnn_gfm.twotower.train import train_two_tower
+
+_LOG = logging.getLogger(__name__)
+
+
+def _read_data(data_dir: str | pathlib.Path):
+  from tfgnn_gfm.data import read_dataset  # pylint: disable=g-import-not-at-top
+  dataset = read_dataset(data_dir)
+  inputs = {t.table: t.path for t in dataset.tables}
+  users = dataset.users.frame if dataset.users is not None else None
+  return (dataset.items.frame, dataset.interactions.frame, users, inputs,
+          len(dataset.dead_letters()))
+
+
+def embeddings_cut(embeddings_dir: str | pathlib.Path) -> int | None:
+  """The cut recorded by ``gfm embed`` (the graph's), or None."""
+  cut = EmbeddingsDir(pathlib.Path(embeddings_dir)).read_manifest().get("cut")
+  return None if cut is None else int(cut)
+
+
+def resolve_cut(cut: str | None, *embeddings_dirs: str | pathlib.Path) -> int:
+  """The cut: the flag, else the latest cut of the given embeddings.
+
+  Raises:
+    ValueError: when neither gives one.
+  """
+  if cut is not None:
+    return parse_cut(cut)
+  cuts = [c for c in (embeddings_cut(d) for d in embeddings_dirs if d)
+          if c is not None]
+  if not cuts:
+    raise ValueError("the embeddings manifest records no cut; pass --cut")
+  return max(cuts)
+
+
+def train_2t(data_dir: str | pathlib.Path,
+             embeddings_dir: str | pathlib.Path,
+             out_dir: str | pathlib.Path, config: cfg.TwoTowerConfig, *,
+             verbose: int | None = None) -> dict[str, Any]:
+  """``gfm train-2t``: trains the unified 2T-HGNN on the window before the cut.
+
+  The static HGNN vectors are reused as they are (no HGNN retraining): the
+  daily job of the paper's two-layer design.
+
+  Args:
+    data_dir: the dataset folder.
+    embeddings_dir: output of ``gfm embed``.
+    out_dir: the TwoTowerDir to write (atomically).
+    config: options; ``config.cut`` defaults to the embeddings' cut.
+    verbose: Keras verbosity.
+
+  Returns:
+    The manifest's metrics.
+  """
+  config.validate()
+  items_frame, interactions, users, inputs, dead = _read_data(data_dir)
+  cut = resolve_cut(config.cut, embeddings_dir)
+  emb_cut = embeddings_cut(embeddings_dir)
+  if emb_cut is not None and emb_cut > cut:
+    _LOG.warning("the embeddings' graph was built with a later cut (%s) "
+                 "than the training cut (%s)", format_time(emb_cut),
+                 format_time(cut))
+  split = TimeSplit(cut, config.train_days)
+  items = load_item_table(embeddings_dir, items_frame,
+                          rollup_episodes=config.rollup_episodes,
+                          max_genres=config.max_genres)
+  data = training_data_for(interactions, users, items, split, config)
+  model = train_two_tower(data, config, use_hgnn=True, verbose=verbose)
+  start = time.perf_counter()
+  item_vectors = model.embed_items(items,
+                                   batch_size=config.inference_batch_size)
+  embed_seconds = time.perf_counter() - start
+  metrics = {
+      "train_seconds": round(model.seconds, 2),
+      "examples_per_second": round(model.examples_per_second, 1),
+      "final_mean_batch_loss": model.history.get("mean_batch_loss",
+                                                 [None])[-1],
+      "embed_items_per_second": round(len(items) / max(embed_seconds, 1e-9),
+                                      1),
+  }
+  with atomic_directory(out_dir) as tmp:
+    layout = TwoTowerDir(tmp)
+    save_tower(model.user_tower, layout.user_tower)
+    save_tower(model.item_tower, layout.item_tower)
+    np.save(layout.item_embeddings_path, item_vectors)
+    pd.DataFrame({
+        "row": np.arange(len(items)), "item_id": items.item_id,
+        "item_type": items.item_type, "root_row": items.root,
+        "candidate": items.candidate,
+        "vector_known": items.graph_vector}).to_csv(layout.items_path,
+                                                    index=False)
+    spec = data.spec()
+    spec["user_tower_inputs"] = list(model.user_tower.input_names)
+    spec["item_tower_inputs"] = list(model.item_tower.input_names)
+    spec["embedding_dim"] = config.embedding_dim
+    spec["notes"] = {
+        "categorical": "inputs are 1-based indices into the vocabularies; "
+                       "0 = unknown or missing (the zero vector)",
+        "history": "item rows (items.csv) of the user's most recent distinct "
+                   "items in the training window, most recent first; -1 pads",
+        "vector_known": "1 when the item's HGNN vector is from the graph; "
+                        "0 for inductive (text-only) items, whose hgnn input "
+                        "is zeros",
+        "user_numeric": "(x - numeric_mean) / numeric_std; missing = 0",
+    }
+    layout.features_path.write_text(json.dumps(spec, indent=2) + "\n",
+                                    encoding="utf-8")
+    layout.history_path.write_text(json.dumps(model.history, indent=2) + "\n",
+                                   encoding="utf-8")
+    write_manifest(tmp, stage="train_2t", config=config_to_dict(config),
+                   inputs={**inputs, "embeddings": embeddings_dir},
+                   counts={**data.counts, "dead_letters": dead},
+                   metrics=metrics,
+                   extra={"cut": cut, "split": split.to_dict()})
+  return metrics
+
+
+def evaluate(data_dir: str | pathlib.Path, embeddings_dir: str | pathlib.Path,
+             out_dir: str | pathlib.Path, config: cfg.EvaluateConfig, *,
+             retrained_embeddings: str | pathlib.Path | None = None,
+             progress: bool = True,
+             verbose: int | None = None) -> dict[str, Any]:
+  """``gfm evaluate``: every model on one time split (DESIGN.md section 3).
+
+  Args:
+    data_dir: the dataset folder.
+    embeddings_dir: the (static) HGNN embeddings used by every model.
+    out_dir: the EvaluationDir to write (atomically).
+    config: options; ``config.cut`` defaults to the latest cut of the
+      embeddings given.
+    retrained_embeddings: embeddings of an HGNN retrained at the cut: adds
+      the static-vs-retrained ablation (``2t_hgnn_retrained``).
+    progress: tqdm bars while ranking.
+    verbose: Keras verbosity while training.
+
+  Returns:
+    The result (also written as results.json).
+
+  Raises:
+    ValueError: when an embeddings' graph saw interactions at or after the
+      cut (they would leak the hold-out), or nothing is held out.
+  """
+  config.validate()
+  items_frame, interactions, users, inputs, dead = _read_data(data_dir)
+  cut = resolve_cut(config.cut, embeddings_dir, retrained_embeddings)
+  for name, path in (("--embeddings", embeddings_dir),
+                     ("--retrained-embeddings", retrained_embeddings)):
+    emb_cut = embeddings_cut(path) if path else None
+    if emb_cut is not None and emb_cut > cut:
+      raise ValueError(
+          f"{name} {path} comes from a graph cut at {format_time(emb_cut)}, "
+          f"after the evaluation cut {format_time(cut)}: its vectors have "
+          "seen hold-out interactions; rebuild the graph with --cut <= the "
+          "evaluation cut")
+  split = TimeSplit(cut, config.train_days, config.holdout_days)
+  items = load_item_table(embeddings_dir, items_frame,
+                          rollup_episodes=config.rollup_episodes,
+                          max_genres=config.max_genres,
+                          available_until=split.holdout_end)
+  retrained, missing = None, 0
+  if retrained_embeddings:
+    index, vectors, _, _ = read_embeddings(retrained_embeddings)
+    source = index["source"].to_numpy(object) if "source" in index else None
+    retrained, missing = items.with_hgnn(index["item_id"].to_numpy(object),
+                                         vectors, source)
+    if missing:
+      _LOG.warning("%d items of --embeddings are absent from "
+                   "--retrained-embeddings (zero vectors)", missing)
+  start = time.perf_counter()
+  comparison = compare_models(interactions, users, items, split, config,
+                              retrained_items=retrained, progress=progress,
+                              verbose=verbose)
+  seconds = time.perf_counter() - start
+  if not comparison.counts["evaluated_users"]:
+    raise ValueError(f"no hold-out interaction in [{format_time(cut)}, "
+                     f"{format_time(split.holdout_end)}): nothing to evaluate")
+  models = {name: {k: v for k, v in entry.items() if k != "runs"}
+            for name, entry in report.ordered(comparison.models).items()}
+  result = {
+      "config": config_to_dict(config),
+      "split": split.to_dict(),
+      "counts": {**comparison.counts, "dead_letters": dead,
+                 "retrained_missing_items": missing},
+      "types": comparison.types,
+      "models": models,
+      "seconds": round(seconds, 1),
+  }
+  result["verdict"] = report.verdict(models, comparison.types, config.k)
+  headline = {m: {t: e["metrics"][t]["all_items"]["all_users"][
+      f"hr@{config.k}"]["mean"] for t in e["metrics"]}
+              for m, e in models.items()}
+  inputs = {**inputs, "embeddings": embeddings_dir}
+  if retrained_embeddings:
+    inputs["retrained_embeddings"] = retrained_embeddings
+  with atomic_directory(out_dir) as tmp:
+    layout = EvaluationDir(tmp)
+    report.write_json(result, layout.results_path)
+    layout.table_path.write_text(report.markdown_tables(result),
+                                 encoding="utf-8")
+    layout.summary_path.write_text(report.summary_text(result),
+                                   encoding="utf-8")
+    report.plot_results(result, layout.hr_plot_path, layout.metrics_plot_path)
+    write_manifest(
+        tmp, stage="evaluate", config=config_to_dict(config), inputs=inputs,
+        counts=result["counts"],
+        metrics={f"hr@{config.k}": headline,
+                 "unified_beats_all_baselines": result["verdict"].get(
+                     "unified_beats_all_baselines"),
+                 "unified_beats_type_specific": result["verdict"].get(
+                     "unified_beats_type_specific"),
+                 "seconds": result["seconds"]},
+        extra={"cut": cut, "split": split.to_dict()})
+  return result
+

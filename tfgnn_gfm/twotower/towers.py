@@ -1,0 +1,358 @@
+"""The two towers: Keras layers and the functional tower builders.
+
+Item tower (one for every item type)::
+
+  concat(hgnn vector | learned item-id embedding, vector-known flag,
+         text vector, emb(item type), emb(language), mean emb(genres))
+  -> MLP -> L2 norm
+
+The vector-known flag is 1 when the item's collaborative vector is real (an
+HGNN vector from the graph, or an id embedding learned from examples) and 0
+for items seen only by their text (new items: their vector input is zero);
+training drops it at random (vector dropout) so the text path learns to
+stand alone.
+
+User tower::
+
+  concat(per item type: mean vector of the history items of that type and a
+         has-any flag; emb(each categorical user column); standardised
+         numeric columns; interest vector and its flag) -> MLP -> L2 norm
+
+History items are given as item rows (``-1`` pads); the tower looks up their
+vectors in an ``ItemVectorTable`` (fixed HGNN vectors, or learned id
+embeddings shared with the item tower in the without-GNN baseline) and their
+types in an ``ItemTypeTable``, so a user with no history (a cold user) is
+just all ``-1``. Every layer takes keyword arguments, has ``get_config`` and
+is registered, so the towers round-trip through the Keras SavedModel format.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+_PACKAGE = "tfgnn_gfm"
+
+
+@tf.keras.utils.register_keras_serializable(package=_PACKAGE)
+class MaskedEmbedding(tf.keras.layers.Layer):
+  """An embedding where index 0 (unknown, missing, padding) is the zero vector.
+
+  Input ``[B]`` gives ``[B, output_dim]``; input ``[B, G]`` (a padded list,
+  e.g. genres) gives the mean over its non-zero entries.
+
+  Args:
+    input_dim: vocabulary size including index 0.
+    output_dim: embedding size.
+  """
+
+  def __init__(self, *, input_dim: int, output_dim: int, **kwargs):
+    super().__init__(**kwargs)
+    self.input_dim = int(input_dim)
+    self.output_dim = int(output_dim)
+    self._embedding = tf.keras.layers.Embedding(
+        max(self.input_dim, 1), self.output_dim, name="embedding")
+
+  def get_config(self) -> dict[str, Any]:
+    return dict(input_dim=self.input_dim, output_dim=self.output_dim,
+                **super().get_config())
+
+  def call(self, indices: tf.Tensor) -> tf.Tensor:
+    indices = tf.cast(indices, tf.int32)
+    indices = tf.where((indices < 0) | (indices >= self.input_dim), 0, indices)
+    mask = tf.cast(indices > 0, self.compute_dtype)[..., tf.newaxis]
+    vectors = self._embedding(indices) * mask
+    if indices.shape.rank == 2:
+      count = tf.reduce_sum(mask, axis=1)
+      vectors = tf.reduce_sum(vectors, axis=1) / tf.maximum(count, 1.0)
+    return vectors
+
+
+@tf.keras.utils.register_keras_serializable(package=_PACKAGE)
+class ItemVectorTable(tf.keras.layers.Layer):
+  """Item row -> vector, from a fixed matrix or a learned embedding.
+
+  Rows ``< 0`` and rows whose ``known`` flag is 0 give the zero vector (a
+  learned table marks the items it saw in training as known, so unseen
+  items do not carry a random initialisation).
+
+  Args:
+    num_items: rows of the table.
+    dim: vector size.
+    learned: trainable (item-id embeddings) or fixed (HGNN vectors, set with
+      ``set_vectors``).
+  """
+
+  def __init__(self, *, num_items: int, dim: int, learned: bool = False,
+               **kwargs):
+    super().__init__(**kwargs)
+    self.num_items = int(num_items)
+    self.dim = int(dim)
+    self.learned = bool(learned)
+
+  def build(self, input_shape):
+    init = (tf.keras.initializers.RandomNormal(stddev=0.05) if self.learned
+            else "zeros")
+    self.vectors = self.add_weight(
+        name="vectors", shape=(self.num_items, self.dim), initializer=init,
+        trainable=self.learned)
+    self.known = self.add_weight(name="known", shape=(self.num_items,),
+                                 initializer="ones", trainable=False)
+    super().build(input_shape)
+
+  def get_config(self) -> dict[str, Any]:
+    return dict(num_items=self.num_items, dim=self.dim, learned=self.learned,
+                **super().get_config())
+
+  def set_vectors(self, vectors: np.ndarray) -> None:
+    """Sets the table (builds the layer first when needed)."""
+    if not self.built:
+      self.build(tf.TensorShape([None]))
+    self.vectors.assign(np.asarray(vectors, np.float32))
+
+  def set_known(self, known: np.ndarray) -> None:
+    if not self.built:
+      self.build(tf.TensorShape([None]))
+    self.known.assign(np.asarray(known, np.float32))
+
+  def call(self, rows: tf.Tensor) -> tf.Tensor:
+    rows = tf.cast(rows, tf.int32)
+    valid = (rows >= 0) & (rows < self.num_items)
+    safe = tf.where(valid, rows, 0)
+    weight = tf.cast(valid, self.compute_dtype) * tf.gather(self.known, safe)
+    # Gather each distinct row once: a batch of histories repeats rows a
+    # lot, and the gradient of a learned table then has one slice per row.
+    unique, position = tf.unique(tf.reshape(safe, [-1]))
+    vectors = tf.gather(tf.gather(self.vectors, unique), position)
+    vectors = tf.reshape(vectors, tf.concat([tf.shape(safe), [self.dim]], 0))
+    return vectors * weight[..., tf.newaxis]
+
+
+@tf.keras.utils.register_keras_serializable(package=_PACKAGE)
+class ItemTypeTable(tf.keras.layers.Layer):
+  """Item row -> type index (``-1`` for rows ``< 0``).
+
+  Args:
+    num_items: rows of the table (set with ``set_types``).
+  """
+
+  def __init__(self, *, num_items: int, **kwargs):
+    super().__init__(**kwargs)
+    self.num_items = int(num_items)
+
+  def build(self, input_shape):
+    self.types = self.add_weight(name="types", shape=(self.num_items,),
+                                 dtype=tf.int32, initializer="zeros",
+                                 trainable=False)
+    super().build(input_shape)
+
+  def get_config(self) -> dict[str, Any]:
+    return dict(num_items=self.num_items, **super().get_config())
+
+  def set_types(self, types: np.ndarray) -> None:
+    if not self.built:
+      self.build(tf.TensorShape([None]))
+    self.types.assign(np.asarray(types, np.int32))
+
+  def call(self, rows: tf.Tensor) -> tf.Tensor:
+    rows = tf.cast(rows, tf.int32)
+    valid = (rows >= 0) & (rows < self.num_items)
+    return tf.where(valid, tf.gather(self.types, tf.where(valid, rows, 0)), -1)
+
+
+@tf.keras.utils.register_keras_serializable(package=_PACKAGE)
+class TypedMeanPooling(tf.keras.layers.Layer):
+  """Per item type, the mean of the history vectors of that type, plus flags.
+
+  Inputs: ``[vectors [B, L, D], types [B, L]]`` (type ``-1`` = padding).
+  Output: ``[B, T * D + T]``: T means (zeros when the user has no item of
+  that type), then T has-any flags (1.0 / 0.0).
+
+  Args:
+    num_types: T.
+  """
+
+  def __init__(self, *, num_types: int, **kwargs):
+    super().__init__(**kwargs)
+    self.num_types = int(num_types)
+
+  def get_config(self) -> dict[str, Any]:
+    return dict(num_types=self.num_types, **super().get_config())
+
+  def call(self, inputs: Sequence[tf.Tensor]) -> tf.Tensor:
+    vectors, types = inputs
+    one_hot = tf.one_hot(tf.cast(types, tf.int32), self.num_types,
+                         dtype=vectors.dtype)  # -1 -> all zeros.
+    sums = tf.einsum("blt,bld->btd", one_hot, vectors)
+    counts = tf.reduce_sum(one_hot, axis=1)
+    means = sums / tf.maximum(counts, 1.0)[..., tf.newaxis]
+    flat = tf.reshape(means, [-1, self.num_types * vectors.shape[-1]])
+    return tf.concat([flat, tf.cast(counts > 0, vectors.dtype)], axis=-1)
+
+
+@tf.keras.utils.register_keras_serializable(package=_PACKAGE)
+class TowerMLP(tf.keras.layers.Layer):
+  """Dense ReLU layers, a linear last layer, then L2 normalisation.
+
+  Args:
+    units: layer sizes; the last is the embedding size.
+    dropout_rate: dropout after each hidden layer.
+    normalize: L2-normalise the output.
+  """
+
+  def __init__(self, *, units: Sequence[int], dropout_rate: float = 0.0,
+               normalize: bool = True, **kwargs):
+    super().__init__(**kwargs)
+    self.units = [int(u) for u in units]
+    self.dropout_rate = float(dropout_rate)
+    self.normalize = bool(normalize)
+    self._layers = []
+    for i, u in enumerate(self.units):
+      last = i == len(self.units) - 1
+      self._layers.append(tf.keras.layers.Dense(
+          u, activation=None if last else "relu", name=f"dense_{i}"))
+      if not last and self.dropout_rate > 0:
+        self._layers.append(tf.keras.layers.Dropout(self.dropout_rate))
+
+  def get_config(self) -> dict[str, Any]:
+    return dict(units=self.units, dropout_rate=self.dropout_rate,
+                normalize=self.normalize, **super().get_config())
+
+  def call(self, x: tf.Tensor, training: bool | None = None) -> tf.Tensor:
+    for layer in self._layers:
+      x = layer(x, training=training)
+    return tf.math.l2_normalize(x, axis=-1) if self.normalize else x
+
+
+def build_item_tower(*, text_dim: int, num_types: int, num_languages: int,
+                     num_genres: int, max_genres: int, units: Sequence[int],
+                     categorical_dim: int = 16, hgnn_dim: int = 0,
+                     id_table: ItemVectorTable | None = None,
+                     dropout_rate: float = 0.0,
+                     name: str = "item_tower") -> tf.keras.Model:
+  """The type-agnostic item tower (functional Keras model).
+
+  Args:
+    text_dim: size of the ``text`` input.
+    num_types: item type vocabulary size (the ``item_type`` input is
+      1-based: ``type index + 1``, 0 = unknown, like every categorical input).
+    num_languages: language vocabulary size (index 0 = unknown).
+    num_genres: genre vocabulary size (index 0 = padding).
+    max_genres: length of the ``genres`` input.
+    units: MLP sizes.
+    categorical_dim: embedding size of type, language and genre.
+    hgnn_dim: size of the ``hgnn`` input; 0 leaves it out.
+    id_table: a learned item-id table; adds an ``item_row`` input.
+    dropout_rate: MLP dropout.
+    name: model name.
+
+  Returns:
+    Model: dict of inputs -> [B, units[-1]] L2-normalised.
+  """
+  inputs = {
+      "text": tf.keras.Input((text_dim,), name="text", dtype=tf.float32),
+      "item_type": tf.keras.Input((), name="item_type", dtype=tf.int32),
+      "language": tf.keras.Input((), name="language", dtype=tf.int32),
+      "genres": tf.keras.Input((max_genres,), name="genres", dtype=tf.int32),
+      "vector_known": tf.keras.Input((1,), name="vector_known",
+                                     dtype=tf.float32),
+  }
+  parts = [inputs["vector_known"], inputs["text"]]
+  if hgnn_dim:
+    inputs["hgnn"] = tf.keras.Input((hgnn_dim,), name="hgnn",
+                                    dtype=tf.float32)
+    parts.insert(0, inputs["hgnn"])
+  parts.append(MaskedEmbedding(input_dim=num_types + 1,
+                               output_dim=categorical_dim,
+                               name="type_embedding")(inputs["item_type"]))
+  parts.append(MaskedEmbedding(input_dim=num_languages + 1,
+                               output_dim=categorical_dim,
+                               name="language_embedding")(inputs["language"]))
+  parts.append(MaskedEmbedding(input_dim=num_genres + 1,
+                               output_dim=categorical_dim,
+                               name="genre_embedding")(inputs["genres"]))
+  if id_table is not None:
+    inputs["item_row"] = tf.keras.Input((), name="item_row", dtype=tf.int32)
+    parts.append(id_table(inputs["item_row"]))
+  x = tf.keras.layers.Concatenate(name="features")(parts)
+  out = TowerMLP(units=units, dropout_rate=dropout_rate, name="mlp")(x)
+  return tf.keras.Model(inputs, out, name=name)
+
+
+def build_user_tower(*, history_table: ItemVectorTable,
+                     type_table: ItemTypeTable, num_types: int,
+                     max_history: int, units: Sequence[int],
+                     categorical_vocab_sizes: Mapping[str, int] | None = None,
+                     numeric_dim: int = 0, interest_dim: int = 0,
+                     categorical_dim: int = 16, dropout_rate: float = 0.0,
+                     name: str = "user_tower") -> tf.keras.Model:
+  """The user tower (functional Keras model).
+
+  Args:
+    history_table: item row -> vector for the history means.
+    type_table: item row -> type index.
+    num_types: number of item types (one mean per type).
+    max_history: length of the ``history`` input.
+    units: MLP sizes.
+    categorical_vocab_sizes: user column -> vocabulary size (without the
+      reserved 0); one ``user_<column>`` int input each.
+    numeric_dim: width of the ``user_numeric`` input (0: none).
+    interest_dim: width of the ``interest_vector`` input (0: none); adds
+      ``interest_mask`` [B, 1].
+    categorical_dim: embedding size of each categorical column.
+    dropout_rate: MLP dropout.
+    name: model name.
+
+  Returns:
+    Model: dict of inputs -> [B, units[-1]] L2-normalised.
+  """
+  inputs = {"history": tf.keras.Input((max_history,), name="history",
+                                      dtype=tf.int32)}
+  vectors = history_table(inputs["history"])
+  types = type_table(inputs["history"])
+  parts = [TypedMeanPooling(num_types=num_types, name="history_pooling")(
+      [vectors, types])]
+  for column, size in sorted((categorical_vocab_sizes or {}).items()):
+    key = f"user_{column}"
+    inputs[key] = tf.keras.Input((), name=key, dtype=tf.int32)
+    parts.append(MaskedEmbedding(input_dim=size + 1,
+                                 output_dim=categorical_dim,
+                                 name=f"{key}_embedding")(inputs[key]))
+  if numeric_dim:
+    inputs["user_numeric"] = tf.keras.Input((numeric_dim,),
+                                            name="user_numeric",
+                                            dtype=tf.float32)
+    parts.append(inputs["user_numeric"])
+  if interest_dim:
+    inputs["interest_vector"] = tf.keras.Input(
+        (interest_dim,), name="interest_vector", dtype=tf.float32)
+    inputs["interest_mask"] = tf.keras.Input((1,), name="interest_mask",
+                                             dtype=tf.float32)
+    parts.extend([inputs["interest_vector"], inputs["interest_mask"]])
+  x = (tf.keras.layers.Concatenate(name="features")(parts) if len(parts) > 1
+       else parts[0])
+  out = TowerMLP(units=units, dropout_rate=dropout_rate, name="mlp")(x)
+  return tf.keras.Model(inputs, out, name=name)
+
+
+def select_inputs(model: tf.keras.Model,
+                  features: Mapping[str, Any]) -> dict[str, Any]:
+  """The entries of ``features`` that ``model`` takes (by input name)."""
+  names = model.input_names if isinstance(model.input_names, list) else list(
+      model.input_names)
+  missing = [n for n in names if n not in features]
+  if missing:
+    raise KeyError(f"{model.name} needs inputs {missing}")
+  return {n: features[n] for n in names}
+
+
+def save_tower(tower: tf.keras.Model, path: str) -> None:
+  """Saves a tower as a Keras SavedModel (reload with ``load_tower``)."""
+  tower.save(str(path), save_format="tf", include_optimizer=False)
+
+
+def load_tower(path: str) -> tf.keras.Model:
+  """Loads a tower saved by ``save_tower``."""
+  return tf.keras.models.load_model(str(path), compile=False)
