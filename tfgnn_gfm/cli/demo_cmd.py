@@ -15,7 +15,7 @@ Run the pipeline on built-in synthetic data into one output folder:
   OUT/embeddings/  an embedding for every item (gfm embed)
   OUT/two_tower/   the unified 2T-HGNN retrieval model (gfm train-2t)
   OUT/evaluation/  every model and baseline on the time split (gfm evaluate):
-                   report.md, results.json, PNG charts
+                   results.md, results.json, summary.txt, PNG charts
 
 Each stage folder has a manifest.json; any stage can be rerun alone with its
 own command. A --config FILE may hold a section per stage (synth:, validate:,
@@ -130,6 +130,6 @@ def run(args: argparse.Namespace) -> int:
   print(summary_text(result), end="")
 
   print(f"\ndemo: done in {time.perf_counter() - start:.0f}s; outputs in "
-        f"{layout.root}/ (report: evaluation/report.md; plots: graph/graph_stats.png, "
+        f"{layout.root}/ (report: evaluation/results.md; plots: graph/graph_stats.png, "
         "hgnn/pretrain.png, evaluation/*.png)")
   return 0
