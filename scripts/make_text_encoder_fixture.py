@@ -26,7 +26,7 @@ The texts are generated deterministically (fixed seed, no clock): short and
 long (beyond 256 word pieces), mixed case, accents, German sharp s, CJK, other
 scripts, emoji, the empty string, whitespace and punctuation only, numbers,
 URLs, control and zero-width characters. Rerunning the script with the same
-library versions rewrites the same file.
+library versions on the same CPU writes the same texts, ids and embeddings.
 
 Fixture contents (no pickles; texts are stored as UTF-8 JSON bytes because
 numpy's unicode arrays drop trailing NUL characters):
