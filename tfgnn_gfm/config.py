@@ -81,6 +81,16 @@ def _coerce(value: Any, tp: Any, name: str) -> Any:
   return value
 
 
+def option_help(text: str, **extra: Any) -> dict[str, Any]:
+  """Field metadata of a config option: its ``--help`` text and argparse extras.
+
+  Use as ``dataclasses.field(default=..., metadata=option_help("...",
+  choices=(...)))``; ``add_config_arguments`` reads ``help``, ``choices`` and
+  ``metavar`` from it.
+  """
+  return {"help": text, **extra}
+
+
 def config_from_dict(cls: Type[ConfigT], values: Mapping[str, Any],
                      base: ConfigT | None = None) -> ConfigT:
   """Builds a config from a mapping, on top of ``base`` (or the defaults).

@@ -15,17 +15,14 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import re
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from tfgnn_gfm.config import ConfigError
+from tfgnn_gfm.config import option_help as _help
 
 SECONDS_PER_DAY = 86_400
 DEFAULT_TEXT_ENCODER = "builtin:all-MiniLM-L6-v2"
 _EPOCH_RE = re.compile(r"^\s*-?\d+(\.\d+)?\s*$")
-
-
-def _help(text: str, **extra: Any) -> dict[str, Any]:
-  return {"help": text, **extra}
 
 
 @dataclasses.dataclass

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar
+from typing import ClassVar
 
-
-def _help(text: str, **extra: Any) -> dict[str, Any]:
-  return {"help": text, **extra}
+from tfgnn_gfm.config import option_help as _help
 
 
 @dataclasses.dataclass

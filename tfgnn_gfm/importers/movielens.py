@@ -12,15 +12,12 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 import re
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pandas as pd
+from tfgnn_gfm.config import option_help as _help
 
 _YEAR = re.compile(r"\((\d{4})\)\s*$")
-
-
-def _help(text: str, **extra: Any) -> dict[str, Any]:
-  return {"help": text, **extra}
 
 
 @dataclasses.dataclass

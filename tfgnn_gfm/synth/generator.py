@@ -31,14 +31,11 @@ import numpy as np
 import pandas as pd
 import tqdm
 
+from tfgnn_gfm.config import option_help as _help
 from tfgnn_gfm.synth import vocabulary as vocab
 
 _LOG = logging.getLogger(__name__)
 _SECONDS_PER_DAY = 86_400
-
-
-def _help(text: str, **extra: Any) -> dict[str, Any]:
-  return {"help": text, **extra}
 
 
 @dataclasses.dataclass

@@ -14,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
+from tfgnn_gfm.config import option_help as _help
+
 #: Model names of the evaluation, in report order.
 POPULARITY = "popularity"
 LLM_KNN = "llm_knn"
@@ -27,10 +29,6 @@ ALL_MODELS = (POPULARITY, LLM_KNN, HGNN_KNN, TWO_TOWER_NO_GNN,
 #: Models trained with a random seed (the others are deterministic).
 SEEDED_MODELS = (TWO_TOWER_NO_GNN, TWO_TOWER_TYPE_SPECIFIC, TWO_TOWER_HGNN,
                  TWO_TOWER_HGNN_RETRAINED)
-
-
-def _help(text: str, **extra: Any) -> dict[str, Any]:
-  return {"help": text, **extra}
 
 
 @dataclasses.dataclass
