@@ -15,6 +15,7 @@ import re
 from typing import ClassVar
 
 import pandas as pd
+
 from tfgnn_gfm.config import option_help as _help
 
 _YEAR = re.compile(r"\((\d{4})\)\s*$")
