@@ -6,7 +6,7 @@ names below are re-exported lazily, so ``python -m beam.build_graph`` does
 not import the pipeline twice.
 """
 
-import importlib as _importlib
+from tfgnn_gfm.lazy import lazy_exports as _lazy_exports
 
 _EXPORTS = {
     "GraphInputs": "beam.build_graph",
@@ -19,8 +19,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-  if name in _EXPORTS:
-    return getattr(_importlib.import_module(_EXPORTS[name]), name)
-  raise AttributeError(f"module 'beam' has no attribute {name!r}")
+__getattr__ = _lazy_exports(__name__, _EXPORTS)

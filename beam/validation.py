@@ -50,6 +50,15 @@ def count_valid(element: tuple[int, list[RowBatch]],
   return {"tables": {table: {"valid": sum(len(b) for b in element[1])}}}
 
 
+
+def _reject(batch: RowBatch, mask: np.ndarray, reason: str,
+            messages: list[str]) -> Iterator[Any]:
+  """Moves masked rows of a batch to dead letters, counted, as tagged output."""
+  letters = batch.reject(mask, reason, messages)
+  count_dead_letters(letters)
+  for letter in letters:
+    yield beam.pvalue.TaggedOutput(DEAD_LETTERS, letter)
+
 class DedupFn(beam.DoFn):
   """Rejects rows repeating an earlier row's primary key, within a shard.
 
@@ -105,12 +114,8 @@ class CheckParentsFn(beam.DoFn):
       mask = orphans.get_indexer(batch.frame["item_id"].to_numpy(object)) >= 0
       if mask.any():
         parents = batch.frame["parent_id"].to_numpy(object)[mask]
-        letters = batch.reject(mask, "unknown_parent",
-                               [f"parent_id {p!r} names no item"
-                                for p in parents])
-        count_dead_letters(letters)
-        for letter in letters:
-          yield beam.pvalue.TaggedOutput(DEAD_LETTERS, letter)
+        yield from _reject(batch, mask, "unknown_parent",
+                           [f"parent_id {p!r} names no item" for p in parents])
     yield beam.pvalue.TaggedOutput(SUMMARY, {"tables": {"items": {
         "valid": sum(len(b) for b in batches)}}})
     yield shard, [b for b in batches if len(b)]
@@ -145,12 +150,9 @@ class CleanInteractionsFn(beam.DoFn):
       unknown = index < 0
       if unknown.any():
         names = batch.frame["item_id"].to_numpy(object)[unknown]
-        letters = batch.reject(unknown, "unknown_item",
-                               [f"item_id {i!r} is not in the items table"
-                                for i in names])
-        count_dead_letters(letters)
-        for letter in letters:
-          yield beam.pvalue.TaggedOutput(DEAD_LETTERS, letter)
+        yield from _reject(batch, unknown, "unknown_item",
+                           [f"item_id {i!r} is not in the items table"
+                            for i in names])
         index = index[~unknown]
       frame = batch.frame
       valid += len(frame)

@@ -4,7 +4,7 @@ Public names are re-exported lazily (PEP 562), so that importing the config
 module (``gfm --help`` does) does not load TensorFlow.
 """
 
-import importlib as _importlib
+from tfgnn_gfm.lazy import lazy_exports as _lazy_exports
 
 _EXPORTS = {
     "PretrainConfig": "config",
@@ -29,9 +29,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-  if name in _EXPORTS:
-    module = _importlib.import_module(f"tfgnn_gfm.hgnn.{_EXPORTS[name]}")
-    return getattr(module, name)
-  raise AttributeError(f"module 'tfgnn_gfm.hgnn' has no attribute {name!r}")
+__getattr__ = _lazy_exports(__name__, _EXPORTS)
