@@ -293,6 +293,47 @@ class TwoTowerDir(StageDir):
 
 
 @dataclasses.dataclass(frozen=True)
+class ExportDir(StageDir):
+  """Output of ``gfm export``: a TF Serving model base path.
+
+  Layout: ``BASE/<model name>/<integer version>/`` (a SavedModel, plus that
+  version's ``manifest.json``), one model name per exported model; TF Serving
+  (and ``gfm serve``) serve the highest version of each. ``BASE/manifest.json``
+  describes the latest export and ``BASE/models.config`` is a ModelServerConfig
+  for ``--model_config_file`` that points at this base path.
+  """
+
+  def model_dir(self, name: str) -> pathlib.Path:
+    """``BASE/<name>``: what TF Serving's ``--model_base_path`` points at."""
+    return self.root / name
+
+  def version_dir(self, name: str, version: int) -> pathlib.Path:
+    """``BASE/<name>/<version>``: one SavedModel."""
+    return self.model_dir(name) / str(int(version))
+
+  def version_manifest_path(self, name: str, version: int) -> pathlib.Path:
+    """The manifest of one exported version (TF Serving ignores it)."""
+    return self.version_dir(name, version) / MANIFEST_NAME
+
+  def versions(self, name: str) -> list[int]:
+    """Integer versions present under ``BASE/<name>``, ascending."""
+    folder = self.model_dir(name)
+    if not folder.is_dir():
+      return []
+    return sorted(int(p.name) for p in folder.iterdir()
+                  if p.is_dir() and p.name.isdigit())
+
+  def next_version(self, names: tuple[str, ...]) -> int:
+    """One more than the highest version of any of ``names`` (1 if none)."""
+    return max([0] + [v for n in names for v in self.versions(n)]) + 1
+
+  @property
+  def models_config_path(self) -> pathlib.Path:
+    """ModelServerConfig text proto with this base path's models."""
+    return self.root / "models.config"
+
+
+@dataclasses.dataclass(frozen=True)
 class EvaluationDir(StageDir):
   """Output of ``gfm evaluate``: every model on one time split."""
 
@@ -358,6 +399,10 @@ class RunLayout:
   @property
   def evaluation(self) -> EvaluationDir:
     return EvaluationDir(self.root / "evaluation")
+
+  @property
+  def exports(self) -> ExportDir:
+    return ExportDir(self.root / "exports")
 
   @property
   def report_dir(self) -> pathlib.Path:
