@@ -29,7 +29,9 @@ COMMAND_MODULES = (
     "tfgnn_gfm.cli.embed_cmd",
     "tfgnn_gfm.cli.train_2t_cmd",
     "tfgnn_gfm.cli.evaluate_cmd",
+    "tfgnn_gfm.cli.export_cmd",
     "tfgnn_gfm.cli.demo_cmd",
+    "tfgnn_gfm.cli.serve_cmd",
 )
 
 _DESCRIPTION = """\
