@@ -1,0 +1,65 @@
+"""Configuration of ``gfm serve``, with TF Serving's flag names and defaults.
+
+Each option is also accepted in TF Serving's spelling
+(``--rest_api_port``, ``--model_base_path``, ...), so a
+``tensorflow_model_server`` command line works with ``gfm serve``.
+
+This module imports no TensorFlow (``gfm --help`` reads it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from tfgnn_gfm.config import ConfigError
+from tfgnn_gfm.config import option_help as _help
+
+
+@dataclasses.dataclass
+class ServeConfig:
+  """``gfm serve``: the local TF-Serving-compatible REST server."""
+
+  section: ClassVar[str] = "serve"
+
+  model_name: str = dataclasses.field(default="default", metadata=_help(
+      "name of the model when serving one (--model-base-path)",
+      metavar="NAME"))
+  model_base_path: str | None = dataclasses.field(default=None, metadata=_help(
+      "folder of the model's versions (BASE/<int>/saved_model.pb); serves "
+      "one model", metavar="PATH"))
+  model_config_file: str | None = dataclasses.field(
+      default=None, metadata=_help(
+          "ModelServerConfig text proto listing several models (name, "
+          "base_path, model_version_policy, version_labels); replaces "
+          "--model-name/--model-base-path", metavar="FILE"))
+  rest_api_port: int = dataclasses.field(default=8501, metadata=_help(
+      "port of the REST API (0: any free port, printed at start)",
+      metavar="PORT"))
+  rest_api_host: str = dataclasses.field(default="0.0.0.0", metadata=_help(
+      "interface to listen on (all, as TF Serving; 127.0.0.1 for local only)",
+      metavar="HOST"))
+  port: int = dataclasses.field(default=8500, metadata=_help(
+      "gRPC port of TF Serving: accepted for compatibility, but gfm serve "
+      "does NOT implement gRPC (REST only)", metavar="PORT"))
+  file_system_poll_wait_seconds: float = dataclasses.field(
+      default=1.0, metadata=_help(
+          "seconds between polls of the base paths for new versions; 0 loads "
+          "once at start-up", metavar="SECONDS"))
+  rest_api_timeout_in_ms: int = dataclasses.field(default=30000, metadata=_help(
+      "time limit of one prediction (504 after it); 0 for none", metavar="MS"))
+  rest_api_num_threads: int = dataclasses.field(default=0, metadata=_help(
+      "threads running predictions (0: 4 per CPU, as TF Serving)",
+      metavar="N"))
+
+  def __post_init__(self):
+    if self.model_config_file and self.model_base_path:
+      raise ConfigError("give --model-config-file or --model-base-path, not "
+                        "both")
+    if not 0 <= self.rest_api_port <= 65535:
+      raise ConfigError(f"rest_api_port {self.rest_api_port} is not a port")
+    if self.file_system_poll_wait_seconds < 0:
+      raise ConfigError("file_system_poll_wait_seconds must be >= 0")
+    if self.rest_api_timeout_in_ms < 0 or self.rest_api_num_threads < 0:
+      raise ConfigError("rest_api_timeout_in_ms and rest_api_num_threads must "
+                        "be >= 0")

@@ -1,0 +1,242 @@
+"""One loaded model version: a SavedModel and its callable signatures.
+
+``load_servable`` reads ``saved_model.pb`` (for the SignatureDefs, rendered
+as TF Serving renders them in its metadata API) and loads the SavedModel
+with ``tf.saved_model.load``. Every failure becomes a ``StatusError`` with a
+canonical code, which the model store reports in the model's status.
+
+SavedModels may use custom ops from libraries that register them when
+imported: ScaNN (``Scann>ScannSearchBatched``) and TF Text (the text
+encoder's tokenizer). ``import_custom_ops`` imports them; the server calls
+it once before loading any model, so ScaNN and brute-force exports both load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import os
+import pathlib
+from typing import Mapping
+
+import numpy as np
+
+from tfgnn_gfm.serving import status
+from tfgnn_gfm.serving.codec import TensorSpec
+from tfgnn_gfm.serving.status import StatusError, invalid_argument
+
+_LOG = logging.getLogger(__name__)
+
+DEFAULT_SIGNATURE = "serving_default"
+SERVE_TAG = "serve"
+
+#: Libraries whose import registers TensorFlow ops that exports may use.
+CUSTOM_OP_MODULES = ("scann", "tensorflow_text")
+
+
+def import_custom_ops(modules: tuple[str, ...] = CUSTOM_OP_MODULES
+                      ) -> list[str]:
+  """Imports the libraries that register custom TensorFlow ops.
+
+  Args:
+    modules: module names to import; a missing one is logged and skipped.
+
+  Returns:
+    The modules imported.
+  """
+  imported = []
+  for name in modules:
+    try:
+      importlib.import_module(name)
+      imported.append(name)
+    except ImportError as e:
+      _LOG.warning("custom ops of %s not available (%s): SavedModels that "
+                   "use them will not load", name, e)
+  return imported
+
+
+@dataclasses.dataclass(frozen=True)
+class _Signature:
+  function: object
+  inputs: Mapping[str, TensorSpec]
+  tf_dtypes: Mapping[str, object]
+
+
+class Servable:
+  """A loaded version of a model, ready to run its signatures.
+
+  Attributes:
+    name: model name.
+    version: version number.
+    path: the version's folder.
+    signature_def_map: ``{"signature_def": {key: SignatureDef JSON}}`` as TF
+      Serving's metadata API renders it.
+  """
+
+  def __init__(self, name: str, version: int, path: str,
+               signature_def_map: dict, signatures: dict[str, _Signature],
+               loaded: object):
+    self.name = name
+    self.version = version
+    self.path = path
+    self.signature_def_map = signature_def_map
+    self._signatures = signatures
+    self._loaded = loaded  # Keeps the SavedModel's resources alive.
+
+  def __repr__(self) -> str:
+    return (f"Servable({self.name!r}, version={self.version}, "
+            f"signatures={sorted(self._signatures)})")
+
+  @property
+  def signature_names(self) -> list[str]:
+    """Names of the callable signatures."""
+    return sorted(self._signatures)
+
+  def _signature(self, signature_name: str) -> _Signature:
+    key = signature_name or DEFAULT_SIGNATURE
+    if key not in self._signatures:
+      raise invalid_argument(f'Serving signature name: "{key}" not found in '
+                             "signature def")
+    return self._signatures[key]
+
+  def input_specs(self, signature_name: str) -> Mapping[str, TensorSpec]:
+    """The inputs of a signature ("" for ``serving_default``).
+
+    Raises:
+      StatusError: INVALID_ARGUMENT if there is no such signature.
+    """
+    return self._signature(signature_name).inputs
+
+  def run(self, signature_name: str, inputs: Mapping[str, np.ndarray]
+          ) -> dict[str, np.ndarray]:
+    """Runs a signature on decoded inputs.
+
+    Args:
+      signature_name: signature key ("" for ``serving_default``).
+      inputs: one array per signature input.
+
+    Returns:
+      The outputs, by name.
+
+    Raises:
+      StatusError: with the TensorFlow error's code and message when the
+        model raises (e.g. INVALID_ARGUMENT from an assertion or a lookup).
+    """
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    signature = self._signature(signature_name)
+    tensors = {}
+    for name, array in inputs.items():
+      dtype = signature.tf_dtypes[name]
+      if array.size == 0:
+        tensors[name] = tf.zeros(array.shape, dtype)
+      else:
+        tensors[name] = tf.constant(array, dtype=dtype)
+    try:
+      outputs = signature.function(**tensors)
+    except tf.errors.OpError as e:
+      raise StatusError(status.code_name(e.error_code), e.message) from e
+    except (TypeError, ValueError) as e:
+      raise invalid_argument(str(e)) from e
+    return {name: value.numpy() for name, value in outputs.items()}
+
+
+def _saved_model_proto(path: pathlib.Path):
+  """Reads saved_model.pb (or .pbtxt) of a version folder."""
+  from google.protobuf import message as proto_message  # pylint: disable=g-import-not-at-top
+  from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
+  from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
+  binary, text = path / "saved_model.pb", path / "saved_model.pbtxt"
+  proto = saved_model_pb2.SavedModel()
+  if binary.is_file():
+    try:
+      proto.ParseFromString(binary.read_bytes())
+    except (proto_message.DecodeError, RuntimeError) as e:
+      raise StatusError(status.DATA_LOSS,
+                        f"Can't parse {binary} as binary proto") from e
+  elif text.is_file():
+    try:
+      text_format.Parse(text.read_text(encoding="utf-8"), proto)
+    except (text_format.ParseError, UnicodeDecodeError) as e:
+      raise StatusError(status.DATA_LOSS,
+                        f"Can't parse {text} as text proto: {e}") from e
+  else:
+    raise StatusError(status.NOT_FOUND,
+                      "Could not find SavedModel .pb or .pbtxt at supplied "
+                      f"export directory path: {path}")
+  return proto
+
+
+def _signature_def_map(proto, path: pathlib.Path) -> dict:
+  """The serve meta graph's SignatureDefs as TF Serving's metadata JSON."""
+  from google.protobuf import json_format  # pylint: disable=g-import-not-at-top
+  for meta_graph in proto.meta_graphs:
+    if SERVE_TAG in meta_graph.meta_info_def.tags:
+      break
+  else:
+    raise StatusError(status.NOT_FOUND,
+                      "Could not find meta graph def matching supplied tags: "
+                      f"{{ {SERVE_TAG} }} in {path}")
+  signatures = {}
+  for key, signature in meta_graph.signature_def.items():
+    signatures[key] = json_format.MessageToDict(
+        signature, preserving_proto_field_name=True,
+        always_print_fields_with_no_presence=True)
+  return {"signature_def": signatures}
+
+
+def _tensor_spec(spec) -> TensorSpec:
+  from tensorflow.core.framework import types_pb2  # pylint: disable=g-import-not-at-top
+  dtype = types_pb2.DataType.Name(spec.dtype.as_datatype_enum)
+  if spec.shape.rank is None:
+    return TensorSpec(dtype, None)
+  return TensorSpec(dtype, tuple(-1 if d is None else int(d)
+                                 for d in spec.shape.as_list()))
+
+
+def _load_error(error: Exception) -> StatusError:
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if isinstance(error, StatusError):
+    return error
+  if isinstance(error, tf.errors.OpError):
+    return StatusError(status.code_name(error.error_code), error.message)
+  message = f"{type(error).__name__}: {error}"
+  if (isinstance(error, FileNotFoundError)
+      or "Op type not registered" in str(error)):
+    return StatusError(status.NOT_FOUND, message)
+  return StatusError(status.UNKNOWN, message)
+
+
+def load_servable(name: str, version: int, path: str | os.PathLike
+                  ) -> Servable:
+  """Loads one version of a model.
+
+  Args:
+    name: model name.
+    version: version number.
+    path: the version's folder (holds ``saved_model.pb``).
+
+  Returns:
+    The servable.
+
+  Raises:
+    StatusError: if the folder is not a loadable SavedModel (missing or
+      garbage ``saved_model.pb``, missing variables, unregistered ops...).
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  path = pathlib.Path(path)
+  try:
+    proto = _saved_model_proto(path)
+    signature_def_map = _signature_def_map(proto, path)
+    loaded = tf.saved_model.load(str(path), tags=[SERVE_TAG])
+    signatures = {}
+    for key, function in loaded.signatures.items():
+      specs = dict(function.structured_input_signature[1])
+      signatures[key] = _Signature(
+          function=function,
+          inputs={n: _tensor_spec(s) for n, s in specs.items()},
+          tf_dtypes={n: s.dtype for n, s in specs.items()})
+  except Exception as e:  # pylint: disable=broad-except
+    raise _load_error(e) from e
+  return Servable(name, version, str(path), signature_def_map, signatures,
+                  loaded)

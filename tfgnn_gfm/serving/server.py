@@ -1,0 +1,372 @@
+"""``gfm serve``: TF Serving's REST API over a model base path, on aiohttp.
+
+Endpoints (exactly TF Serving's; ``[...]`` is optional, ``/versions/V`` and
+``/labels/L`` pick a version, otherwise the highest served one is used):
+
+  GET  /v1/models/NAME[/versions/V|/labels/L]            model status
+  GET  /v1/models/NAME[/versions/V|/labels/L]/metadata   signature defs
+  POST /v1/models/NAME[/versions/V|/labels/L]:predict    row or columnar
+
+Answers and errors are TF Serving's: JSON bodies, ``{"error": "..."}`` with
+404 for an unknown model or version, 400 for a malformed request, a request
+that does not fit the signature or an invalid argument raised by the model
+(its message is passed on), 500 otherwise. Predictions run in a thread pool,
+off the event loop, so the server keeps answering while models work; the
+model store (``model_store``) polls the base paths and swaps in new versions
+once they are loaded. ``:classify`` and ``:regress`` (tf.Example APIs) and
+gRPC are not implemented.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import re
+import signal
+import threading
+import urllib.parse
+from typing import Callable
+
+from aiohttp import web
+
+from tfgnn_gfm.serving import codec
+from tfgnn_gfm.serving import status
+from tfgnn_gfm.serving.model_config import ModelServerConfig
+from tfgnn_gfm.serving.model_store import Loader, ModelStore
+from tfgnn_gfm.serving.status import StatusError, invalid_argument
+
+_LOG = logging.getLogger(__name__)
+
+_INT64_MAX = 2**63 - 1
+_MAX_BODY_BYTES = 512 * 1024 * 1024
+_SHUTDOWN_TIMEOUT_S = 30.0
+
+# A model name or label is any run of characters other than '/' and ':'.
+_SELECTOR = r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
+_PREDICT_PATH = re.compile(
+    r"/v1/models/(?P<name>[^/:]+)" + _SELECTOR +
+    r":(?P<verb>classify|regress|predict)", re.IGNORECASE)
+_STATUS_PATH = re.compile(
+    r"/v1/models(?:/(?P<name>[^/:]+))?" + _SELECTOR +
+    r"(?:/(?P<metadata>metadata))?", re.IGNORECASE)
+_API_PATH = re.compile(r"/v1/.*", re.IGNORECASE | re.DOTALL)
+
+
+def _json_response(body: dict | bytes, http_status: int = 200
+                   ) -> web.Response:
+  if isinstance(body, dict):
+    body = codec.dumps(body)
+  return web.Response(body=body, status=http_status,
+                      content_type="application/json")
+
+
+def _error_response(error: StatusError) -> web.Response:
+  return _json_response({"error": error.message}, error.http_status)
+
+
+class _Request:
+  """What a REST path asks for: model, version or label, and the verb."""
+
+  def __init__(self, method: str, path: str):
+    match = None
+    if method == "POST":
+      match = _PREDICT_PATH.fullmatch(path)
+    elif method == "GET":
+      match = _STATUS_PATH.fullmatch(path)
+    if match is None:
+      raise invalid_argument(f"Malformed request: {method} {path}")
+    groups = match.groupdict()
+    self.name = urllib.parse.unquote(groups["name"] or "")
+    self.verb = (groups.get("verb") or "").lower()
+    self.metadata = bool(groups.get("metadata"))
+    self.label = (urllib.parse.unquote(groups["label"])
+                  if groups["label"] else None)
+    self.version = None
+    if groups["version"]:
+      version = int(groups["version"])
+      if version > _INT64_MAX:
+        raise invalid_argument(f"Failed to convert version: "
+                               f"{groups['version']} to numeric.")
+      self.version = version
+    if self.version is not None and self.label is not None:
+      raise invalid_argument(
+          f"Both model version ({self.version}) and model version label "
+          f"({self.label}) cannot be supplied.")
+
+
+class RestApi:
+  """The request handlers of the REST API.
+
+  Args:
+    store: the served models.
+    executor: where predictions run.
+    timeout_seconds: a prediction that takes longer answers 504 (the
+      computation itself is not interrupted); None for no limit.
+  """
+
+  def __init__(self, store: ModelStore,
+               executor: concurrent.futures.Executor,
+               timeout_seconds: float | None = 30.0):
+    self.store = store
+    self.executor = executor
+    self.timeout_seconds = timeout_seconds
+
+  def app(self) -> web.Application:
+    """An aiohttp application serving the API."""
+    app = web.Application(client_max_size=_MAX_BODY_BYTES)
+    app.router.add_route("*", "/{tail:.*}", self.handle)
+    return app
+
+  async def handle(self, request: web.Request) -> web.Response:
+    """Dispatches one request; never raises."""
+    path = request.rel_url.raw_path
+    if not _API_PATH.fullmatch(path):
+      return _json_response({"error": f"Not found: {path}"}, 404)
+    try:
+      parsed = _Request(request.method, path)
+      if request.method == "GET":
+        if not parsed.name:
+          raise invalid_argument("Missing model name in request.")
+        if parsed.metadata:
+          return _json_response(self.metadata(parsed))
+        return _json_response(self.store.status(
+            parsed.name, parsed.version, parsed.label))
+      if parsed.verb != "predict":
+        raise StatusError(status.UNIMPLEMENTED,
+                          f"gfm serve does not implement :{parsed.verb} "
+                          "(tf.Example APIs); use :predict")
+      body = await request.read()
+      return _json_response(await self._predict_async(parsed, body))
+    except StatusError as e:
+      if e.http_status >= 500:
+        _LOG.error("%s %s: %s", request.method, path, e.to_string())
+      return _error_response(e)
+    except web.HTTPException as e:  # e.g. a body over the size limit
+      return _json_response({"error": e.reason}, e.status)
+    except Exception as e:  # pylint: disable=broad-except
+      _LOG.exception("%s %s failed", request.method, path)
+      return _error_response(StatusError(status.INTERNAL,
+                                         f"{type(e).__name__}: {e}"))
+
+  def metadata(self, parsed: _Request) -> dict:
+    """The ``GetModelMetadataResponse`` JSON of the requested version."""
+    servable = self.store.get(parsed.name, parsed.version, parsed.label)
+    return {
+        "model_spec": {"name": parsed.name, "signature_name": "",
+                       "version": str(servable.version)},
+        "metadata": {"signature_def": servable.signature_def_map},
+    }
+
+  async def _predict_async(self, parsed: _Request, body: bytes) -> bytes:
+    loop = asyncio.get_running_loop()
+    future = loop.run_in_executor(self.executor, self.predict, parsed.name,
+                                  parsed.version, parsed.label, body)
+    if self.timeout_seconds is None:
+      return await future
+    try:
+      return await asyncio.wait_for(future, self.timeout_seconds)
+    except asyncio.TimeoutError as e:
+      raise StatusError(status.DEADLINE_EXCEEDED,
+                        "Deadline exceeded: the prediction took longer than "
+                        f"{self.timeout_seconds * 1000:.0f} ms") from e
+
+  def predict(self, name: str, version: int | None, label: str | None,
+              body: bytes) -> bytes:
+    """Runs one predict request (blocking); returns the response body.
+
+    Raises:
+      StatusError: for any request or model error.
+    """
+    request = codec.parse_predict_request(body)
+    servable = self.store.get(name, version, label)
+    specs = servable.input_specs(request.signature_name)
+    fmt, arrays = codec.decode_inputs(request, specs)
+    codec.check_input_shapes(arrays, specs,
+                             request.signature_name or "serving_default")
+    outputs = servable.run(request.signature_name, arrays)
+    return codec.dumps(codec.encode_outputs(outputs, fmt))
+
+
+class ModelServer:
+  """A TF-Serving-compatible REST server over configured model base paths.
+
+  Args:
+    config: the models to serve.
+    host: interface to listen on (TF Serving listens on all).
+    port: REST port; 0 picks a free one (see ``port`` once started).
+    poll_wait_seconds: seconds between file-system polls for new versions;
+      0 loads what is there at start-up and polls no more.
+    num_threads: prediction threads (default: 4 per CPU, as TF Serving).
+    timeout_ms: per-prediction time limit (TF Serving's default 30000);
+      0 for none.
+    loader: loads one version (default: ``servable.load_servable``).
+    import_ops: import ScaNN and TF Text before loading models, so their
+      custom ops are registered.
+  """
+
+  def __init__(self, config: ModelServerConfig, *, host: str = "0.0.0.0",
+               port: int = 8501, poll_wait_seconds: float = 1.0,
+               num_threads: int | None = None, timeout_ms: int = 30000,
+               loader: Loader | None = None, import_ops: bool = True):
+    self.config = config
+    self.host = host
+    self._port = port
+    self.poll_wait_seconds = poll_wait_seconds
+    self.num_threads = num_threads or 4 * (os.cpu_count() or 1)
+    self.timeout_ms = timeout_ms
+    self.import_ops = import_ops
+    self.store = ModelStore(config, loader=loader)
+    self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+    self._runner: web.AppRunner | None = None
+
+  def __repr__(self) -> str:
+    state = "running" if self._runner else "stopped"
+    return (f"ModelServer({self.url}, models={self.store.model_names}, "
+            f"{state})")
+
+  @property
+  def port(self) -> int:
+    """The REST port (the actual one once started with port 0)."""
+    return self._port
+
+  @property
+  def url(self) -> str:
+    """Base URL of the REST API, e.g. ``http://localhost:8501``."""
+    host = "localhost" if self.host in ("0.0.0.0", "::", "") else self.host
+    if ":" in host:
+      host = f"[{host}]"
+    return f"http://{host}:{self._port}"
+
+  async def start(self) -> None:
+    """Loads the models, starts polling and listening."""
+    loop = asyncio.get_running_loop()
+    if self.import_ops:
+      from tfgnn_gfm.serving.servable import import_custom_ops  # pylint: disable=g-import-not-at-top
+      await loop.run_in_executor(None, import_custom_ops)
+    await loop.run_in_executor(None, lambda: self.store.poll(initial=True))
+    self.store.start_polling(self.poll_wait_seconds)
+    self._executor = concurrent.futures.ThreadPoolExecutor(
+        max_workers=self.num_threads, thread_name_prefix="gfm-serve-predict")
+    api = RestApi(self.store, self._executor,
+                  self.timeout_ms / 1000 if self.timeout_ms > 0 else None)
+    self._runner = web.AppRunner(api.app(), access_log=None,
+                                 handle_signals=False,
+                                 shutdown_timeout=_SHUTDOWN_TIMEOUT_S)
+    await self._runner.setup()
+    site = web.TCPSite(self._runner, self.host, self._port)
+    await site.start()
+    self._port = self._runner.addresses[0][1]
+    _LOG.info("Exporting HTTP/REST API at %s", self.url)
+
+  async def stop(self) -> None:
+    """Stops listening (in-flight requests finish), polling, and unloads."""
+    if self._runner is not None:
+      await self._runner.cleanup()
+      self._runner = None
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, self.store.stop)
+    if self._executor is not None:
+      self._executor.shutdown(wait=True)
+      self._executor = None
+
+
+class BackgroundServer:
+  """Runs a ``ModelServer`` on its own event loop in a background thread.
+
+  For tests, notebooks and tools that need a live server in-process::
+
+    with BackgroundServer(ModelServer(config, port=0)) as running:
+      ServingClient(running.url, "my_model").predict(instances=[1.0])
+
+  Args:
+    server: the server to run.
+  """
+
+  def __init__(self, server: ModelServer):
+    self.server = server
+    self._loop: asyncio.AbstractEventLoop | None = None
+    self._thread: threading.Thread | None = None
+
+  def __repr__(self) -> str:
+    return f"BackgroundServer({self.server!r})"
+
+  @property
+  def url(self) -> str:
+    """Base URL of the running server."""
+    return self.server.url
+
+  @property
+  def store(self) -> ModelStore:
+    """The server's model store."""
+    return self.server.store
+
+  def start(self, timeout: float = 300.0) -> "BackgroundServer":
+    """Starts the server; returns once it listens."""
+    self._loop = asyncio.new_event_loop()
+    self._thread = threading.Thread(target=self._loop.run_forever,
+                                    name="gfm-serve-loop", daemon=True)
+    self._thread.start()
+    future = asyncio.run_coroutine_threadsafe(self.server.start(), self._loop)
+    try:
+      future.result(timeout)
+    except BaseException:
+      self.stop()
+      raise
+    return self
+
+  def stop(self, timeout: float = 60.0) -> None:
+    """Stops the server and its thread."""
+    if self._loop is None:
+      return
+    try:
+      asyncio.run_coroutine_threadsafe(self.server.stop(),
+                                       self._loop).result(timeout)
+    finally:
+      self._loop.call_soon_threadsafe(self._loop.stop)
+      self._thread.join(timeout)
+      self._loop.close()
+      self._loop = None
+      self._thread = None
+
+  def __enter__(self) -> "BackgroundServer":
+    return self.start()
+
+  def __exit__(self, *exc_info) -> None:
+    self.stop()
+
+
+def run_server(server: ModelServer,
+               on_ready: Callable[[ModelServer], None] | None = None) -> int:
+  """Runs a server until SIGINT or SIGTERM, then shuts down gracefully.
+
+  Args:
+    server: the server.
+    on_ready: called once it listens (e.g. to print the URL).
+
+  Returns:
+    The exit code (0).
+
+  Raises:
+    OSError: if the port cannot be bound (the models are unloaded first).
+  """
+
+  async def main() -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+      loop.add_signal_handler(sig, stop.set)
+    try:
+      await server.start()
+    except BaseException:
+      await server.stop()
+      raise
+    if on_ready is not None:
+      on_ready(server)
+    await stop.wait()
+    _LOG.info("Shutting down: finishing in-flight requests")
+    await server.stop()
+
+  asyncio.run(main())
+  return 0
