@@ -226,25 +226,25 @@ def build_export(inputs: ExportInputs,
                  for t, c in enumerate(per_type)})
   queries = _recall_queries(inputs, resolver, user_module, candidate_rows,
                             config.recall_queries, config.seed)
+  start = time.perf_counter()
+  scann = topk.ScannTopK(vectors, type_index, num_types, params)
+  build_seconds = time.perf_counter() - start
+  _LOG.info("ScaNN indexes built in %.1f s", build_seconds)
   tuning = []
   for round_ in range(MAX_TUNING_ROUNDS + 1):
-    start = time.perf_counter()
-    scann = topk.ScannTopK(vectors, type_index, num_types, params)
-    build_seconds = time.perf_counter() - start
     recall = _measure_recall(scann, queries, vectors, type_index, num_types)
+    current = {k: layer.parameters for k, layer in scann.indexes.items()}
     tuning.append({"round": round_, "recall@10": recall,
-                   "build_seconds": round(build_seconds, 2),
                    "parameters": {("all" if k is None else type_names[k]):
-                                  p.to_dict() for k, p in params.items()}})
-    _LOG.info("ScaNN round %d: recall@10 %s (built in %.1f s)", round_,
-              recall, build_seconds)
+                                  p.to_dict() for k, p in current.items()}})
+    _LOG.info("ScaNN round %d: recall@10 %s", round_, recall)
     short = min(recall.values()) < config.recall_target
-    tunable = any(p.mode != "brute_force" for p in params.values())
+    tunable = any(p.mode != "brute_force" for p in current.values())
     if not (short and tunable and config.auto_tune) or (
         round_ == MAX_TUNING_ROUNDS):
       break
-    params = {k: p.widened(len(candidate_rows) if k is None else per_type[k])
-              for k, p in params.items()}
+    scann.widen()
+  params = {k: layer.parameters for k, layer in scann.indexes.items()}
   if min(recall.values()) < config.recall_target:
     _LOG.warning("ScaNN recall@10 %.3f is below the target %.2f",
                  min(recall.values()), config.recall_target)
@@ -269,6 +269,7 @@ def build_export(inputs: ExportInputs,
   readable = {("all" if k is None else type_names[k]): p.to_dict()
               for k, p in params.items()}
   counts = {"items": int(len(items)), "candidates": int(len(candidate_rows)),
+            "scann_build_seconds": round(build_seconds, 1),
             "candidates_by_type": dict(zip(type_names, per_type)),
             "recall_queries": int(len(queries))}
   recall_named = {("all" if k == "all" else

@@ -53,8 +53,9 @@ class ScannParameters:
     return dataclasses.asdict(self)
 
   def widened(self, num_candidates: int) -> "ScannParameters":
-    """The next, more exact setting: twice the leaves searched and the
-    re-ranked candidates (auto-tuning when recall is short)."""
+    """The next, more exact search setting: twice the leaves searched and
+    the re-ranked candidates (auto-tuning when recall is short). Both are
+    search-time settings: the index is not rebuilt."""
     return dataclasses.replace(
         self,
         leaves_to_search=min(self.num_leaves, 2 * self.leaves_to_search),
@@ -164,8 +165,12 @@ class ScannIndex(tfrs.layers.factorized_top_k.ScaNN):
         state.datapoint_to_token, state.ah_codebook, state.hashed_dataset,
         state.int8_dataset, state.int8_multipliers, state.dp_norms,
         shared_name=self._handle_name)
+    p = self.parameters
     result = scann_ops.ScannSearcher(handle).search_batched_parallel(
-        queries, final_num_neighbors=self._k if k is None else k)
+        queries, final_num_neighbors=self._k if k is None else k,
+        pre_reorder_num_neighbors=(p.reorder if p.mode != "brute_force"
+                                   and p.reorder else None),
+        leaves_to_search=p.leaves_to_search if p.mode == "tree" else None)
     return result.distances, tf.gather(self._identifiers, result.indices)
 
 
@@ -242,11 +247,27 @@ class ScannTopK(tf.Module):
         self.by_type.append(None)
       self.type_has_index.append(bool(len(rows)))
 
+  @property
+  def indexes(self) -> dict[int | None, ScannIndex]:
+    """The indexes by key (None: all types; else the type index)."""
+    out = {None: self.all_types}
+    out.update({t: layer for t, layer in enumerate(self.by_type)
+                if layer is not None})
+    return out
+
+  def widen(self) -> None:
+    """Makes every index more exact at search time (more leaves searched,
+    more candidates re-ranked; see ``ScannParameters.widened``), without
+    rebuilding it. Takes effect for calls traced afterwards."""
+    for layer in self.indexes.values():
+      layer.parameters = layer.parameters.widened(layer.num_candidates)
+
   @staticmethod
   def _index(vectors: np.ndarray, rows: np.ndarray,
              parameters: ScannParameters, name: str) -> ScannIndex:
     layer = ScannIndex(parameters=parameters, name=name)
     layer.index(tf.constant(vectors), tf.constant(rows.astype(np.int32)))
+    layer.num_candidates = len(rows)
     return layer
 
   @staticmethod

@@ -1,0 +1,147 @@
+"""The real export served by ``gfm serve`` over HTTP on loopback: every
+signature through the REST client, TF Serving's error shapes for bad
+requests, and a new export swapped in while requests run."""
+
+import shutil
+import threading
+import time
+
+import pytest
+
+from tfgnn_gfm.artifacts import ExportDir
+from tfgnn_gfm.cli import main
+from tfgnn_gfm.export import config as cfg
+from tfgnn_gfm.serving import (BackgroundServer, ModelServer, ServingClient,
+                               ServingError, load_model_server_config)
+
+
+@pytest.fixture(scope="module")
+def served(exported, tmp_path_factory):
+  """A copy of the export (the swap test adds a version) and a server."""
+  root, _ = exported
+  base = tmp_path_factory.mktemp("served") / "exports"
+  shutil.copytree(root / "exports", base)
+  from tfgnn_gfm.export.stage import models_config_text  # pylint: disable=g-import-not-at-top
+  (base / "models.config").write_text(models_config_text(ExportDir(base)))
+  running = BackgroundServer(ModelServer(
+      load_model_server_config(base / "models.config"), host="127.0.0.1",
+      port=0, poll_wait_seconds=0.5)).start()
+  running.store.wait_until_served(cfg.MODEL_NAMES, timeout=300)
+  yield root, base, running
+  running.stop()
+
+
+def _user(recent):
+  return {"user_country": "SE", "user_age_bucket": "25-34",
+          "interest_vector": [0.0] * 16, "recent_item_ids": recent}
+
+
+def test_every_signature_over_rest(served):
+  _, base, running = served
+  manifest = ExportDir(base).read_manifest()
+  for name in ("gfm_retrieval", "gfm_retrieval_bf"):
+    client = ServingClient(running.url, name)
+    assert client.served_versions() == [1]
+    # TF Serving also lists "__saved_model_init_op" (the table initialiser).
+    assert set(client.signatures()) >= {"serving_default", "similar_items",
+                                        "search", "embed_items"}
+    for key in ("serving_default", "similar_items", "search", "embed_items"):
+      request = manifest["examples"][key]
+      out = client.predict(instances=request["instances"],
+                           signature_name=request["signature_name"])
+      assert len(out) == 1
+      if key == "embed_items":
+        assert len(out[0]["embeddings"]) == 16
+      else:
+        assert len(out[0]["item_ids"]) == 10 and all(out[0]["item_ids"])
+  user = ServingClient(running.url, "gfm_user_tower").predict(
+      instances=manifest["examples"]["user_tower"]["instances"])
+  assert len(user[0]["query_embedding"]) == 16
+
+
+def test_row_and_columnar_formats_agree(served):
+  _, _, running = served
+  client = ServingClient(running.url, "gfm_retrieval_bf")
+  rows = client.predict(instances=[
+      {**_user(["pod_000001", "nope"]), "k": 5, "item_type": ""},
+      {**_user([""] * 2), "k": 3, "item_type": "podcast"}])
+  columns = client.predict(inputs={
+      "user_country": ["SE", "SE"], "user_age_bucket": ["25-34", "25-34"],
+      "interest_vector": [[0.0] * 16, [0.0] * 16],
+      "recent_item_ids": [["pod_000001", "nope"], ["", ""]],
+      "k": [5, 3], "item_type": ["", "podcast"]})
+  assert [r["item_ids"] for r in rows] == columns["item_ids"]
+  assert [r["unknown_recent_items"] for r in rows] == [1, 0]
+  assert rows[1]["item_ids"][3:] == ["", ""]
+  assert all(t == "podcast" for t in rows[1]["item_types"][:3])
+
+
+def test_recommend_helper_and_cold_user(served):
+  _, _, running = served
+  client = ServingClient(running.url, "gfm_retrieval")
+  out = client.recommend({"user_country": "", "user_age_bucket": "",
+                          "interest_vector": [0.0] * 16}, [], k=7)
+  assert len(out["item_ids"]) == 7 and out["unknown_recent_items"] == 0
+
+
+@pytest.mark.parametrize("signature,instance,status,message", [
+    ("similar_items", {"item_id": "no-such-item", "k": 5, "item_type": ""},
+     400, "no-such-item"),
+    ("similar_items", {"item_id": "pod_000001", "k": 500, "item_type": ""},
+     400, "k must be between"),
+    ("search", {"query": "x", "k": 5, "item_type": "movie"}, 400,
+     "unknown item_type"),
+    ("search", {"query": "x", "k": "five", "item_type": ""}, 400, "k"),
+    ("embed_items", {"item": "pod_000001"}, 400, "does not have named input: item"),
+])
+def test_bad_requests_get_tf_serving_errors(served, signature, instance,
+                                            status, message):
+  _, _, running = served
+  client = ServingClient(running.url, "gfm_retrieval")
+  with pytest.raises(ServingError) as e:
+    client.predict(instances=[instance], signature_name=signature)
+  assert e.value.status == status
+  assert message in e.value.message
+  # The server keeps answering.
+  assert client.similar_items("pod_000001", k=2)["item_ids"]
+
+
+def test_unknown_model_and_version_are_404(served):
+  _, _, running = served
+  with pytest.raises(ServingError) as e:
+    ServingClient(running.url, "gfm_nothing").status()
+  assert e.value.status == 404
+  with pytest.raises(ServingError) as e:
+    ServingClient(running.url, "gfm_retrieval", version=9).predict(
+        instances=[{"item_id": "pod_000001"}], signature_name="embed_items")
+  assert e.value.status == 404
+
+
+def test_a_new_export_is_swapped_in_without_failed_requests(served):
+  root, base, running = served
+  client = ServingClient(running.url, "gfm_retrieval")
+  failures, answers, stop = [], [], threading.Event()
+
+  def hammer():
+    while not stop.is_set():
+      try:
+        answers.append(client.similar_items("pod_000001", k=5))
+      except ServingError as e:  # pragma: no cover - the assertion reports it
+        failures.append(e)
+
+  thread = threading.Thread(target=hammer)
+  thread.start()
+  try:
+    assert main(["export", str(root / "2t"), "--out", str(base),
+                 "--text-encoder", str(root / "encoder"),
+                 "--recall-queries", "20"]) == 0
+    deadline = time.monotonic() + 120
+    while client.served_versions() != [2] and time.monotonic() < deadline:
+      time.sleep(0.5)
+    time.sleep(1)
+  finally:
+    stop.set()
+    thread.join()
+  assert client.served_versions() == [2]
+  assert not failures
+  assert len(answers) > 5
