@@ -236,6 +236,36 @@ class HGNNDir(StageDir):
     """TensorBoard logs."""
     return self.root / "logs"
 
+  @property
+  def beam_samples_dir(self) -> pathlib.Path:
+    """Training subgraphs from TF-GNN's Beam sampler (``--sampler beam``)."""
+    return self.root / "beam_samples"
+
+  @property
+  def beam_samples_schema_path(self) -> pathlib.Path:
+    """GraphSchema of the Beam samples (node ``#id`` and edges only)."""
+    return self.beam_samples_dir / "graph_schema.pbtxt"
+
+  @property
+  def beam_held_out_edges_path(self) -> pathlib.Path:
+    """Held-out directed edges the Beam step removes before sampling."""
+    return self.beam_samples_dir / "held_out_edges.tfrecord"
+
+  def beam_sampling_spec_path(self, node_set: str) -> pathlib.Path:
+    """The TF-GNN SamplingSpec rooted at ``node_set`` (text proto)."""
+    return self.beam_samples_dir / f"sampling_spec-{node_set}.pbtxt"
+
+  def beam_sampler_artifacts_dir(self, node_set: str) -> pathlib.Path:
+    """TF-GNN's sampling-program artifacts for seeds of ``node_set``."""
+    return self.beam_samples_dir / "sampler_artifacts" / node_set
+
+  def beam_samples_prefix(self, round_index: int, node_set: str
+                          ) -> pathlib.Path:
+    """Shard prefix of one round's samples of ``node_set`` (TFRecords of
+    GraphTensor ``tf.Example``s; shards end ``-SSSSS-of-NNNNN``)."""
+    return (self.beam_samples_dir / f"round-{round_index:03d}" /
+            f"{node_set}.tfrecord")
+
 
 @dataclasses.dataclass(frozen=True)
 class EmbeddingsDir(StageDir):
@@ -290,6 +320,21 @@ class TwoTowerDir(StageDir):
   def history_path(self) -> pathlib.Path:
     """JSON: training loss per epoch."""
     return self.root / "history.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportDir(StageDir):
+  """A whole run's report (``gfm demo``): Markdown, plots, REST calls."""
+
+  @property
+  def report_path(self) -> pathlib.Path:
+    """Markdown: every stage's figures, tables and plots."""
+    return self.root / "report.md"
+
+  @property
+  def serving_path(self) -> pathlib.Path:
+    """JSON: the REST requests sent to the served export and the answers."""
+    return self.root / "serving.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -405,8 +450,8 @@ class RunLayout:
     return ExportDir(self.root / "exports")
 
   @property
-  def report_dir(self) -> pathlib.Path:
-    return self.root / "report"
+  def report(self) -> ReportDir:
+    return ReportDir(self.root / "report")
 
 
 def fingerprint(path: str | os.PathLike) -> dict[str, Any]:

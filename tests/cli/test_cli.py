@@ -78,7 +78,8 @@ def test_demo_runs_every_stage_on_a_tiny_config(tmp_path):
       "pretrain: {epochs: 1, batch_size: 32, embedding_dim: 8, hidden_dim: 8,"
       " fanouts: [2, 2]}\n"
       "two_tower: {epochs: 1, tower_units: [16, 8]}\n"
-      "evaluate: {seeds: 1, models: [popularity, 2t_hgnn]}\n")
+      "evaluate: {seeds: 1, models: [popularity, 2t_hgnn]}\n"
+      "export: {recall_queries: 50}\n")
   assert main(["demo", "--out", str(tmp_path / "run"), "--config",
                str(config)]) == 0
   layout = RunLayout(tmp_path / "run")
@@ -89,6 +90,16 @@ def test_demo_runs_every_stage_on_a_tiny_config(tmp_path):
   assert layout.embeddings.read_manifest()["counts"]["items"] > 0
   assert layout.two_tower.read_manifest()["stage"] == "train_2t"
   assert layout.evaluation.read_manifest()["stage"] == "evaluate"
+  assert layout.exports.read_manifest()["version"] == 1
+  report = layout.report.report_path.read_text()
+  for section in ("## Stages", "## Export", "## Serving", "recommend (warm user)",
+                  "curl -s -X POST"):
+    assert section in report
+  tour = json.loads(layout.report.serving_path.read_text())
+  assert [c["signature"] for c in tour["calls"]] == [
+      "serving_default", "serving_default", "similar_items", "search"]
+  assert all(len(c["answer"]["item_ids"]) == 10 for c in tour["calls"])
+  assert (layout.report.root / layout.evaluation.hr_plot_path.name).exists()
 
 
 def test_console_script_runs():

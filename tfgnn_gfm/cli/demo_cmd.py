@@ -16,11 +16,20 @@ Run the pipeline on built-in synthetic data into one output folder:
   OUT/two_tower/   the unified 2T-HGNN retrieval model (gfm train-2t)
   OUT/evaluation/  every model and baseline on the time split (gfm evaluate):
                    results.md, results.json, summary.txt, PNG charts
+  OUT/exports/     TF Serving model base path (gfm export): gfm_retrieval
+                   (ScaNN), gfm_retrieval_bf (brute force), gfm_user_tower
+  OUT/report/      report.md (every stage's tables and plots, the REST calls)
+                   and serving.json
+
+After the export, the demo starts gfm serve on the export (TF Serving's REST
+API, on loopback), sends a few requests (a warm user, a cold user, similar
+items, a text search), prints a curl command to try, and writes the report.
+With --keep-serving the server stays up until Ctrl-C.
 
 Each stage folder has a manifest.json; any stage can be rerun alone with its
 own command. A --config FILE may hold a section per stage (synth:, validate:,
-graph:, pretrain:, embed:, two_tower:, evaluate:) on top of the demo's
-settings.
+graph:, pretrain:, embed:, two_tower:, evaluate:, export:) on top of the
+demo's settings.
 """
 
 # The demo's own settings (a quick run on 2 CPU cores); --config wins.
@@ -40,6 +49,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
   parser.add_argument("--seed", type=int, default=0, help="synthetic seed")
   parser.add_argument("--config", default=None, metavar="FILE",
                       help="YAML/JSON file with one section per stage")
+  parser.add_argument("--port", type=int, default=0,
+                      help="REST port of the demo's server (default: a free "
+                           "one)")
+  parser.add_argument("--keep-serving", action="store_true",
+                      help="keep serving after the report, until Ctrl-C")
   parser.set_defaults(func=run)
   return parser
 
@@ -69,11 +83,16 @@ def run(args: argparse.Namespace) -> int:
   from tfgnn_gfm.synth.generator import SynthConfig, generate
   layout = RunLayout(args.out)
   start = time.perf_counter()
-  steps = 7
+  steps = 9
+  timings: dict[str, float] = {}
+  last = [start]
 
   def banner(i, text):
-    print(f"\n[{i}/{steps}] {text} ({time.perf_counter() - start:.0f}s)",
-          flush=True)
+    now = time.perf_counter()
+    if i > 1:
+      timings[_STAGE_NAMES[i - 2]] = now - last[0]
+    last[0] = now
+    print(f"\n[{i}/{steps}] {text} ({now - start:.0f}s)", flush=True)
 
   synth_config = _stage_config(SynthConfig, args.config, seed=args.seed)
   banner(1, f"synth: {synth_config.num_users} users, "
@@ -129,7 +148,94 @@ def run(args: argparse.Namespace) -> int:
                     _stage_config(EvaluateConfig, args.config), verbose=0)
   print(summary_text(result), end="")
 
-  print(f"\ndemo: done in {time.perf_counter() - start:.0f}s; outputs in "
-        f"{layout.root}/ (report: evaluation/results.md; plots: graph/graph_stats.png, "
-        "hgnn/pretrain.png, evaluation/*.png)")
+  from tfgnn_gfm.export.config import ExportConfig
+  from tfgnn_gfm.export.stage import export
+  banner(8, f"export for TF Serving -> {layout.exports.root}")
+  manifest = export(layout.two_tower.root, layout.exports.root,
+                    _stage_config(ExportConfig, args.config))
+  print(f"exported version {manifest['version']} of "
+        f"{', '.join(manifest['models'])}; ScaNN recall@10 vs brute force: "
+        f"{manifest['metrics']['scann_recall@10']}")
+
+  banner(9, "serve the export (TF Serving REST API) and query it")
+  from tfgnn_gfm.run_report import write_run_report
+  server = _start_server(layout, args.port)
+  try:
+    tour = _query(server.url, platform)
+    timings[_STAGE_NAMES[-1]] = time.perf_counter() - last[0]
+    report = write_run_report(layout, timings=timings, tour=tour)
+    print(f"\ndemo: done in {time.perf_counter() - start:.0f}s; outputs in "
+          f"{layout.root}/; report: {report}")
+    if args.keep_serving:
+      print(f"serving at {server.url}; Ctrl-C stops", flush=True)
+      _wait_for_interrupt()
+  finally:
+    server.stop()
   return 0
+
+
+_STAGE_NAMES = ("synth", "validate", "build-graph", "pretrain", "embed",
+                "train-2t", "evaluate", "export", "serve")
+
+
+def _demo_user(platform):
+  """A warm user (most interactions before the cut) and its recent items,
+  most recent first."""
+  import pandas as pd  # pylint: disable=g-import-not-at-top
+  interactions = platform.interactions
+  times = interactions["timestamp"]
+  if not pd.api.types.is_numeric_dtype(times):
+    times = (pd.to_datetime(times, utc=True, format="ISO8601") -
+             pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+  before = interactions[times.to_numpy() < platform.cut_timestamp]
+  user_id = before["user_id"].value_counts().index[0]
+  mine = before[before["user_id"] == user_id].sort_values("timestamp",
+                                                          ascending=False)
+  recent = list(dict.fromkeys(mine["item_id"]))[:10]
+  users = platform.users.set_index("user_id")
+  row = users.loc[user_id].to_dict() if user_id in users.index else {}
+  return user_id, row, recent
+
+
+def _start_server(layout, port):
+  """gfm serve in-process (a background thread) over the run's export."""
+  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.export import config as export_config
+  from tfgnn_gfm.serving import (BackgroundServer, ModelServer,
+                                 load_model_server_config)
+  config = load_model_server_config(layout.exports.models_config_path)
+  server = BackgroundServer(ModelServer(config, host="127.0.0.1", port=port,
+                                        poll_wait_seconds=1.0)).start()
+  if not server.store.wait_until_served(export_config.MODEL_NAMES,
+                                        timeout=600):
+    server.stop()
+    raise RuntimeError("the exported models did not load; see the log")
+  return server
+
+
+def _query(url, platform):
+  """The REST tour (tfgnn_gfm.serving.walkthrough), printed as it goes."""
+  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.export import config as export_config
+  from tfgnn_gfm.serving.walkthrough import walkthrough
+  user_id, user, recent = _demo_user(platform)
+  titles = dict(zip(platform.items["item_id"], platform.items["title"]))
+  item_id = recent[0] if recent else platform.items["item_id"].iloc[0]
+  tour = walkthrough(url, user=user, recent_item_ids=recent, item_id=item_id,
+                     query="true crime stories", titles=titles,
+                     model=export_config.RETRIEVAL_SCANN)
+  print(f"user {user_id}, recent items {recent[:3]}...:")
+  for call in tour["calls"]:
+    shown = ", ".join(f"{i} ({t[:30]})" for i, t in zip(
+        call["answer"].get("item_ids", [])[:3], call["titles"][:3]))
+    print(f"  {call['name']}: {shown} ... [{call['latency_ms']} ms]")
+  print("try it (with --keep-serving):\n  " + tour["curl"])
+  return tour
+
+
+def _wait_for_interrupt() -> None:
+  try:
+    while True:
+      time.sleep(3600)
+  except KeyboardInterrupt:
+    pass

@@ -34,6 +34,8 @@ _EXPORTS = {
     "ModelServer": "server",
     "run_server": "server",
     "StatusError": "status",
+    "user_instance": "walkthrough",
+    "walkthrough": "walkthrough",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,0 +1,148 @@
+"""One report for a whole pipeline run (``gfm demo`` writes it).
+
+It reads only the stages' manifests and outputs through ``RunLayout`` (it
+never recomputes anything) and writes ``report/report.md`` with the plots
+copied beside it, plus ``report/serving.json`` with the REST calls, so the
+folder can be shared or opened on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import shutil
+from typing import Any, Mapping
+
+from tfgnn_gfm.artifacts import (ArtifactError, ReportDir, RunLayout,
+                                 atomic_directory)
+
+
+def _manifest(stage_dir) -> dict[str, Any]:
+  try:
+    return stage_dir.read_manifest()
+  except ArtifactError:
+    return {}
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+  lines = ["| " + " | ".join(header) + " |",
+           "|" + "|".join("---" for _ in header) + "|"]
+  lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+  return "\n".join(lines) + "\n"
+
+
+def _fmt(value: Any) -> str:
+  return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _hgnn_section(layout: RunLayout) -> str:
+  path = layout.hgnn.metrics_path
+  if not path.exists():
+    return ""
+  metrics = json.loads(path.read_text(encoding="utf-8"))
+  rows = [[name, m.get("queries"), _fmt(m.get("hgnn_hr@10")),
+           _fmt(m.get("text_hr@10")), _fmt(m.get("hgnn_mrr")),
+           _fmt(m.get("text_mrr"))]
+          for name, m in sorted(metrics.items()) if isinstance(m, dict)]
+  return ("## Static layer: link prediction on held-out edges\n\n" +
+          _table(["edge set", "queries", "HR@10 HGNN", "HR@10 text",
+                  "MRR HGNN", "MRR text"], rows) + "\n")
+
+
+def _serving_section(tour: Mapping[str, Any]) -> str:
+  out = ["## Serving: REST calls to `gfm serve`\n",
+         f"Model `{tour['model']}` at {tour['url']} (TF Serving's REST API; "
+         "the same requests work against TF Serving).\n",
+         "Try it (while the server runs):\n",
+         "```bash", tour["curl"], "```\n"]
+  for call in tour["calls"]:
+    answer = call["answer"]
+    out.append(f"### {call['name']} (`{call['signature']}`, "
+               f"{call['latency_ms']} ms; p50 "
+               f"{tour['latency_p50_ms'].get(call['name'])} ms)\n")
+    out.append("```json\n" + json.dumps(call["request"]) + "\n```\n")
+    rows = []
+    for i, item in enumerate(answer.get("item_ids", [])[:10]):
+      rows.append([i + 1, item, answer.get("item_types", [""] * 10)[i],
+                   _fmt(answer.get("scores", [0.0] * 10)[i]),
+                   call["titles"][i] if i < len(call["titles"]) else ""])
+    if rows:
+      out.append(_table(["rank", "item", "type", "score", "title"], rows))
+    if "unknown_recent_items" in answer:
+      out.append(f"unknown recent item ids: {answer['unknown_recent_items']}"
+                 "\n")
+  return "\n".join(out) + "\n"
+
+
+def write_run_report(layout: RunLayout, *, timings: Mapping[str, float],
+                     tour: Mapping[str, Any] | None = None) -> pathlib.Path:
+  """Writes ``report/`` for a run.
+
+  Args:
+    layout: the run's folders.
+    timings: stage name -> seconds.
+    tour: the result of ``tfgnn_gfm.serving.walkthrough`` (None: no
+      serving section).
+
+  Returns:
+    The path of ``report.md``.
+  """
+  data = _manifest(layout.data)
+  validation = _manifest(layout.validation)
+  graph = _manifest(layout.graph)
+  exports = _manifest(layout.exports)
+  parts = ["# tfgnn-gfm run report\n",
+           f"Run folder: `{layout.root}`. Every number below is read from the "
+           "stages' manifests and outputs.\n",
+           "## Stages\n",
+           _table(["stage", "seconds"],
+                  [[k, round(v, 1)] for k, v in timings.items()] +
+                  [["total", round(sum(timings.values()), 1)]])]
+  counts = data.get("counts", {})
+  parts.append("## Data and graph\n")
+  parts.append(_table(["what", "count"], [
+      ["items", counts.get("items")], ["users", counts.get("users")],
+      ["interactions", counts.get("interactions")],
+      ["bad rows (dead letters)", validation.get("counts", {}).get(
+          "bad_rows")],
+      ["graph nodes", graph.get("counts", {}).get("num_nodes")],
+      ["graph edges (directed)", graph.get("counts", {}).get("num_edges")]]))
+  parts.append(f"![graph]({layout.graph.stats_plot_path.name})\n")
+  parts.append(_hgnn_section(layout))
+  parts.append(f"![pretraining]({layout.hgnn.plot_path.name})\n")
+  if layout.evaluation.table_path.exists():
+    tables = layout.evaluation.table_path.read_text(encoding="utf-8")
+    parts.append("## Dynamic layer: evaluation on the time split\n")
+    if layout.evaluation.summary_path.exists():
+      parts.append(layout.evaluation.summary_path.read_text(encoding="utf-8")
+                   + "\n")
+    parts.append(tables.replace("\n# ", "\n### ").replace("\n## ", "\n### ")
+                 .split("\n", 1)[1] + "\n")
+    parts.append(f"![HR@10]({layout.evaluation.hr_plot_path.name})\n\n"
+                 "![MRR and coverage]"
+                 f"({layout.evaluation.metrics_plot_path.name})\n")
+  if exports:
+    metrics = exports.get("metrics", {})
+    parts.append("## Export\n")
+    parts.append(f"Version {exports.get('version')} of "
+                 f"{', '.join(exports.get('models', []))} under "
+                 f"`{layout.exports.root}`.\n")
+    parts.append(_table(
+        ["index", "ScaNN mode", "recall@10 vs brute force"],
+        [[name, p.get("mode"), metrics.get("scann_recall@10", {}).get(name)]
+         for name, p in exports.get("scann", {}).items()]))
+  if tour:
+    parts.append(_serving_section(tour))
+  plots = [layout.graph.stats_plot_path, layout.hgnn.plot_path,
+           layout.evaluation.hr_plot_path, layout.evaluation.metrics_plot_path]
+  with atomic_directory(layout.report.root) as tmp:
+    report = ReportDir(tmp)
+    for plot in plots:
+      if plot.exists():
+        shutil.copy(plot, tmp / plot.name)
+    text = "\n".join(p for p in parts if p)
+    report.report_path.write_text(text, encoding="utf-8")
+    if tour:
+      report.serving_path.write_text(json.dumps(tour, indent=2) + "\n",
+                                     encoding="utf-8")
+  return layout.report.report_path
