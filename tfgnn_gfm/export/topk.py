@@ -296,14 +296,20 @@ class ScannTopK(tf.Module):
     return scores, rows
 
 
-def exact_top_k(queries: np.ndarray, vectors: np.ndarray,
-                k: int) -> np.ndarray:
-  """Rows of the exact top-``k`` candidates of each query (numpy, for recall)."""
-  scores = np.asarray(queries, np.float32) @ np.asarray(vectors, np.float32).T
-  k = min(k, scores.shape[1])
-  top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-  order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1)
-  return np.take_along_axis(top, order, axis=1)
+def exact_top_k(queries: np.ndarray, vectors: np.ndarray, k: int,
+                chunk: int = 64) -> np.ndarray:
+  """Rows of the exact top-``k`` candidates of each query (numpy, for
+  recall), ``chunk`` queries at a time so memory stays at ``chunk * N``."""
+  queries = np.asarray(queries, np.float32)
+  vectors = np.asarray(vectors, np.float32)
+  k = min(k, len(vectors))
+  out = np.empty((len(queries), k), np.int64)
+  for start in range(0, len(queries), chunk):
+    scores = queries[start:start + chunk] @ vectors.T
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1)
+    out[start:start + chunk] = np.take_along_axis(top, order, axis=1)
+  return out
 
 
 def recall_at_k(approximate: np.ndarray, exact: np.ndarray) -> float:
