@@ -153,9 +153,11 @@ def _requests(num_items: int, count: int, seed: int):
 
 
 async def load(url: str, model: str, concurrency: int, seconds: float,
-               bodies: list[bytes]) -> dict:
+               bodies: list[bytes], stop: asyncio.Event | None = None
+               ) -> dict:
   """Closed-loop load: ``concurrency`` workers send requests back to back
-  for ``seconds``; returns latency percentiles, throughput and failures."""
+  for ``seconds`` (or until ``stop`` is set); returns latency percentiles,
+  throughput and failures."""
   import aiohttp  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   latencies, failures, versions = [], [], {}
@@ -166,7 +168,7 @@ async def load(url: str, model: str, concurrency: int, seconds: float,
 
     async def worker(offset: int) -> None:
       i = offset
-      while time.perf_counter() < deadline:
+      while time.perf_counter() < deadline and not (stop and stop.is_set()):
         body = bodies[i % len(bodies)]
         i += concurrency
         start = time.perf_counter()
@@ -208,19 +210,34 @@ async def _served_version(url: str, model: str) -> list[str]:
 async def soak(url: str, base: pathlib.Path, two_tower: pathlib.Path,
                encoder: pathlib.Path, bodies: list[bytes],
                seconds: float) -> dict:
-  """Load at concurrency 8 while a new version is exported and swapped in."""
+  """Load at concurrency 8 while a new version is exported and swapped in;
+  the load runs on for ``seconds`` after the new version answers (at most
+  10 minutes in all)."""
   before = await _served_version(url, MODELS[0])
-  task = asyncio.create_task(load(url, MODELS[0], 8, seconds, bodies))
+  stop = asyncio.Event()
+  task = asyncio.create_task(load(url, MODELS[0], 8, 600, bodies, stop))
   await asyncio.sleep(2)
   start = time.perf_counter()
   manifest = await asyncio.to_thread(export, two_tower, base, encoder)
   export_seconds = time.perf_counter() - start
+  new = str(manifest["version"])
+  swap_seconds = None
+  while not task.done():
+    if new in await _served_version(url, MODELS[0]):
+      swap_seconds = time.perf_counter() - start - export_seconds
+      break
+    await asyncio.sleep(0.2)
+  await asyncio.sleep(seconds)
+  stop.set()
   result = await task
   after = await _served_version(url, MODELS[0])
   return {"bench": "serving_soak", "new_version": manifest["version"],
           "served_before": before, "served_after": after,
-          "swapped": str(manifest["version"]) in after,
-          "export_seconds_under_load": round(export_seconds, 1), **result}
+          "swapped": new in after,
+          "export_seconds_under_load": round(export_seconds, 1),
+          "swap_seconds_after_export": (round(swap_seconds, 1)
+                                        if swap_seconds is not None else None),
+          **result}
 
 
 def run_size(num_items: int, seconds: float, soak_seconds: float | None,
@@ -281,8 +298,9 @@ def main(argv=None) -> int:
                       help="catalog sizes, comma-separated")
   parser.add_argument("--seconds", type=float, default=20,
                       help="seconds per model and concurrency level")
-  parser.add_argument("--soak-seconds", type=float, default=60,
-                      help="length of the version-swap soak (0: skip)")
+  parser.add_argument("--soak-seconds", type=float, default=20,
+                      help="load kept on after the new version answers in "
+                           "the version-swap soak (0: skip the soak)")
   parser.add_argument("--work-dir", default=None,
                       help="where to write (default: a temporary folder)")
   args = parser.parse_args(argv)
