@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from tfgnn_gfm.cli.build_graph_cmd import _BeamArgsParser
 from tfgnn_gfm.config import add_config_arguments, config_from_args
 from tfgnn_gfm.hgnn.config import PretrainConfig
 
@@ -12,15 +13,27 @@ Pretrain the heterogeneous GraphSAGE encoder on a graph written by
 'gfm build-graph', by self-supervised link prediction: positives are
 co-interaction edges, negatives random non-neighbour items (and the batch's
 other targets); subgraphs around each item are sampled with fixed fanouts by
-TF-GNN's in-memory edge sampler inside tf.data; 10% of edges are held out for
-validation and early stopping.
+TF-GNN's in-memory edge sampler inside tf.data (--sampler in_memory), or by
+TF-GNN's Beam sampler over the graph's sharded/ files in a Beam pipeline run
+before training (--sampler beam); the predicted edge is removed from its own
+subgraphs; 10% of edges are held out for validation and early stopping.
+
+With --sampler beam, every argument not listed below is a Beam pipeline
+option, as for build-graph, e.g.
+  --direct_num_workers=2 --direct_running_mode=multi_processing
+  --runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp
+Without --runner, Beam's classic local DirectRunner engine runs the step.
 
 Writes to OUT: encoder/ (Keras SavedModel), export/ (inference SavedModel:
 serialized GraphTensors in, embeddings out), input_schema.pbtxt, metrics.json
 (HR@10 and MRR per edge set, against the text-embedding baseline),
-history.json, pretrain.png, checkpoints/, logs/ (TensorBoard), manifest.json.
+history.json, pretrain.png, checkpoints/, logs/ (TensorBoard), manifest.json;
+with --sampler beam also beam_samples/ (the sampled subgraphs, per round and
+node set, with their schema and TF-GNN sampling specs).
 
-example: gfm pretrain out/graph --out out/hgnn --epochs 20
+examples: gfm pretrain out/graph --out out/hgnn --epochs 20
+          gfm pretrain out/graph --out out/hgnn --sampler beam \\
+            --direct_num_workers=2 --direct_running_mode=multi_processing
 """
 
 
@@ -29,13 +42,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
   parser = subparsers.add_parser(
       "pretrain", help="train the HGNN (static layer) by link prediction",
       description=_DESCRIPTION,
-      formatter_class=argparse.RawDescriptionHelpFormatter)
+      formatter_class=argparse.RawDescriptionHelpFormatter,
+      allow_abbrev=False)
+  # Unknown arguments are Beam pipeline options (--sampler beam), checked
+  # strictly before training.
+  parser.__class__ = _BeamArgsParser
   parser.add_argument("graph", metavar="GRAPH_DIR",
                       help="output folder of gfm build-graph")
   parser.add_argument("--out", required=True, metavar="DIR",
                       help="output folder (replaced atomically)")
   add_config_arguments(parser, PretrainConfig)
-  parser.set_defaults(func=run)
+  parser.set_defaults(func=run, beam_args=[])
   return parser
 
 
@@ -43,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
   """Trains, evaluates and prints the per-edge-set report."""
   from tfgnn_gfm.hgnn.stage import pretrain  # pylint: disable=g-import-not-at-top
   config = config_from_args(PretrainConfig, args)
-  metrics = pretrain(args.graph, args.out, config)
+  metrics = pretrain(args.graph, args.out, config, beam_args=args.beam_args)
   print(format_report(metrics))
   print(f"pretrain: wrote {args.out}")
   return 0
@@ -60,4 +77,6 @@ def format_report(metrics: dict) -> str:
   lines.append(f"epochs: {metrics['epochs_run']}, "
                f"{metrics['positive_edges_per_second']} positive edges/s, "
                f"embedding {metrics['embed_items_per_second']} items/s")
+  if "beam_sampling_seconds" in metrics:
+    lines.append(f"Beam sampling step: {metrics['beam_sampling_seconds']} s")
   return "\n".join(lines)

@@ -7,6 +7,8 @@ module (``gfm --help`` does) does not load TensorFlow.
 from tfgnn_gfm.lazy import lazy_exports as _lazy_exports
 
 _EXPORTS = {
+    "BeamSampleStore": "beam_link_samples",
+    "write_link_samples": "beam_link_samples",
     "PretrainConfig": "config",
     "EmbedConfig": "config",
     "embed_new_items": "embedding",

@@ -30,6 +30,21 @@ class PretrainConfig:
       "neighbours sampled uniformly per hop and edge set (one entry per "
       "layer); the subgraph of a root grows as the product, so keep it small "
       "on CPUs"))
+  sampler: str = dataclasses.field(default="in_memory", metadata=_help(
+      "where training subgraphs come from. in_memory: TF-GNN's in-memory "
+      "edge sampler inside tf.data (one machine). beam: TF-GNN's Beam "
+      "sampler over the graph's sharded/ files, run as one Beam pipeline "
+      "before training (held-out edges removed first); every node of the "
+      "trained node sets gets beam_rounds sampled subgraphs, written to "
+      "OUT/beam_samples/, and batches are built from them as on the "
+      "in-memory path, the predicted edge masked out afterwards. Beam "
+      "options go after the other arguments, as for build-graph (e.g. "
+      "--direct_num_workers=2 --direct_running_mode=multi_processing, "
+      "--runner=DataflowRunner ...)", choices=("in_memory", "beam")))
+  beam_rounds: int = dataclasses.field(default=1, metadata=_help(
+      "with --sampler beam: independent Beam samples of every node; pass e "
+      "over the positives uses sample e mod beam_rounds (more rounds: "
+      "fresher neighbourhoods, a proportionally longer Beam step)"))
   final_activation: str = dataclasses.field(default="linear", metadata=_help(
       "activation of the last layer before L2 normalisation (the paper "
       "applies relu everywhere; linear keeps the whole sphere for dot "
@@ -99,6 +114,11 @@ class PretrainConfig:
                        "in_batch_negatives")
     if self.loss not in ("margin", "softmax"):
       raise ValueError(f"unknown loss {self.loss!r}; use margin or softmax")
+    if self.sampler not in ("in_memory", "beam"):
+      raise ValueError(f"unknown sampler {self.sampler!r}; use in_memory or "
+                       "beam")
+    if self.beam_rounds < 1:
+      raise ValueError("beam_rounds must be at least 1")
     if self.distribute not in ("none", "mirrored"):
       raise ValueError(f"unknown distribute {self.distribute!r}")
     if edge_sets is not None:

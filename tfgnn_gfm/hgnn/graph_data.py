@@ -184,6 +184,28 @@ def split_links(graph: ItemGraph, fraction: float, seed: int) -> LinkSplit:
   return LinkSplit(graph.without_pairs(removed), train, val)
 
 
+def removed_edges(graph: ItemGraph, reduced: ItemGraph
+                  ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+  """The directed edges of ``graph`` that ``reduced`` lacks, per edge set.
+
+  Args:
+    graph: the full graph.
+    reduced: the same graph with edges removed (e.g. ``split.train_graph``).
+
+  Returns:
+    edge set -> (source node indices, target node indices) of the edges
+    removed (both directions of a held-out pair, each in its edge set).
+  """
+  out = {}
+  for name, es in sorted(graph.edge_sets.items()):
+    n_t = graph.num_nodes(es.target_set)
+    kept = reduced.edge_sets[name]
+    gone = ~np.isin(_encode(es.source, es.target, n_t),
+                    _encode(kept.source, kept.target, n_t))
+    out[name] = (es.source[gone], es.target[gone])
+  return out
+
+
 def graph_from_graph_tensor(graph) -> ItemGraph:
   """Converts a scalar GraphTensor (as written by the Beam pipeline)."""
   node_ids, node_features = {}, {}

@@ -63,7 +63,7 @@ class LinkBatcher:
   Args:
     graph: the full graph (neighbour checks use every known edge, so a
       held-out positive is never used as a negative).
-    sampler: gives node set indices.
+    sampler: gives node set indices (a SubgraphSampler or BeamSampleStore).
     spec: batch shape.
   """
 
@@ -141,24 +141,29 @@ _SIGNATURE = {
 }
 
 
-def link_dataset(make_batches, sampler: SubgraphSampler) -> tf.data.Dataset:
+def link_dataset(make_batches, sampler) -> tf.data.Dataset:
   """A tf.data pipeline: batch plans -> TF-GNN sampled, featured subgraphs.
 
   Args:
     make_batches: a callable returning a fresh iterator of batch plans (called
       once per pass, so each epoch draws new samples).
-    sampler: samples the subgraphs inside ``Dataset.map``.
+    sampler: gives the subgraphs inside ``Dataset.map``: a SubgraphSampler,
+      or a ``BeamSampleStore`` (Beam-sampled subgraphs). A sampler whose
+      ``batch_fields`` names more plan fields (e.g. the store's
+      ``round_index``) gets them as keyword arguments of ``sample``.
 
   Returns:
     Dataset of dicts: ``graph`` (GraphTensor, one component per root),
     ``positions`` (int32 [R]), ``neg_valid`` [B, k], ``inbatch_valid`` [B, B].
   """
-  plans = tf.data.Dataset.from_generator(make_batches,
-                                         output_signature=_SIGNATURE)
+  extra = dict(getattr(sampler, "batch_fields", {}))
+  plans = tf.data.Dataset.from_generator(
+      make_batches, output_signature={**_SIGNATURE, **extra})
 
   def sample(x):
     graph, positions = sampler.sample(x["root_set"], x["root_id"],
-                                      x["partner_set"], x["partner_id"])
+                                      x["partner_set"], x["partner_id"],
+                                      **{k: x[k] for k in extra})
     return {"graph": graph, "positions": positions,
             "neg_valid": x["neg_valid"], "inbatch_valid": x["inbatch_valid"]}
 

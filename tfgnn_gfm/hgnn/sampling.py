@@ -48,6 +48,35 @@ def graph_schema(graph: ItemGraph) -> tfgnn.proto.GraphSchema:
   return schema
 
 
+def seed_edge_mask(source_set: int, target_set: int, source_id: tf.Tensor,
+                   target_id: tf.Tensor, component: tf.Tensor,
+                   root_set: tf.Tensor, root_id: tf.Tensor,
+                   partner_set: tf.Tensor, partner_id: tf.Tensor) -> tf.Tensor:
+  """Which edges join their component's root and its partner (either way).
+
+  Args:
+    source_set: node set index of the edge set's sources.
+    target_set: node set index of the edge set's targets.
+    source_id: int64 [E], node index of each edge's source in its node set.
+    target_id: int64 [E], node index of each edge's target.
+    component: [E], the component (root) each edge belongs to.
+    root_set: int32 [R], node set index of each root.
+    root_id: int64 [R], node index of each root.
+    partner_set: int32 [R], node set of each root's partner, or NO_PARTNER.
+    partner_id: int64 [R], node index of each root's partner.
+
+  Returns:
+    bool [E]: True for a seed edge (to drop from that root's subgraph).
+  """
+  r_set, r_id = tf.gather(root_set, component), tf.gather(root_id, component)
+  p_set = tf.gather(partner_set, component)
+  p_id = tf.gather(partner_id, component)
+  return (((r_set == source_set) & (p_set == target_set) &
+           (source_id == r_id) & (target_id == p_id)) |
+          ((p_set == source_set) & (r_set == target_set) &
+           (source_id == p_id) & (target_id == r_id)))
+
+
 class SubgraphSampler:
   """Samples featured, rooted subgraphs around batches of root items.
 
@@ -152,14 +181,9 @@ class SubgraphSampler:
         t_ids = tf.cast(target.values, tf.int64)
         s_ids = tf.gather(f_ids, row)
         comp = tf.gather(f_comp, row)
-        r_set, r_id = tf.gather(root_set, comp), tf.gather(root_id, comp)
-        p_set, p_id = tf.gather(partner_set, comp), tf.gather(partner_id, comp)
-        ia, ib = self._set_index[a], self._set_index[b]
-        seed_edge = (((r_set == ia) & (p_set == ib) & (s_ids == r_id) &
-                      (t_ids == p_id)) |
-                     ((p_set == ia) & (r_set == ib) & (s_ids == p_id) &
-                      (t_ids == r_id)))
-        keep = ~seed_edge
+        keep = ~seed_edge_mask(self._set_index[a], self._set_index[b], s_ids,
+                               t_ids, comp, root_set, root_id, partner_set,
+                               partner_id)
         row, t_ids, comp = (tf.boolean_mask(row, keep),
                             tf.boolean_mask(t_ids, keep),
                             tf.boolean_mask(comp, keep))

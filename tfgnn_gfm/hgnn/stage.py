@@ -6,7 +6,7 @@ import json
 import logging
 import pathlib
 import time
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -58,15 +58,31 @@ def _plot(history: dict[str, list[float]], report: dict[str, dict[str, Any]],
 
 def pretrain_graph(graph: ItemGraph, out_dir: str | pathlib.Path,
                    config: PretrainConfig, *, inputs: dict[str, Any] | None = None,
-                   verbose: int = 1) -> dict[str, Any]:
+                   verbose: int = 1,
+                   graph_dir: str | pathlib.Path | None = None,
+                   beam_args: Sequence[str] = ()) -> dict[str, Any]:
   """Trains, evaluates and saves the encoder into ``out_dir`` (atomically).
+
+  The report's embeddings come from the in-memory sampler in both sampler
+  modes, so reports of the two modes compare.
+
+  Args:
+    graph: the full graph.
+    out_dir: the HGNN output directory.
+    config: model and training settings.
+    inputs: input paths to fingerprint in the manifest.
+    verbose: Keras verbosity.
+    graph_dir: the GraphDir of ``graph`` (``sampler=beam`` samples its
+      sharded files).
+    beam_args: Beam pipeline options (``sampler=beam``).
 
   Returns:
     The metrics written to the manifest.
   """
   with atomic_directory(out_dir) as tmp:
     layout = HGNNDir(tmp)
-    result = train_link_prediction(graph, config, out_dir=tmp, verbose=verbose)
+    result = train_link_prediction(graph, config, out_dir=tmp, verbose=verbose,
+                                   graph_dir=graph_dir, beam_args=beam_args)
     counts = {n: graph.num_nodes(n) for n in graph.node_sets}
     start = time.perf_counter()
     sampler = SubgraphSampler(result.split.train_graph, tuple(config.fanouts),
@@ -94,6 +110,10 @@ def pretrain_graph(graph: ItemGraph, out_dir: str | pathlib.Path,
         "embed_items_per_second": round(
             sum(counts.values()) / max(embed_seconds, 1e-9), 1),
     }
+    extra = {}
+    if result.beam is not None:
+      metrics["beam_sampling_seconds"] = result.beam["seconds"]
+      extra["beam"] = result.beam
     write_manifest(tmp, stage="pretrain", config=config_to_dict(config),
                    inputs=inputs or {}, counts={
                        "nodes": counts,
@@ -102,18 +122,37 @@ def pretrain_graph(graph: ItemGraph, out_dir: str | pathlib.Path,
                                        result.split.train_pairs.items()},
                        "validation_pairs": {"/".join(k): len(v[0]) for k, v in
                                             result.split.val_pairs.items()}},
-                   metrics=metrics)
+                   metrics=metrics, extra=extra)
   return metrics
 
 
 def pretrain(graph_dir: str | pathlib.Path, out_dir: str | pathlib.Path,
-             config: PretrainConfig, verbose: int = 1) -> dict[str, Any]:
-  """``gfm pretrain``: trains the HGNN on the graph of a GraphDir."""
-  graph = load_item_graph(graph_dir)
+             config: PretrainConfig, verbose: int = 1,
+             beam_args: Sequence[str] = ()) -> dict[str, Any]:
+  """``gfm pretrain``: trains the HGNN on the graph of a GraphDir.
+
+  Args:
+    graph_dir: output of ``gfm build-graph``.
+    out_dir: the HGNN output directory (replaced atomically).
+    config: model and training settings.
+    verbose: Keras verbosity.
+    beam_args: Beam pipeline options, only with ``config.sampler == "beam"``.
+
+  Returns:
+    The metrics written to the manifest.
+  """
   config.validate()
+  if beam_args and config.sampler != "beam":
+    raise ValueError(f"unrecognized arguments: {' '.join(beam_args)} (Beam "
+                     "pipeline options are only used with --sampler beam)")
+  if config.sampler == "beam":
+    from tfgnn_gfm.hgnn.beam_link_samples import check_beam_args  # pylint: disable=g-import-not-at-top
+    check_beam_args(beam_args)
+  graph = load_item_graph(graph_dir)
   return pretrain_graph(graph, out_dir, config,
                         inputs={"graph": GraphDir(pathlib.Path(graph_dir)).root},
-                        verbose=verbose)
+                        verbose=verbose, graph_dir=graph_dir,
+                        beam_args=beam_args)
 
 
 def _read_items(graph_manifest: dict[str, Any]) -> tuple[pd.DataFrame, int]:

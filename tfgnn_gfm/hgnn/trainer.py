@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import pathlib
+from typing import Any, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from tfgnn_gfm.hgnn.config import PretrainConfig
-from tfgnn_gfm.hgnn.graph_data import ItemGraph, LinkSplit, split_links
+from tfgnn_gfm.hgnn.graph_data import (ItemGraph, LinkSplit, removed_edges,
+                                       split_links)
 from tfgnn_gfm.hgnn.link_data import (LinkBatcher, LinkBatchSpec, epoch_plan,
                                       link_dataset)
 from tfgnn_gfm.hgnn.link_model import LinkPredictionModel
@@ -32,6 +34,8 @@ class TrainResult:
     positives_seen: positive pairs processed in training.
     seconds: wall time of ``fit``.
     replicas: replicas that trained in sync (tf.distribute).
+    beam: with ``sampler=beam``, the Beam step's summary (runner, samples,
+      seconds); None otherwise.
   """
 
   encoder: tf.keras.Model
@@ -41,6 +45,7 @@ class TrainResult:
   positives_seen: int
   seconds: float
   replicas: int = 1
+  beam: dict[str, Any] | None = None
 
 
 def make_strategy(config: PretrainConfig) -> tf.distribute.Strategy:
@@ -79,8 +84,16 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
                           out_dir: str | pathlib.Path | None = None,
                           verbose: int = 1,
                           callbacks: list[tf.keras.callbacks.Callback] | None
-                          = None) -> TrainResult:
+                          = None, *,
+                          graph_dir: str | pathlib.Path | None = None,
+                          beam_args: Sequence[str] = ()) -> TrainResult:
   """Trains the encoder; writes checkpoints and TensorBoard logs to out_dir.
+
+  With ``config.sampler == "beam"`` the subgraphs come from TF-GNN's Beam
+  sampler over ``graph_dir``'s sharded files (``beam_link_samples``): the
+  Beam step runs first and writes its samples to ``out_dir``'s
+  ``beam_samples/``; batches, model, validation, early stopping and
+  checkpoints are those of the in-memory path.
 
   Args:
     graph: the full item graph.
@@ -88,6 +101,9 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
     out_dir: where ``checkpoints/`` and ``logs/`` go (None: not written).
     verbose: Keras verbosity (1: progress bar).
     callbacks: more Keras callbacks for ``fit``.
+    graph_dir: the GraphDir ``graph`` was loaded from (needed by the Beam
+      sampler).
+    beam_args: Beam pipeline options for the Beam step.
 
   Returns:
     The TrainResult.
@@ -112,24 +128,40 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
   if not val_plan:
     raise ValueError("too few edges to hold out a validation set")
   seen = {"positives": 0}
+  beam = None
+  if config.sampler == "beam":
+    beam = _sample_with_beam(graph, split, config, graph_dir, out_dir,
+                             beam_args)
+    # Building TF-GNN's sampling programs reset Keras's global state.
+    tf.keras.utils.set_random_seed(config.seed)
 
   def datasets(input_id: int = 0):
-    sampler = SubgraphSampler(split.train_graph, tuple(config.fanouts),
-                              features=graph, seed=config.seed + input_id)
+    if beam is not None:
+      sampler = beam.store
+    else:
+      sampler = SubgraphSampler(split.train_graph, tuple(config.fanouts),
+                                features=graph, seed=config.seed + input_id)
     batcher = LinkBatcher(graph, sampler, spec)
     rng = np.random.default_rng(config.seed + 100 + input_id)
 
     def train_batches():
+      passes = 0
       while True:  # One pass per epoch, drawn afresh; Keras counts steps.
         plan = epoch_plan(split.train_pairs, config.balanced_sampling, rng)
         for batch in batcher.batches(plan, rng):
           seen["positives"] += len(batch["inbatch_valid"])
+          if beam is not None:  # Pass e uses round e mod beam_rounds.
+            batch["round_index"] = np.int32(passes % config.beam_rounds)
           yield batch
+        passes += 1
 
     def val_batches():
       while True:  # The same batches every pass.
-        yield from batcher.batches(val_plan, np.random.default_rng(
-            config.seed + 7), shuffle=False)
+        for batch in batcher.batches(val_plan, np.random.default_rng(
+            config.seed + 7), shuffle=False):
+          if beam is not None:
+            batch["round_index"] = np.int32(0)
+          yield batch
 
     # Infinite datasets with explicit step counts: Keras then keeps one
     # iterator for the whole fit (making one costs seconds).
@@ -176,4 +208,23 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
   return TrainResult(encoder=encoder, history=hist, split=split,
                      epochs_run=len(hist.get("loss", [])),
                      positives_seen=seen["positives"], seconds=seconds,
-                     replicas=strategy.num_replicas_in_sync)
+                     replicas=strategy.num_replicas_in_sync,
+                     beam=beam.summary if beam is not None else None)
+
+
+def _sample_with_beam(graph: ItemGraph, split: LinkSplit,
+                      config: PretrainConfig,
+                      graph_dir: str | pathlib.Path | None,
+                      out_dir: str | pathlib.Path | None,
+                      beam_args: Sequence[str]):
+  """The Beam step of ``sampler=beam``: samples every root node set."""
+  from tfgnn_gfm.hgnn.beam_link_samples import sample_with_beam  # pylint: disable=g-import-not-at-top
+  if graph_dir is None:
+    raise ValueError("sampler=beam needs the graph directory (TF-GNN's Beam "
+                     "sampler reads its sharded/ files)")
+  node_sets = sorted({name for key in list(split.train_pairs) +
+                      list(split.val_pairs) for name in key})
+  return sample_with_beam(
+      graph, graph_dir, out_dir, fanouts=tuple(config.fanouts),
+      node_sets=node_sets, rounds=config.beam_rounds,
+      held_out=removed_edges(graph, split.train_graph), beam_args=beam_args)
