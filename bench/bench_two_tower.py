@@ -7,7 +7,8 @@ audiobooks = users/40), written as Parquet and read back with
 vectors and 384-d text vectors: this measures the dynamic layer, not the
 static one), it measures:
 
-* ``features``: building the training examples, histories and user table of
+* ``features``: building the training examples, histories (per example by
+  default: the user's items strictly before the example) and user table of
   the 90-day window (numpy/pandas);
 * ``train``: the unified 2T-HGNN at the default sizes (towers 512-256-128,
   batch 128) for ``--epochs`` epoch(s): training examples per second;
@@ -19,6 +20,7 @@ Prints one JSON line per size. There is no external reference for these
 numbers (the paper reports no CPU throughput), so no ratio is reported.
 
 usage: python bench/bench_two_tower.py [--sizes 1000000] [--epochs 1]
+           [--training-history before_example|window]
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import tempfile
 import time
 
 
-def _one(interactions: int, epochs: int) -> dict:
+def _one(interactions: int, epochs: int, training_history: str) -> dict:
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   import numpy as np  # pylint: disable=g-import-not-at-top
   import pandas as pd  # pylint: disable=g-import-not-at-top
@@ -81,7 +83,7 @@ def _one(interactions: int, epochs: int) -> dict:
                      extra={"cut": platform.cut_timestamp})
     cut = platform.cut_timestamp
     split = TimeSplit(cut, 90, 14)
-    tt = TwoTowerConfig(epochs=epochs)
+    tt = TwoTowerConfig(epochs=epochs, training_history=training_history)
     start = time.perf_counter()
     items = load_item_table(f"{tmp}/emb", dataset.items.frame,
                             available_until=split.holdout_end)
@@ -107,6 +109,11 @@ def _one(interactions: int, epochs: int) -> dict:
       "users": int(len(data.users)), "items": int(n_items),
       "candidates": int(items.candidate.sum()),
       "training_examples": int(len(data.examples)),
+      "training_history": tt.training_history,
+      "example_history_mb": (
+          0 if data.examples.history is None else
+          round(data.examples.history.nbytes / 2**20)),
+      "interaction_weight": tt.interaction_weight,
       "epochs": epochs, "batch_size": tt.batch_size,
       "read_s": round(read_s, 2), "features_s": round(features_s, 2),
       "train_s": round(model.seconds, 2),
@@ -134,15 +141,20 @@ def main() -> None:
                       help="comma-separated target interaction counts")
   parser.add_argument("--epochs", type=int, default=1,
                       help="training epochs to time")
+  parser.add_argument("--training-history", default="before_example",
+                      choices=("before_example", "window"),
+                      help="user history of a training example")
   parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.one:
-    print(json.dumps(_one(args.one, args.epochs)), flush=True)
+    print(json.dumps(_one(args.one, args.epochs, args.training_history)),
+          flush=True)
     return
   for size in [int(s) for s in args.sizes.split(",") if s.strip()]:
     # A fresh process per size, so peak memory does not mix.
     subprocess.run([sys.executable, __file__, "--one", str(size), "--epochs",
-                    str(args.epochs)], check=True)
+                    str(args.epochs), "--training-history",
+                    args.training_history], check=True)
 
 
 if __name__ == "__main__":

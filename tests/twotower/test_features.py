@@ -4,9 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.twotower.helpers import CUT, interactions, item_table, users
-from tfgnn_gfm.twotower.features import (TimeSplit, build_history,
-                                         build_holdout, build_training_data)
+import inspect
+
+from tests.twotower.helpers import CUT, DAY, interactions, item_table, users
+from tfgnn_gfm.twotower.config import EvaluateConfig, TwoTowerConfig
+from tfgnn_gfm.twotower.features import (TimeSplit, build_example_history,
+                                         build_history, build_holdout,
+                                         build_training_data,
+                                         interaction_factors, validation_view)
 
 SPLIT = TimeSplit(CUT, train_days=90, holdout_days=14)
 WEIGHTS = {"stream": 1.0, "follow": 0.5, "preview": 0.5, "skip": 0.0}
@@ -62,6 +67,8 @@ def test_nothing_at_or_after_the_cut_reaches_training():
                                                              name))
   np.testing.assert_array_equal(ex.sampling_probability,
                                 base.examples.sampling_probability)
+  np.testing.assert_array_equal(ex.history, base.examples.history)
+  assert data.training["weight_medians"] == base.training["weight_medians"]
   # Histories, vocabularies and statistics are those of the pre-cut data
   # (compare by user id: the new user only adds a row).
   rows = data.users.rows_of(base.users.user_id)
@@ -166,3 +173,165 @@ def test_no_users_table_and_one_item_type():
   assert set(data.users.features()) == {"history"}
   assert table.eval_types == ["movie"]
   assert (table.language == 0).all() and (table.genres == 0).all()
+
+
+def test_build_example_history_by_hand():
+  # User 0: p5@1, p6@3, p5@4, p7@4, p8@6; user 1: p9@2; user 2: nothing.
+  h = build_example_history(
+      user=np.array([0, 0, 0, 0, 0, 1]), item=np.array([5, 6, 5, 7, 8, 9]),
+      timestamp=np.array([1, 3, 4, 4, 6, 2]),
+      example_user=np.array([0, 0, 0, 1, 2, 0]),
+      example_time=np.array([4, 5, 100, 2, 50, 0]), max_history=3)
+  np.testing.assert_array_equal(h, [
+      [6, 5, -1],    # before 4: p5@1, p6@3 (p5@4 and p7@4 are not before).
+      [5, 7, 6],     # before 5: p5 last at 4, p7 at 4 (ties by row), p6 at 3.
+      [8, 5, 7],     # everything, capped at 3.
+      [-1, -1, -1],  # user 1's only event is at the example's time.
+      [-1, -1, -1],  # user 2 has no event.
+      [-1, -1, -1]])  # nothing before time 0.
+
+
+def _brute_force_history(user, item, timestamp, ex_user, ex_time, length):
+  out = np.full((len(ex_user), length), -1, np.int32)
+  for k, (u, t) in enumerate(zip(ex_user, ex_time)):
+    before = (user == u) & (timestamp < t)
+    out[k] = build_history(np.zeros(before.sum(), np.int64), item[before],
+                           timestamp[before], 1, length)[0]
+  return out
+
+
+def test_build_example_history_matches_brute_force():
+  rng = np.random.default_rng(7)
+  n = 400
+  user = rng.integers(0, 12, n)
+  item = rng.integers(0, 15, n)          # Many repeats.
+  timestamp = rng.integers(0, 30, n)     # Many ties.
+  ex_user = rng.integers(0, 13, 200)     # User 12 has no event.
+  ex_time = rng.integers(-1, 32, 200)
+  for length in (1, 4, 20):
+    np.testing.assert_array_equal(
+        build_example_history(user, item, timestamp, ex_user, ex_time,
+                              length),
+        _brute_force_history(user, item, timestamp, ex_user, ex_time, length))
+
+
+@pytest.mark.parametrize("dedupe", [True, False])
+def test_example_history_has_nothing_at_or_after_the_example(dedupe):
+  """Leakage: an example's history is built from its user's events strictly
+  before the example's time, and from nothing else."""
+  rng = np.random.default_rng(3)
+  ids = ["p0", "p1", "p2", "p3", "p4", "a0", "a1", "a2", "a3", "e0", "e2"]
+  rows = [(f"u{rng.integers(4)}", ids[rng.integers(len(ids))],
+           float(rng.integers(12, 99)) + rng.integers(0, 3) / 4)
+          for _ in range(300)]
+  frame = interactions(rows)
+  data = _train(frame, dedupe_pairs=dedupe, max_history=6)
+  ex, items, u = data.examples, data.items, data.users
+  assert ex.history is not None and ex.history.shape == (len(ex), 6)
+  # Every event, rolled up, as (user row, item row, time).
+  ev_user = u.rows_of(frame["user_id"])
+  ev_item = items.root[items.rows_of(frame["item_id"])]
+  ev_time = frame["timestamp"].to_numpy()
+  for k in range(len(ex)):
+    mine = ev_user == ex.user[k]
+    for r in ex.history[k][ex.history[k] >= 0]:
+      assert (ev_time[mine & (ev_item == r)] < ex.timestamp[k]).any()
+  np.testing.assert_array_equal(ex.history, _brute_force_history(
+      ev_user, ev_item, ev_time, ex.user, ex.timestamp, 6))
+  # Examples late in the window see a longer history than early ones, and
+  # some history differs from the user's whole-window history.
+  assert not np.array_equal(ex.history, u.history[ex.user])
+  window = _train(frame, dedupe_pairs=dedupe, max_history=6,
+                  training_history="window")
+  assert window.examples.history is None
+  np.testing.assert_array_equal(window.users.history, u.history)
+
+
+def test_example_history_tie_at_the_example_time():
+  # u0 streams p1 and p2 in the same second: neither is in the other's
+  # history; p0 (a day earlier) is in both.
+  data = _train(interactions([("u0", "p0", 50), ("u0", "p1", 51),
+                              ("u0", "p2", 51)]))
+  ex, items = data.examples, data.items
+  got = {items.item_id[i]: items.item_id[h[h >= 0]].tolist()
+         for i, h in zip(ex.item, ex.history)}
+  assert got == {"p0": [], "p1": ["p0"], "p2": ["p0"]}
+
+
+def test_interaction_factors_by_hand():
+  weight = np.array([10, 30, 90, np.nan, 0, -5, 2, 2, np.inf])
+  group = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1])
+  factor, median = interaction_factors(weight, group, "saturating")
+  # Group 0: positive weights 10, 30, 90 -> median 30; 2w / (w + 30).
+  np.testing.assert_allclose(median, [30, 2])
+  np.testing.assert_allclose(factor, [0.5, 1, 1.5, 1, 0, 0, 1, 1, 1])
+  factor, _ = interaction_factors(weight, group, "log1p")
+  np.testing.assert_allclose(factor, [np.log2(4 / 3), 1, 2, 1, 0, 0, 1, 1, 1])
+  factor, _ = interaction_factors(weight, group, "none")
+  np.testing.assert_array_equal(factor, np.ones(9))
+  with pytest.raises(ValueError, match="unknown interaction_weight"):
+    interaction_factors(weight, group, "sqrt")
+
+
+def test_example_weights_from_the_weight_column():
+  rows = [("u0", "p0", 20), ("u0", "p0", 30), ("u1", "p1", 40),
+          ("u1", "a0", 50, "preview"), ("u2", "a1", 60, "preview"),
+          ("u2", "p2", 70), ("u3", "p3", 80), ("u3", "p4", 81, "follow")]
+  frame = interactions(rows)
+  # Seconds streamed: streams of podcasts 100, 300, 500, 0 (dropped), NaN;
+  # previews of audiobooks 30, 90; the follow has the contract default 1.
+  frame["weight"] = [100.0, 300.0, 500.0, 30.0, 90.0, 0.0, np.nan, 1.0]
+  data = _train(frame)
+  ex, items, u = data.examples, data.items, data.users
+  got = dict(zip(zip(u.user_id[ex.user], items.item_id[ex.item]),
+                 ex.weight.tolist()))
+  # stream/podcast median 300 (of 100, 300, 500): u0's pair is the larger
+  # of 2*100/400 and 2*300/600; u1's p1 2*500/800. preview/audiobook median
+  # 60, event weight 0.5: 0.5 * 2*30/90 and 0.5 * 2*90/150. NaN counts 1;
+  # the follow's median is its own weight: 0.5 * 1.
+  assert got == pytest.approx({
+      ("u0", "p0"): 1.0, ("u1", "p1"): 1.25, ("u1", "a0"): 1 / 3,
+      ("u2", "a1"): 0.6, ("u3", "p3"): 1.0, ("u3", "p4"): 0.5})
+  assert data.training["weight_medians"] == {
+      "follow/podcast": 1.0, "preview/audiobook": 60.0,
+      "stream/podcast": 300.0}
+  assert data.counts["weight_dropped_events"] == 1
+  assert data.training["weight_missing_events"] == 1
+  # u2's zero-second stream of p2 is in no history either.
+  assert items.rows_of(["p2"])[0] not in u.history
+  plain = _train(frame, interaction_weight="none")
+  assert sorted(plain.examples.weight.tolist()) == [0.5, 0.5, 0.5, 1, 1, 1, 1]
+
+
+def test_builder_defaults_are_the_config_defaults():
+  params = inspect.signature(build_training_data).parameters
+  config = TwoTowerConfig()
+  for name in ("interaction_weight", "training_history", "max_history",
+               "dedupe_pairs"):
+    assert params[name].default == getattr(config, name)
+
+
+def test_validation_view_never_reads_the_test_holdout():
+  frame = interactions([("u0", "p0", 80), ("u0", "p1", 90),
+                        ("u0", "p2", 99.99), ("u0", "p3", 100),
+                        ("u1", "a0", 107)])
+  kept, split = validation_view(frame, CUT, train_days=90, holdout_days=14)
+  assert split.cut == CUT - 14 * DAY and split.holdout_end == CUT
+  assert split.train_start == CUT - 104 * DAY
+  assert kept["item_id"].tolist() == ["p0", "p1", "p2"]
+  # Validation targets: [86, 100) days; p1 and p2 of u0.
+  data = build_training_data(kept, users(), item_table(), split,
+                             event_weight=WEIGHTS)
+  h = build_holdout(kept, data.items, data.users.user_id, split)
+  assert data.items.item_id[h.item].tolist() == ["p1", "p2"]
+  assert data.items.item_id[data.examples.item].tolist() == ["p0"]
+
+
+def test_validation_needs_the_test_cut():
+  with pytest.raises(ValueError, match="validation needs --cut"):
+    EvaluateConfig(validation=True).validate()
+  EvaluateConfig(validation=True, cut="2024-03-31").validate()
+  with pytest.raises(ValueError, match="training_history"):
+    TwoTowerConfig(training_history="future").validate()
+  with pytest.raises(ValueError, match="interaction_weight"):
+    TwoTowerConfig(interaction_weight="sqrt").validate()

@@ -66,6 +66,7 @@ def run(tmp_path_factory):
                 stage="synth", config={})
   write_embeddings(root / "emb", platform)
   write_embeddings(root / "emb_static", platform, cut_shift=7 * 86_400)
+  write_embeddings(root / "emb_val", platform, cut_shift=14 * 86_400)
   assert main(["train-2t", str(root / "data"), "--embeddings",
                str(root / "emb"), "--out", str(root / "2t")] + SMALL) == 0
   assert main(["evaluate", str(root / "data"), "--embeddings",
@@ -91,6 +92,10 @@ def test_train_2t_writes_towers_vectors_and_manifest(run):
   spec = json.loads(layout.features_path.read_text())
   assert spec["split"]["cut"] == platform.cut_timestamp
   assert "history" in spec["user_tower_inputs"]
+  assert spec["training"]["training_history"] == "before_example"
+  assert spec["training"]["interaction_weight"] == "saturating"
+  # Synthetic streams carry seconds: their median is that of the data.
+  assert spec["training"]["weight_medians"]["stream/podcast"] > 60
   assert json.loads(layout.history_path.read_text())["mean_batch_loss"]
 
 
@@ -178,3 +183,58 @@ def test_evaluation_targets_are_after_the_cut(run):
   frame = ds.interactions.frame
   after = frame[frame["timestamp"] >= platform.cut_timestamp]
   assert set(users[h.user]) <= set(after["user_id"])
+
+
+def _cut_date(platform) -> str:
+  return pd.Timestamp(platform.cut_timestamp, unit="s").strftime("%Y-%m-%d")
+
+
+def test_validation_mode_never_reads_the_test_holdout(run, tmp_path):
+  """--validation: the split moves back by the hold-out length and nothing
+  at or after the test cut matters (popularity is deterministic, so the
+  results of the full data and of the data cut at the test cut are equal)."""
+  root, platform = run
+  cut, day = platform.cut_timestamp, 86_400
+  frame = platform.interactions
+  times = pd.to_datetime(frame["timestamp"], utc=True)
+  before = frame[times < pd.Timestamp(cut, unit="s", tz="UTC")]
+  assert len(before) < len(frame)
+  write_dataset(tmp_path / "data_before", {
+      "items": platform.items, "interactions": before,
+      "users": platform.users}, stage="synth", config={})
+  args = ["--embeddings", str(root / "emb_val"), "--validation", "--cut",
+          _cut_date(platform), "--models", "popularity,2t_hgnn", "--seeds",
+          "1"] + SMALL + ["--epochs", "1"]
+  results = []
+  for name, data in (("full", root / "data"),
+                     ("before", tmp_path / "data_before")):
+    assert main(["evaluate", str(data), "--out", str(tmp_path / name)]
+                + args) == 0
+    results.append(json.loads(
+        EvaluationDir(tmp_path / name).results_path.read_text()))
+  full, cut_data = results
+  assert full["mode"] == "validation"
+  assert full["split"]["cut"] == cut - 14 * day
+  assert full["split"]["holdout_end"] == cut
+  assert full["validation"]["test_cut"] == cut
+  assert full["validation"]["dropped_interactions"] == len(frame) - len(
+      before)
+  assert cut_data["validation"]["dropped_interactions"] == 0
+  assert (full["models"]["popularity"]["metrics"] ==
+          cut_data["models"]["popularity"]["metrics"])
+  full["counts"].pop("dead_letters")
+  cut_data["counts"].pop("dead_letters")
+  assert full["counts"] == cut_data["counts"]
+  assert full["counts"]["evaluated_users"] > 0
+  assert "validation window" in (tmp_path / "full" / "summary.txt").read_text()
+  # The test embeddings' graph saw the validation window: refused.
+  assert main(["evaluate", str(root / "data"), "--out",
+               str(tmp_path / "leak"), "--embeddings", str(root / "emb"),
+               "--validation", "--cut", _cut_date(platform), "--models",
+               "popularity"]) == 2
+  # Without --cut the validation window could be the test hold-out.
+  assert main(["evaluate", str(root / "data"), "--out",
+               str(tmp_path / "nocut"), "--embeddings", str(root / "emb_val"),
+               "--validation", "--models", "popularity"]) == 2
+  assert not (tmp_path / "leak").exists()
+  assert not (tmp_path / "nocut").exists()

@@ -144,3 +144,23 @@ def test_loss_decreases(data):
        "weight": data.examples.weight}).batch(8)
   history = model.fit(ds, epochs=15, verbose=0).history["mean_batch_loss"]
   assert history[-1] < 0.8 * history[0]
+
+
+def test_example_histories_replace_the_window_history(data):
+  ex = data.examples
+  assert ex.history is not None  # The default: per-example histories.
+  model = _model(data, example_history=ex.history)
+  pick = np.arange(8)
+  users, items = tf.constant(ex.user[pick]), tf.constant(ex.item[pick])
+  with_examples, _ = model._features(  # pylint: disable=protected-access
+      users, items, examples=tf.constant(pick))
+  expected = np.where(ex.history[pick] == ex.item[pick, None], -1,
+                      ex.history[pick])  # Leave-one-out still applies.
+  np.testing.assert_array_equal(with_examples["history"], expected)
+  # Without example indices (or without the table): the window history.
+  window, _ = model._features(users, items)  # pylint: disable=protected-access
+  np.testing.assert_array_equal(
+      window["history"], np.where(data.users.history[ex.user[pick]] ==
+                                  ex.item[pick, None], -1,
+                                  data.users.history[ex.user[pick]]))
+  assert not np.array_equal(with_examples["history"], window["history"])

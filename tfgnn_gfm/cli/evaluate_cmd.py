@@ -23,10 +23,18 @@ The cut defaults to the latest cut of the embeddings given; an embeddings
 directory whose graph was cut after the evaluation cut is refused (its
 vectors have seen the hold-out).
 
+Choosing hyper-parameters: --validation --cut TEST_CUT drops every
+interaction at or after the test cut on reading and moves the split back by
+--holdout-days (train on [cut - holdout - train_days, cut - holdout),
+evaluate on [cut - holdout, cut)), so a sweep never sees the test hold-out.
+Its embeddings must come from a graph cut at or before cut - holdout.
+
 Writes to OUT: results.json, results.md (tables), summary.txt (who wins per
 type and by how much), hr_at_k.png, mrr_coverage.png, manifest.json.
 
 example: gfm evaluate data/ --embeddings out/embeddings --out out/evaluation
+         gfm evaluate data/ --embeddings out/embeddings_val --validation \
+             --cut 2024-03-31 --vector-dropout 0.1 --out out/val_0.1
 """
 
 

@@ -19,7 +19,10 @@ language and genres -> MLP 512-256-128 -> L2 norm. User tower: user columns
 mean HGNN vector of the user's items in the window (zeros and a flag when
 none), optional interest vector -> MLP -> L2 norm. In-batch softmax with
 logQ sampling-bias correction and accidental-hit removal; weak signals
-(follow, preview) are positives with --event-weights.
+(follow, preview) are positives with --event-weights, scaled by the
+interactions' weight column (--interaction-weight, e.g. seconds streamed); a
+training example's history holds only the user's events before it
+(--training-history).
 
 Writes to OUT: user_tower/ and item_tower/ (Keras SavedModels),
 item_embeddings.npy (every item), items.csv, features.json (inputs,

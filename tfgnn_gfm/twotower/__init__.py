@@ -18,6 +18,7 @@ _EXPORTS = {
     "build_holdout": "features",
     "build_training_data": "features",
     "load_item_table": "features",
+    "validation_view": "features",
     "ItemTypeTable": "towers",
     "ItemVectorTable": "towers",
     "MaskedEmbedding": "towers",

@@ -45,11 +45,14 @@ class Comparison:
       "metrics" (aggregated), "train_seconds", "eval_seconds", "info"}.
     counts: sizes of the split (training and hold-out).
     types: the evaluated item types.
+    training: how the (unified) training examples were made
+      (``TrainingData.training``).
   """
 
   models: dict[str, dict[str, Any]]
   counts: dict[str, Any]
   types: list[str]
+  training: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def training_data_for(interactions: pd.DataFrame, users: pd.DataFrame | None,
@@ -62,6 +65,8 @@ def training_data_for(interactions: pd.DataFrame, users: pd.DataFrame | None,
       interactions, users, items, split, event_weight=config.event_weights,
       default_event_weight=config.default_event_weight,
       dedupe_pairs=config.dedupe_pairs, max_history=config.max_history,
+      interaction_weight=config.interaction_weight,
+      training_history=config.training_history,
       user_columns=config.user_columns,
       use_interest_vector=config.use_interest_vector, item_types=item_types,
       user_ids=user_ids)
@@ -191,4 +196,5 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
   counts["evaluated_cold_users"] = int((~holdout.warm[user_rows]).sum())
   counts["cold_candidates"] = int(
       (items.candidate & ~holdout.item_seen_before_cut).sum())
-  return Comparison(models=out, counts=counts, types=types)
+  return Comparison(models=out, counts=counts, types=types,
+                    training=data.training)

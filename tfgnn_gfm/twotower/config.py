@@ -26,6 +26,10 @@ TWO_TOWER_HGNN = "2t_hgnn"
 TWO_TOWER_HGNN_RETRAINED = "2t_hgnn_retrained"
 ALL_MODELS = (POPULARITY, LLM_KNN, HGNN_KNN, TWO_TOWER_NO_GNN,
               TWO_TOWER_TYPE_SPECIFIC, TWO_TOWER_HGNN)
+#: ``interaction_weight`` transforms of the interactions' ``weight`` column.
+INTERACTION_WEIGHTS = ("none", "saturating", "log1p")
+#: ``training_history`` modes: the user features of a training example.
+TRAINING_HISTORIES = ("before_example", "window")
 #: Models trained with a random seed (the others are deterministic).
 SEEDED_MODELS = (TWO_TOWER_NO_GNN, TWO_TOWER_TYPE_SPECIFIC, TWO_TOWER_HGNN,
                  TWO_TOWER_HGNN_RETRAINED)
@@ -68,8 +72,23 @@ class TwoTowerConfig:
   dedupe_pairs: bool = dataclasses.field(default=True, metadata=_help(
       "one training example per (user, item) pair, weighted by the largest "
       "weight of its events (repeat listening then does not dominate)"))
+  interaction_weight: str = dataclasses.field(
+      default="saturating", metadata=_help(
+          "how the interactions' weight column (e.g. seconds streamed) "
+          "scales an event's positive weight: none (ignored), saturating "
+          "(2w / (w + m)) or log1p (log2(1 + w / m)), where m is the median "
+          "weight of the same event on the same item type in the training "
+          "window, so an event of median strength counts 1 whatever the "
+          "unit; a weight <= 0 drops the event, a missing one counts 1",
+          choices=INTERACTION_WEIGHTS))
   max_history: int = dataclasses.field(default=100, metadata=_help(
       "most recent distinct items per user kept for the history features"))
+  training_history: str = dataclasses.field(
+      default="before_example", metadata=_help(
+          "user history of a training example: before_example (the user's "
+          "events strictly before the example's time, as at serving time) "
+          "or window (the whole training window; the positive is left out "
+          "either way)", choices=TRAINING_HISTORIES))
   tower_units: tuple[int, ...] = dataclasses.field(
       default=(512, 256, 128), metadata=_help(
           "MLP sizes of both towers; the last is the embedding size"))
@@ -96,7 +115,7 @@ class TwoTowerConfig:
       "(TFRS candidate_sampling_probability)"))
   remove_accidental_hits: bool = dataclasses.field(default=True, metadata=_help(
       "mask in-batch negatives that are the positive item"))
-  vector_dropout: float = dataclasses.field(default=0.25, metadata=_help(
+  vector_dropout: float = dataclasses.field(default=0.5, metadata=_help(
       "probability that a training item loses its collaborative vector "
       "(HGNN or learned id) and is seen by text and metadata only, as new "
       "items are (DropoutNet-style cold-start training)"))
@@ -134,6 +153,14 @@ class TwoTowerConfig:
       raise ValueError("dropout_rate must be in [0, 1)")
     if not 0.0 <= self.vector_dropout < 1.0:
       raise ValueError("vector_dropout must be in [0, 1)")
+    if self.interaction_weight not in INTERACTION_WEIGHTS:
+      raise ValueError(f"interaction_weight must be one of "
+                       f"{', '.join(INTERACTION_WEIGHTS)}, got "
+                       f"{self.interaction_weight!r}")
+    if self.training_history not in TRAINING_HISTORIES:
+      raise ValueError(f"training_history must be one of "
+                       f"{', '.join(TRAINING_HISTORIES)}, got "
+                       f"{self.training_history!r}")
     weights = dict(self.event_weights)
     weights.setdefault("*", self.default_event_weight)
     for event, w in weights.items():
@@ -160,6 +187,13 @@ class EvaluateConfig(TwoTowerConfig):
 
   holdout_days: int = dataclasses.field(default=14, metadata=_help(
       "days after the cut whose interactions are the targets"))
+  validation: bool = dataclasses.field(default=False, metadata=_help(
+      "validation mode, for choosing hyper-parameters without the test "
+      "hold-out: every interaction at or after --cut (the test cut, "
+      "required) is dropped on reading, and the split moves back by "
+      "--holdout-days: train on [cut - holdout - train_days, cut - holdout), "
+      "evaluate on [cut - holdout, cut); the embeddings' graph must be cut "
+      "at or before cut - holdout"))
   k: int = dataclasses.field(default=10, metadata=_help(
       "K of HR@K (the headline metric)"))
   mrr_k: int = dataclasses.field(default=100, metadata=_help(
@@ -194,6 +228,10 @@ class EvaluateConfig(TwoTowerConfig):
                        f"{', '.join(ALL_MODELS)}")
     if not self.models:
       raise ValueError("models must name at least one model")
+    if self.validation and self.cut is None:
+      raise ValueError("validation needs --cut: the test cut, whose hold-out "
+                       "it must not read (the default cut, the embeddings', "
+                       "could make the validation window the test hold-out)")
 
   def two_tower(self, **changes: Any) -> TwoTowerConfig:
     """The TwoTowerConfig part of this config, with ``changes`` applied."""

@@ -1,10 +1,13 @@
 """The retrieval model: two towers joined by ``tfrs.tasks.Retrieval``.
 
-Each training batch holds (user row, positive item row, weight). The model
-gathers both towers' features from in-memory tables (so a step is one graph,
-no Python per example), and scores every user of the batch against every
-positive of the batch (in-batch negatives), with:
+Each training batch holds (user row, positive item row, weight, example
+index). The model gathers both towers' features from in-memory tables (so a
+step is one graph, no Python per example), and scores every user of the
+batch against every positive of the batch (in-batch negatives), with:
 
+* per-example histories (when given): the user's history input is the
+  example's own (the user's items strictly before the example's time) instead
+  of the user table's whole-window history;
 * logQ correction: ``candidate_sampling_probability`` is each positive's share
   of the training examples, the probability of meeting it as a negative;
 * accidental-hit removal: a negative that is the row's own positive item is
@@ -45,6 +48,8 @@ class TwoTowerModel(tfrs.Model):
     leave_one_out: drop the positive from the user's history features.
     vector_dropout: probability of dropping a training item's collaborative
       vector.
+    example_history: [n, L] int32 history of each training example (rows =
+      the ``example`` index of a batch), or None: the user table's history.
   """
 
   def __init__(self, user_tower: tf.keras.Model, item_tower: tf.keras.Model,
@@ -54,7 +59,7 @@ class TwoTowerModel(tfrs.Model):
                temperature: float = 0.05,
                remove_accidental_hits: bool = True,
                leave_one_out: bool = True, vector_dropout: float = 0.0,
-               **kwargs):
+               example_history: np.ndarray | None = None, **kwargs):
     super().__init__(**kwargs)
     self.user_tower = user_tower
     self.item_tower = item_tower
@@ -66,6 +71,9 @@ class TwoTowerModel(tfrs.Model):
     self._probability = (None if sampling_probability is None else
                          tf.constant(np.asarray(sampling_probability,
                                                 np.float32)))
+    self._example_history = (
+        None if example_history is None else
+        tf.constant(np.asarray(example_history, np.int32)))
     self._leave_one_out = leave_one_out
     self._vector_dropout = float(vector_dropout)
     self._remove_accidental_hits = remove_accidental_hits
@@ -75,10 +83,26 @@ class TwoTowerModel(tfrs.Model):
         loss_metrics=[tf.keras.metrics.Mean(name="mean_batch_loss")])
 
   def _features(self, users: tf.Tensor, items: tf.Tensor,
-                training: bool = False
+                training: bool = False, examples: tf.Tensor | None = None
                 ) -> tuple[dict[str, tf.Tensor], dict[str, tf.Tensor]]:
+    """Both towers' inputs of a batch.
+
+    Args:
+      users: [B] user rows.
+      items: [B] positive item rows.
+      training: apply vector dropout.
+      examples: [B] example indices (for per-example histories).
+
+    Returns:
+      (user features, item features).
+    """
     user_features = {k: tf.gather(t, users) for k, t in
                      self._user_tables.items()}
+    if (self._example_history is not None and examples is not None and
+        "history" in user_features):
+      user_features["history"] = tf.cast(
+          tf.gather(self._example_history, tf.cast(examples, tf.int32)),
+          user_features["history"].dtype)
     if self._leave_one_out and "history" in user_features:
       history = user_features["history"]
       user_features["history"] = tf.where(
@@ -99,10 +123,11 @@ class TwoTowerModel(tfrs.Model):
 
   def compute_loss(self, inputs: Mapping[str, tf.Tensor],
                    training: bool = False) -> tf.Tensor:
-    """In-batch softmax loss of a batch of (user, item, weight)."""
+    """In-batch softmax loss of a batch of (user, item, weight, example)."""
     users = tf.cast(inputs["user"], tf.int32)
     items = tf.cast(inputs["item"], tf.int32)
-    user_features, item_features = self._features(users, items, training)
+    user_features, item_features = self._features(
+        users, items, training, inputs.get("example"))
     query = self.user_tower(user_features, training=training)
     candidate = self.item_tower(item_features, training=training)
     probability = (None if self._probability is None else

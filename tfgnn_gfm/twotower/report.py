@@ -161,13 +161,23 @@ def _pct(m: dict | None) -> str:
           "seeds")
 
 
+def _window(result: dict[str, Any]) -> str:
+  """What the targets are: the test hold-out or the validation window."""
+  if result.get("mode") == "validation":
+    split = result["split"]
+    return (f"the validation window [{split['cut_utc']}, "
+            f"{split['holdout_end_utc']}) (the test hold-out after "
+            f"{result['validation']['test_cut_utc']} is not read)")
+  return "the hold-out"
+
+
 def summary_text(result: dict[str, Any]) -> str:
   """A few sentences: who wins per type and by how much."""
   v = result["verdict"]
   k = result["config"]["k"]
   seeds = result["config"]["seeds"]
-  lines = [f"HR@{k} on the hold-out (all users, all items), {seeds} seed(s) "
-           "for the two-tower models:"]
+  lines = [f"HR@{k} on {_window(result)} (all users, all items), {seeds} "
+           "seed(s) for the two-tower models:"]
   for t, entry in v["per_type"].items():
     winner = DISPLAY_NAMES.get(entry["winner"], entry["winner"])
     best = entry["ranking"][0][f"hr@{k}"]
@@ -199,12 +209,18 @@ def markdown_tables(result: dict[str, Any]) -> str:
   """Every table of TABLES, models as rows and item types as columns."""
   c = result["config"]
   models, types = ordered(result["models"]), result["types"] + [ALL_TYPES]
-  out = [f"# Evaluation ({c['seeds']} seed(s); mean ± std over seeds for "
+  title = ("Validation" if result.get("mode") == "validation"
+           else "Evaluation")
+  out = [f"# {title} ({c['seeds']} seed(s); mean ± std over seeds for "
          "the two-tower models)", ""]
   split = result["split"]
   out.append(f"Cut {split['cut_utc']}; training window from "
              f"{split['train_start_utc']}; hold-out until "
              f"{split['holdout_end_utc']}.")
+  if result.get("mode") == "validation":
+    out.append(f"Validation mode: targets are {_window(result)}; "
+               f"{result['validation']['dropped_interactions']} interactions "
+               "at or after the test cut were dropped on reading.")
   counts = result["counts"]
   out.append(f"Evaluated users: {counts['evaluated_users']} "
              f"({counts['evaluated_warm_users']} warm, "

@@ -19,7 +19,7 @@ from tfgnn_gfm.twotower import config as cfg
 from tfgnn_gfm.twotower import report
 from tfgnn_gfm.twotower.comparison import compare_models, training_data_for
 from tfgnn_gfm.twotower.features import (TimeSplit, load_item_table,
-                                         read_embeddings)
+                                         read_embeddings, validation_view)
 from tfgnn_gfm.twotower.towers import save_tower
 from tfgnn_gfm.twotower.train import train_two_tower
 
@@ -150,7 +150,9 @@ def evaluate(data_dir: str | pathlib.Path, embeddings_dir: str | pathlib.Path,
     embeddings_dir: the (static) HGNN embeddings used by every model.
     out_dir: the EvaluationDir to write (atomically).
     config: options; ``config.cut`` defaults to the latest cut of the
-      embeddings given.
+      embeddings given. With ``config.validation``, ``config.cut`` is the
+      test cut: interactions at or after it are dropped on reading and the
+      split moves back by ``holdout_days`` (``features.validation_view``).
     retrained_embeddings: embeddings of an HGNN retrained at the cut: adds
       the static-vs-retrained ablation (``2t_hgnn_retrained``).
     progress: tqdm bars while ranking.
@@ -166,16 +168,25 @@ def evaluate(data_dir: str | pathlib.Path, embeddings_dir: str | pathlib.Path,
   config.validate()
   items_frame, interactions, users, inputs, dead = _read_data(data_dir)
   cut = resolve_cut(config.cut, embeddings_dir, retrained_embeddings)
+  validation = None
+  if config.validation:
+    kept, split = validation_view(interactions, cut, config.train_days,
+                                  config.holdout_days)
+    validation = {"test_cut": cut, "test_cut_utc": format_time(cut),
+                  "dropped_interactions": int(len(interactions) - len(kept))}
+    interactions, cut = kept, split.cut
+  else:
+    split = TimeSplit(cut, config.train_days, config.holdout_days)
+  what = "validation cut" if validation else "evaluation cut"
   for name, path in (("--embeddings", embeddings_dir),
                      ("--retrained-embeddings", retrained_embeddings)):
     emb_cut = embeddings_cut(path) if path else None
     if emb_cut is not None and emb_cut > cut:
       raise ValueError(
           f"{name} {path} comes from a graph cut at {format_time(emb_cut)}, "
-          f"after the evaluation cut {format_time(cut)}: its vectors have "
-          "seen hold-out interactions; rebuild the graph with --cut <= the "
-          "evaluation cut")
-  split = TimeSplit(cut, config.train_days, config.holdout_days)
+          f"after the {what} {format_time(cut)}: its vectors have seen "
+          f"hold-out interactions; rebuild the graph with --cut <= the "
+          f"{what}")
   items = load_item_table(embeddings_dir, items_frame,
                           rollup_episodes=config.rollup_episodes,
                           max_genres=config.max_genres,
@@ -201,13 +212,17 @@ def evaluate(data_dir: str | pathlib.Path, embeddings_dir: str | pathlib.Path,
             for name, entry in report.ordered(comparison.models).items()}
   result = {
       "config": config_to_dict(config),
+      "mode": "validation" if validation else "test",
       "split": split.to_dict(),
       "counts": {**comparison.counts, "dead_letters": dead,
                  "retrained_missing_items": missing},
       "types": comparison.types,
       "models": models,
+      "training": comparison.training,
       "seconds": round(seconds, 1),
   }
+  if validation:
+    result["validation"] = validation
   result["verdict"] = report.verdict(models, comparison.types, config.k)
   headline = {m: {t: e["metrics"][t]["all_items"]["all_users"][
       f"hr@{config.k}"]["mean"] for t in e["metrics"]}
@@ -232,6 +247,7 @@ def evaluate(data_dir: str | pathlib.Path, embeddings_dir: str | pathlib.Path,
                  "unified_beats_type_specific": result["verdict"].get(
                      "unified_beats_type_specific"),
                  "seconds": result["seconds"]},
-        extra={"cut": cut, "split": split.to_dict()})
+        extra={"cut": cut, "split": split.to_dict(), "mode": result["mode"],
+               **({"validation": validation} if validation else {})})
   return result
 

@@ -129,7 +129,8 @@ def build_towers(data: TrainingData, config: TwoTowerConfig, *,
 def _dataset(data: TrainingData, batch_size: int, seed: int) -> tf.data.Dataset:
   ex = data.examples
   ds = tf.data.Dataset.from_tensor_slices(
-      {"user": ex.user, "item": ex.item, "weight": ex.weight})
+      {"user": ex.user, "item": ex.item, "weight": ex.weight,
+       "example": np.arange(len(ex), dtype=np.int32)})
   ds = ds.shuffle(len(ex), seed=seed, reshuffle_each_iteration=True)
   return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
@@ -170,7 +171,8 @@ def train_two_tower(data: TrainingData, config: TwoTowerConfig, *,
                             if config.sampling_correction else None),
       temperature=config.temperature,
       remove_accidental_hits=config.remove_accidental_hits,
-      vector_dropout=config.vector_dropout)
+      vector_dropout=config.vector_dropout,
+      example_history=data.examples.history)
   model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate),
                 steps_per_execution=_STEPS_PER_EXECUTION)
   start = time.perf_counter()
