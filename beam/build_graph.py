@@ -50,6 +50,7 @@ import apache_beam as beam
 from beam import catalog as catalog_lib
 from beam import edges as edges_lib
 from beam import graph_writer
+from beam.metrics import pipeline_counters
 from beam import options as options_lib
 from beam import read as read_lib
 from beam import text_encoding
@@ -244,23 +245,6 @@ def build_pipeline(pipeline: beam.Pipeline, inputs: GraphInputs,
                                      node_index=node_side, root=root))
 
 
-def _counters(result: Any) -> dict[str, int]:
-  """The pipeline's Beam counters (committed values), by name."""
-  out: dict[str, int] = {}
-  try:
-    metrics = result.metrics().query()
-  except Exception:  # pylint: disable=broad-except  # Some runners lack it.
-    return out
-  for counter in metrics.get("counters", []):
-    if counter.key.metric.namespace != read_lib.METRICS_NAMESPACE:
-      continue
-    value = counter.committed if counter.committed is not None else (
-        counter.attempted)
-    out[counter.key.metric.name] = out.get(counter.key.metric.name, 0) + int(
-        value or 0)
-  return dict(sorted(out.items()))
-
-
 def _read_text(path: str) -> str:
   # pylint: disable=g-import-not-at-top,import-outside-toplevel
   import tensorflow as tf
@@ -402,7 +386,7 @@ def build_graph(data: str | os.PathLike | None, out: str | os.PathLike,
       summary = json.loads(_read_text(graph_writer.output_path(
           root, _NAMES.summary_path)))
       stats = _finalize(root, local, config, summary, text_encoder)
-      counters = _counters(result)
+      counters = pipeline_counters(result, read_lib.METRICS_NAMESPACE)
       fingerprinted, remote_inputs = _input_fingerprints(inputs, text_encoder)
       seconds = time.perf_counter() - start
       write_manifest(

@@ -10,9 +10,8 @@ import pathlib
 import pytest
 
 from tfgnn_gfm.cli import main
-from tfgnn_gfm.data import write_dataset
 from tfgnn_gfm.graph.hashing_encoder import build_hashing_encoder
-from tfgnn_gfm.synth import SynthConfig, generate
+from tests.synthetic import write_synthetic_dataset
 from tests.twotower.test_stage import SMALL, write_embeddings
 
 
@@ -21,13 +20,9 @@ def exported(tmp_path_factory):
   """(root, platform): root has data/, emb/, 2t/, encoder/ and exports/ with
   version 1 of every model."""
   root = tmp_path_factory.mktemp("export")
-  platform = generate(SynthConfig(num_users=160, num_podcasts=30,
-                                  num_audiobooks=20, cold_item_fraction=0.15,
-                                  seed=3), progress=False)
-  write_dataset(root / "data", {"items": platform.items,
-                                "interactions": platform.interactions,
-                                "users": platform.users},
-                stage="synth", config={})
+  platform = write_synthetic_dataset(
+      root / "data", num_users=160, num_podcasts=30, num_audiobooks=20,
+      cold_item_fraction=0.15, seed=3)
   encoder = build_hashing_encoder(root / "encoder")
   write_embeddings(root / "emb", platform, text_dim=16)
   assert main(["train-2t", str(root / "data"), "--embeddings",

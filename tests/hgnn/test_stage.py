@@ -8,9 +8,8 @@ import pytest
 
 from tfgnn_gfm.artifacts import EmbeddingsDir, HGNNDir
 from tfgnn_gfm.cli import main
-from tfgnn_gfm.data import write_dataset
 from tfgnn_gfm.graph.config import GraphBuildConfig
-from tfgnn_gfm.synth import SynthConfig, generate
+from tests.synthetic import write_synthetic_dataset
 
 
 @pytest.fixture(scope="module")
@@ -18,13 +17,9 @@ def pipeline(tmp_path_factory):
   from beam.build_graph import build_graph  # pylint: disable=g-import-not-at-top
   from tfgnn_gfm.graph.hashing_encoder import build_hashing_encoder  # pylint: disable=g-import-not-at-top
   root = tmp_path_factory.mktemp("e2e")
-  platform = generate(SynthConfig(num_users=150, num_podcasts=24,
-                                  num_audiobooks=16, cold_item_fraction=0.15,
-                                  seed=4), progress=False)
-  write_dataset(root / "data", {"items": platform.items,
-                                "interactions": platform.interactions,
-                                "users": platform.users},
-                stage="synth", config={})
+  platform = write_synthetic_dataset(
+      root / "data", num_users=150, num_podcasts=24, num_audiobooks=16,
+      cold_item_fraction=0.15, seed=4)
   encoder = build_hashing_encoder(root / "encoder")
   build_graph(root / "data", root / "graph",
               GraphBuildConfig(num_shards=2, text_encoder=str(encoder)))

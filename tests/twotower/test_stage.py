@@ -14,10 +14,10 @@ from tfgnn_gfm.artifacts import (EmbeddingsDir, EvaluationDir, TwoTowerDir,
                                  atomic_directory, write_manifest)
 from tfgnn_gfm.cli import main
 from tfgnn_gfm.data import write_dataset
-from tfgnn_gfm.synth import SynthConfig, generate
 from tfgnn_gfm.twotower.features import TimeSplit, build_holdout, load_item_table
 from tfgnn_gfm.twotower.towers import load_tower
 from tfgnn_gfm.twotower.train import predict_in_batches
+from tests.synthetic import write_synthetic_dataset
 
 SMALL = ["--tower-units", "32,16", "--categorical-dim", "4",
          "--id-embedding-dim", "16", "--epochs", "2", "--batch-size", "64",
@@ -57,13 +57,9 @@ def write_embeddings(out, platform, dim=16, text_dim=12, cut_shift=0):
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
   root = tmp_path_factory.mktemp("twotower")
-  platform = generate(SynthConfig(num_users=160, num_podcasts=30,
-                                  num_audiobooks=20, cold_item_fraction=0.15,
-                                  seed=3), progress=False)
-  write_dataset(root / "data", {"items": platform.items,
-                                "interactions": platform.interactions,
-                                "users": platform.users},
-                stage="synth", config={})
+  platform = write_synthetic_dataset(
+      root / "data", num_users=160, num_podcasts=30, num_audiobooks=20,
+      cold_item_fraction=0.15, seed=3)
   write_embeddings(root / "emb", platform)
   write_embeddings(root / "emb_static", platform, cut_shift=7 * 86_400)
   write_embeddings(root / "emb_val", platform, cut_shift=14 * 86_400)

@@ -235,22 +235,6 @@ def _make_transforms():
   return beam, DropHeldOut, SampleRound, CountProgress
 
 
-def _counters(result) -> dict[str, int]:
-  out: dict[str, int] = {}
-  try:
-    metrics = result.metrics().query()
-  except Exception:  # pylint: disable=broad-except  # Some runners lack it.
-    return out
-  for counter in metrics.get("counters", []):
-    if counter.key.metric.namespace != _METRICS_NAMESPACE:
-      continue
-    value = counter.committed if counter.committed is not None else (
-        counter.attempted)
-    name = counter.key.metric.name
-    out[name] = out.get(name, 0) + int(value or 0)
-  return dict(sorted(out.items()))
-
-
 def _write_held_out(path: pathlib.Path,
                     held_out: dict[str, tuple[Sequence[str], Sequence[str]]]
                     ) -> int:
@@ -363,7 +347,8 @@ def write_link_samples(graph_dir: str | pathlib.Path, layout: HGNNDir, *,
   t = time.perf_counter()
   result = pipeline.run()
   result.wait_until_finish()
-  counters = _counters(result)
+  counters = importlib.import_module("beam.metrics").pipeline_counters(
+      result, _METRICS_NAMESPACE)
   samples = {name: [counters.get(f"samples/{name}/round-{r:03d}", 0)
                     for r in range(rounds)] for name in sorted(node_sets)}
   for name, counts in samples.items():

@@ -227,8 +227,14 @@ class ServingClient:
 
   # -- Helpers for the gfm exports ---------------------------------------------
 
-  def _one(self, signature_name: str, instance: dict[str, Any],
-           model: str | None, decode_b64: bool) -> Any:
+  def _top_k(self, signature_name: str, instance: dict[str, Any], k: int,
+             item_type: str | None, model: str | None,
+             decode_b64: bool) -> Any:
+    """Sends ``instance`` plus ``k`` and the type filter as one row-format
+    example; returns its prediction."""
+    instance = {**instance, "k": int(k)}
+    if item_type is not None:
+      instance["item_type"] = item_type
     predictions = self.predict(instances=[instance],
                                signature_name=signature_name, model=model,
                                decode_b64=decode_b64)
@@ -258,12 +264,9 @@ class ServingClient:
       The first prediction: ``{output: value}`` (e.g. ``item_ids``,
       ``scores``, ``item_types``).
     """
-    instance = dict(user or {})
-    instance["recent_item_ids"] = list(recent_item_ids)
-    instance["k"] = int(k)
-    if item_type is not None:
-      instance["item_type"] = item_type
-    return self._one("serving_default", instance, model, decode_b64)
+    instance = {**(user or {}), "recent_item_ids": list(recent_item_ids)}
+    return self._top_k("serving_default", instance, k, item_type, model,
+                       decode_b64)
 
   def similar_items(self, item_id: str, k: int = 10,
                     item_type: str | None = "", *, model: str | None = None,
@@ -280,10 +283,8 @@ class ServingClient:
     Returns:
       The first prediction: ``{output: value}``.
     """
-    instance: dict[str, Any] = {"item_id": item_id, "k": int(k)}
-    if item_type is not None:
-      instance["item_type"] = item_type
-    return self._one("similar_items", instance, model, decode_b64)
+    return self._top_k("similar_items", {"item_id": item_id}, k, item_type,
+                       model, decode_b64)
 
   def search(self, query: str, k: int = 10, item_type: str | None = "", *,
              model: str | None = None, decode_b64: bool = False) -> Any:
@@ -299,10 +300,8 @@ class ServingClient:
     Returns:
       The first prediction: ``{output: value}``.
     """
-    instance: dict[str, Any] = {"query": query, "k": int(k)}
-    if item_type is not None:
-      instance["item_type"] = item_type
-    return self._one("search", instance, model, decode_b64)
+    return self._top_k("search", {"query": query}, k, item_type, model,
+                       decode_b64)
 
 
 def _error_message(payload: bytes, reason: str) -> str:
