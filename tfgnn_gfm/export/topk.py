@@ -237,15 +237,11 @@ class ScannTopK(tf.Module):
     self.all_types = self._index(vectors, np.arange(len(vectors)),
                                  parameters[None], "scann_all")
     self.by_type = []
-    self.type_has_index = []
     for t in range(self.num_types):
       rows = np.flatnonzero(type_index == t)
-      if len(rows):
-        self.by_type.append(self._index(vectors[rows], rows, parameters[t],
-                                        f"scann_type_{t}"))
-      else:
-        self.by_type.append(None)
-      self.type_has_index.append(bool(len(rows)))
+      self.by_type.append(self._index(vectors[rows], rows, parameters[t],
+                                      f"scann_type_{t}") if len(rows)
+                          else None)
 
   @property
   def indexes(self) -> dict[int | None, ScannIndex]:
