@@ -25,6 +25,9 @@ import uuid
 from typing import Any, Iterator, Mapping
 
 MANIFEST_NAME = "manifest.json"
+#: Inside a served SavedModel version: REST predict bodies (JSON Lines) that
+#: ``gfm serve`` runs once after loading, before serving the version.
+SERVING_WARMUP_FILE = "assets.extra/gfm_warmup_requests.jsonl"
 MANIFEST_VERSION = 1
 TABLES = ("items", "interactions", "users")
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".json", ".json.gz",
@@ -355,6 +358,10 @@ class ExportDir(StageDir):
   def version_dir(self, name: str, version: int) -> pathlib.Path:
     """``BASE/<name>/<version>``: one SavedModel."""
     return self.model_dir(name) / str(int(version))
+
+  def warmup_path(self, name: str, version: int) -> pathlib.Path:
+    """Warm-up requests of one version (run by ``gfm serve`` on load)."""
+    return self.version_dir(name, version) / SERVING_WARMUP_FILE
 
   def version_manifest_path(self, name: str, version: int) -> pathlib.Path:
     """The manifest of one exported version (TF Serving ignores it)."""

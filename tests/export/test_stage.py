@@ -50,6 +50,11 @@ def test_export_writes_versioned_models_and_manifest(exported):
     assert (base.version_dir(name, 1) / "saved_model.pb").exists()
     assert json.loads(base.version_manifest_path(name, 1).read_text())[
         "model"] == name
+    warmup = [json.loads(line) for line in
+              base.warmup_path(name, 1).read_text().splitlines()]
+    assert [r["signature_name"] for r in warmup] == (
+        ["serving_default"] if name == cfg.USER_TOWER else
+        ["serving_default", "similar_items", "search", "embed_items"])
   manifest = base.read_manifest()
   assert manifest["version"] == 1
   assert manifest["metrics"]["scann_recall@10_min"] >= 0.95

@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from tfgnn_gfm.artifacts import (ArtifactError, EmbeddingsDir, ExportDir,
-                                 GraphDir, TwoTowerDir, atomic_directory,
+from tfgnn_gfm.artifacts import (SERVING_WARMUP_FILE, ArtifactError,
+                                 EmbeddingsDir, ExportDir, GraphDir,
+                                 TwoTowerDir, atomic_directory,
                                  atomic_write_text, write_manifest)
 from tfgnn_gfm.config import config_to_dict
 from tfgnn_gfm.export import config as cfg
@@ -333,13 +334,17 @@ def models_config_text(base: ExportDir) -> str:
 
 
 def _save(module: tf.Module, signatures: Mapping[str, Any],
-          final: pathlib.Path, scann: bool, manifest: Mapping[str, Any]
-          ) -> None:
+          final: pathlib.Path, scann: bool, manifest: Mapping[str, Any],
+          warmup: list[dict[str, Any]]) -> None:
   options = tf.saved_model.SaveOptions(
       **(SCANN_SAVE_OPTIONS if scann else {}))
   with atomic_directory(final) as tmp:
     tf.saved_model.save(module, str(tmp), signatures=dict(signatures),
                         options=options)
+    warmup_path = tmp / SERVING_WARMUP_FILE
+    warmup_path.parent.mkdir(parents=True, exist_ok=True)
+    warmup_path.write_text("".join(json.dumps(r) + "\n" for r in warmup),
+                           encoding="utf-8")
     write_manifest(tmp, **manifest)
 
 
@@ -384,13 +389,17 @@ def export(two_tower_dir: str | pathlib.Path, base_dir: str | pathlib.Path,
                   inputs=inputs.inputs, counts=built.counts, metrics=metrics,
                   extra=extra)
   start = time.perf_counter()
-  for name, module, scann in (
-      (cfg.USER_TOWER, built.user_tower, False),
-      (cfg.RETRIEVAL_BRUTE_FORCE, built.retrieval_bf, False),
-      (cfg.RETRIEVAL_SCANN, built.retrieval_scann, True)):
+  retrieval_warmup = [built.examples[k] for k in (
+      "serving_default", "similar_items", "search", "embed_items")]
+  for name, module, scann, warmup in (
+      (cfg.USER_TOWER, built.user_tower, False,
+       [built.examples["user_tower"]]),
+      (cfg.RETRIEVAL_BRUTE_FORCE, built.retrieval_bf, False,
+       retrieval_warmup),
+      (cfg.RETRIEVAL_SCANN, built.retrieval_scann, True, retrieval_warmup)):
     _LOG.info("saving %s version %d", name, version)
     _save(module, module.signatures(), base.version_dir(name, version),
-          scann, {**manifest, "extra": {**extra, "model": name}})
+          scann, {**manifest, "extra": {**extra, "model": name}}, warmup)
   metrics["save_seconds"] = round(time.perf_counter() - start, 1)
   atomic_write_text(base.models_config_path, models_config_text(base))
   with tempfile.TemporaryDirectory(dir=base.root, prefix=".manifest-") as tmp:

@@ -22,6 +22,7 @@ from typing import Mapping
 
 import numpy as np
 
+from tfgnn_gfm.artifacts import SERVING_WARMUP_FILE
 from tfgnn_gfm.serving import status
 from tfgnn_gfm.serving.codec import TensorSpec
 from tfgnn_gfm.serving.status import StatusError, invalid_argument
@@ -33,6 +34,11 @@ SERVE_TAG = "serve"
 
 #: Libraries whose import registers TensorFlow ops that exports may use.
 CUSTOM_OP_MODULES = ("scann", "tensorflow_text")
+#: Warm-up requests of a version (JSON Lines of REST predict bodies), run
+#: once after loading and before the version is served. TF Serving's own
+#: warm-up file (``assets.extra/tf_serving_warmup_requests``, PredictionLog
+#: TFRecords) is a different file; TF Serving ignores this one.
+WARMUP_FILE = SERVING_WARMUP_FILE
 
 
 def import_custom_ops(modules: tuple[str, ...] = CUSTOM_OP_MODULES
@@ -108,6 +114,32 @@ class Servable:
     """
     return self._signature(signature_name).inputs
 
+  def warm_up(self) -> int:
+    """Runs the version's warm-up requests (``WARMUP_FILE``), if any, so the
+    first real requests do not pay for tracing and kernel set-up.
+
+    Returns:
+      The number of requests run.
+
+    Raises:
+      StatusError: when a warm-up request fails (the version is then not
+        served, as TF Serving does with a failing warm-up).
+    """
+    from tfgnn_gfm.serving import codec  # pylint: disable=g-import-not-at-top
+    path = pathlib.Path(self.path) / WARMUP_FILE
+    if not path.exists():
+      return 0
+    count = 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+      if line.strip():
+        try:
+          run_predict(self, codec.parse_predict_request(line))
+        except StatusError as e:
+          raise StatusError(e.code, f"warm-up request {count + 1} of {path} "
+                            f"failed: {e.message}") from e
+        count += 1
+    return count
+
   def run(self, signature_name: str, inputs: Mapping[str, np.ndarray]
           ) -> dict[str, np.ndarray]:
     """Runs a signature on decoded inputs.
@@ -139,6 +171,28 @@ class Servable:
     except (TypeError, ValueError) as e:
       raise invalid_argument(str(e)) from e
     return {name: value.numpy() for name, value in outputs.items()}
+
+
+def run_predict(servable, request) -> tuple[str, dict[str, np.ndarray]]:
+  """Runs one parsed REST predict request on a servable.
+
+  Args:
+    servable: anything with ``input_specs(signature_name)`` and
+      ``run(signature_name, arrays)`` (a ``Servable``).
+    request: a ``codec.PredictRequest`` (``codec.parse_predict_request``).
+
+  Returns:
+    ``(request format, outputs)``; ``codec.encode_outputs`` renders them.
+
+  Raises:
+    StatusError: for any request or model error.
+  """
+  from tfgnn_gfm.serving import codec  # pylint: disable=g-import-not-at-top
+  specs = servable.input_specs(request.signature_name)
+  fmt, arrays = codec.decode_inputs(request, specs)
+  codec.check_input_shapes(arrays, specs,
+                           request.signature_name or DEFAULT_SIGNATURE)
+  return fmt, servable.run(request.signature_name, arrays)
 
 
 def _saved_model_proto(path: pathlib.Path):
@@ -238,5 +292,10 @@ def load_servable(name: str, version: int, path: str | os.PathLike
           tf_dtypes={n: s.dtype for n, s in specs.items()})
   except Exception as e:  # pylint: disable=broad-except
     raise _load_error(e) from e
-  return Servable(name, version, str(path), signature_def_map, signatures,
-                  loaded)
+  servable = Servable(name, version, str(path), signature_def_map, signatures,
+                      loaded)
+  warmed = servable.warm_up()
+  if warmed:
+    _LOG.info("%s version %d: ran %d warm-up request(s)", name, version,
+              warmed)
+  return servable

@@ -35,6 +35,7 @@ from tfgnn_gfm.serving import codec
 from tfgnn_gfm.serving import status
 from tfgnn_gfm.serving.model_config import ModelServerConfig
 from tfgnn_gfm.serving.model_store import Loader, ModelStore
+from tfgnn_gfm.serving.servable import run_predict
 from tfgnn_gfm.serving.status import StatusError, invalid_argument
 
 _LOG = logging.getLogger(__name__)
@@ -181,11 +182,7 @@ class RestApi:
     """
     request = codec.parse_predict_request(body)
     servable = self.store.get(name, version, label)
-    specs = servable.input_specs(request.signature_name)
-    fmt, arrays = codec.decode_inputs(request, specs)
-    codec.check_input_shapes(arrays, specs,
-                             request.signature_name or "serving_default")
-    outputs = servable.run(request.signature_name, arrays)
+    fmt, outputs = run_predict(servable, request)
     return codec.dumps(codec.encode_outputs(outputs, fmt))
 
 
