@@ -9,28 +9,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgnn_gfm.data import write_dataset
-from tfgnn_gfm.graph.config import GraphBuildConfig
 from tfgnn_gfm.hgnn.beam_samples import read_beam_samples, run_beam_sampler
 from tfgnn_gfm.hgnn.config import PretrainConfig
 from tfgnn_gfm.hgnn.embedding import embed_nodes
 from tfgnn_gfm.hgnn.graph_data import load_item_graph
 from tfgnn_gfm.hgnn.model import build_encoder
 from tfgnn_gfm.hgnn.sampling import SubgraphSampler
-from tfgnn_gfm.synth import SynthConfig, generate
+from tests.synthetic import write_synthetic_graph
 
 
 def test_beam_and_in_memory_samples_give_the_same_embeddings(tmp_path):
-  from beam.build_graph import build_graph  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.graph.hashing_encoder import build_hashing_encoder  # pylint: disable=g-import-not-at-top
-  platform = generate(SynthConfig(num_users=60, num_podcasts=12,
-                                  num_audiobooks=8, seed=2), progress=False)
-  write_dataset(tmp_path / "data", {"items": platform.items,
-                                    "interactions": platform.interactions},
-                stage="synth", config={})
-  build_graph(tmp_path / "data", tmp_path / "graph",
-              GraphBuildConfig(num_shards=2, text_encoder=str(
-                  build_hashing_encoder(tmp_path / "enc"))))
+  write_synthetic_graph(tmp_path, encoder_dir="enc", users=False,
+                        num_users=60, num_podcasts=12, num_audiobooks=8,
+                        seed=2)
   graph = load_item_graph(tmp_path / "graph")
   fanouts = (1000, 1000)
   sampler = SubgraphSampler(graph, fanouts, seed=0)

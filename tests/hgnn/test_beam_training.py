@@ -16,8 +16,6 @@ import tensorflow_gnn as tfgnn
 
 from tfgnn_gfm.artifacts import HGNNDir
 from tfgnn_gfm.cli import main
-from tfgnn_gfm.data import write_dataset
-from tfgnn_gfm.graph.config import GraphBuildConfig
 from tfgnn_gfm.hgnn.beam_link_samples import BeamSampleStore, read_samples
 from tfgnn_gfm.hgnn.config import PretrainConfig
 from tfgnn_gfm.hgnn.graph_data import (load_item_graph, removed_edges,
@@ -27,7 +25,7 @@ from tfgnn_gfm.hgnn.link_model import (LinkPredictionModel, link_scores,
                                        margin_loss)
 from tfgnn_gfm.hgnn.model import build_encoder
 from tfgnn_gfm.hgnn.sampling import SubgraphSampler
-from tfgnn_gfm.synth import SynthConfig, generate
+from tests.synthetic import write_synthetic_graph
 
 FANOUTS = (1000, 1000)
 BATCH = 8
@@ -37,17 +35,9 @@ EDGE_SET = "podcast_to_podcast"
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-  from beam.build_graph import build_graph  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.graph.hashing_encoder import build_hashing_encoder  # pylint: disable=g-import-not-at-top
   root = tmp_path_factory.mktemp("beam_training")
-  platform = generate(SynthConfig(num_users=150, num_podcasts=24,
-                                  num_audiobooks=16, seed=4), progress=False)
-  write_dataset(root / "data", {"items": platform.items,
-                                "interactions": platform.interactions},
-                stage="synth", config={})
-  build_graph(root / "data", root / "graph",
-              GraphBuildConfig(num_shards=2, text_encoder=str(
-                  build_hashing_encoder(root / "encoder"))))
+  write_synthetic_graph(root, users=False, num_users=150, num_podcasts=24,
+                        num_audiobooks=16, seed=4)
   assert main(["pretrain", str(root / "graph"), "--out", str(root / "hgnn"),
                "--sampler", "beam", "--edge-sets", EDGE_SET,
                "--fanouts", ",".join(map(str, FANOUTS)), "--epochs", "8",

@@ -8,21 +8,15 @@ import pytest
 
 from tfgnn_gfm.artifacts import EmbeddingsDir, HGNNDir
 from tfgnn_gfm.cli import main
-from tfgnn_gfm.graph.config import GraphBuildConfig
-from tests.synthetic import write_synthetic_dataset
+from tests.synthetic import write_synthetic_graph
 
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
-  from beam.build_graph import build_graph  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.graph.hashing_encoder import build_hashing_encoder  # pylint: disable=g-import-not-at-top
   root = tmp_path_factory.mktemp("e2e")
-  platform = write_synthetic_dataset(
-      root / "data", num_users=150, num_podcasts=24, num_audiobooks=16,
+  platform = write_synthetic_graph(
+      root, num_users=150, num_podcasts=24, num_audiobooks=16,
       cold_item_fraction=0.15, seed=4)
-  encoder = build_hashing_encoder(root / "encoder")
-  build_graph(root / "data", root / "graph",
-              GraphBuildConfig(num_shards=2, text_encoder=str(encoder)))
   assert main(["pretrain", str(root / "graph"), "--out", str(root / "hgnn"),
                "--epochs", "2", "--batch-size", "32", "--embedding-dim", "16",
                "--hidden-dim", "16", "--fanouts", "3,2"]) == 0
