@@ -42,17 +42,23 @@ class Comparison:
 
   Attributes:
     models: name -> {"seeded", "seeds", "runs" (one result per seed),
-      "metrics" (aggregated), "train_seconds", "eval_seconds", "info"}.
+      "metrics" (aggregated), "train_seconds", "eval_seconds", "info",
+      "per_user" (per seed, ``evaluate_scorer``'s per-user ranks)}.
     counts: sizes of the split (training and hold-out).
     types: the evaluated item types.
     training: how the (unified) training examples were made
       (``TrainingData.training``).
+    user_ids: [U] the user id of each user row (``per_user`` records of
+      ``models`` are user rows).
+    warm: [U] bool, the user interacted before the cut.
   """
 
   models: dict[str, dict[str, Any]]
   counts: dict[str, Any]
   types: list[str]
   training: dict[str, Any] = dataclasses.field(default_factory=dict)
+  user_ids: np.ndarray | None = None
+  warm: np.ndarray | None = None
 
 
 def training_data_for(interactions: pd.DataFrame, users: pd.DataFrame | None,
@@ -128,24 +134,32 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
   out: dict[str, dict[str, Any]] = {}
 
   def record(name: str, seed: int | None, result: dict, seconds: float,
-             info: dict) -> None:
+             info: dict, per_user: dict | None = None) -> None:
     entry = out.setdefault(name, {"seeded": name in cfg.SEEDED_MODELS,
                                   "seeds": [], "runs": [], "info": [],
-                                  "eval_seconds": []})
+                                  "eval_seconds": [], "per_user": []})
     entry["seeds"].append(seed)
     entry["runs"].append(result)
     entry["eval_seconds"].append(round(seconds, 2))
     entry["info"].append(info)
+    entry["per_user"].append(per_user or {})
+
+  def evaluate(scorer: Scorer, run_items: ItemTable, **extra: Any
+               ) -> tuple[dict, float, dict]:
+    per_user: dict = {}
+    result, seconds = timed(lambda: evaluate_scorer(
+        scorer, run_items, holdout, per_user=per_user, **kw, **extra))
+    return result, seconds, per_user
 
   if cfg.POPULARITY in models:
     scorer = popularity_scorer(data.examples, len(items), user_rows)
-    result, s = timed(lambda: evaluate_scorer(scorer, items, holdout, **kw))
-    record(cfg.POPULARITY, None, result, s, scorer.info)
+    result, s, pu = evaluate(scorer, items)
+    record(cfg.POPULARITY, None, result, s, scorer.info, pu)
   for name, vectors in ((cfg.LLM_KNN, items.text), (cfg.HGNN_KNN, items.hgnn)):
     if name in models:
       scorer = knn_scorer(data.users, user_rows, vectors, data.examples, name)
-      result, s = timed(lambda: evaluate_scorer(scorer, items, holdout, **kw))
-      record(name, None, result, s, scorer.info)
+      result, s, pu = evaluate(scorer, items)
+      record(name, None, result, s, scorer.info, pu)
   per_type = {}
   if cfg.TWO_TOWER_TYPE_SPECIFIC in models and len(types) < 2:
     # With one item type, "type-specific" is the unified model again.
@@ -170,23 +184,24 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
       scorer, info = _two_tower_scorer(name, run_data, tt_config, user_rows,
                                        use_hgnn=use_hgnn, seed=seed,
                                        verbose=verbose)
-      result, s = timed(lambda: evaluate_scorer(
-          scorer, run_data.items, holdout, **kw))
-      record(name, seed, result, s, info)
+      result, s, pu = evaluate(scorer, run_data.items)
+      record(name, seed, result, s, info, pu)
     if per_type:
-      merged, infos, seconds = {}, {}, 0.0
+      merged, infos, seconds, merged_pu = {}, {}, 0.0, {}
       for t, run_data in per_type.items():
         _LOG.info("training %s for %s (seed %d)",
                   cfg.TWO_TOWER_TYPE_SPECIFIC, t, seed)
         scorer, info = _two_tower_scorer(
             f"{cfg.TWO_TOWER_TYPE_SPECIFIC}[{t}]", run_data, tt_config,
             user_rows, use_hgnn=True, seed=seed, verbose=verbose)
-        result, s = timed(lambda: evaluate_scorer(
-            scorer, items, holdout, types=[t], include_all_types=False, **kw))
+        result, s, pu = evaluate(scorer, items, types=[t],
+                                 include_all_types=False)
         merged.update(result)
+        merged_pu.update(pu)
         infos[t] = info
         seconds += s
-      record(cfg.TWO_TOWER_TYPE_SPECIFIC, seed, merged, seconds, infos)
+      record(cfg.TWO_TOWER_TYPE_SPECIFIC, seed, merged, seconds, infos,
+             merged_pu)
   for entry in out.values():
     entry["metrics"] = aggregate_runs(entry["runs"])
   counts = dict(data.counts)
@@ -197,4 +212,6 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
   counts["cold_candidates"] = int(
       (items.candidate & ~holdout.item_seen_before_cut).sum())
   return Comparison(models=out, counts=counts, types=types,
-                    training=data.training)
+                    training=data.training,
+                    user_ids=np.asarray(data.users.user_id, dtype=object),
+                    warm=holdout.warm)

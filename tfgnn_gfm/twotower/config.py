@@ -194,6 +194,19 @@ class EvaluateConfig(TwoTowerConfig):
       "--holdout-days: train on [cut - holdout - train_days, cut - holdout), "
       "evaluate on [cut - holdout, cut); the embeddings' graph must be cut "
       "at or before cut - holdout"))
+  cuts: int = dataclasses.field(default=1, metadata=_help(
+      "rolling-origin evaluation: this many consecutive hold-out windows, "
+      "--cut-step-days apart; in test mode the first window starts at the "
+      "cut, in validation mode the last one ends at the test cut; the "
+      "two-tower models and every baseline are retrained per window, the "
+      "HGNN embeddings are the ones given (cut at or before the first "
+      "window); results pool the user-windows with bootstrap intervals"))
+  cut_step_days: int = dataclasses.field(default=0, metadata=_help(
+      "days between consecutive cuts of --cuts (0: --holdout-days, so the "
+      "windows tile time)"))
+  bootstrap_resamples: int = dataclasses.field(default=1000, metadata=_help(
+      "resamples of the 95%% bootstrap intervals over users (plain and "
+      "paired)"))
   k: int = dataclasses.field(default=10, metadata=_help(
       "K of HR@K (the headline metric)"))
   mrr_k: int = dataclasses.field(default=100, metadata=_help(
@@ -217,7 +230,7 @@ class EvaluateConfig(TwoTowerConfig):
   def validate(self) -> None:
     super().validate()
     for name in ("holdout_days", "k", "mrr_k", "coverage_k", "seeds",
-                 "user_chunk"):
+                 "user_chunk", "cuts", "bootstrap_resamples"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be at least 1, got "
                          f"{getattr(self, name)!r}")
@@ -228,6 +241,9 @@ class EvaluateConfig(TwoTowerConfig):
                        f"{', '.join(ALL_MODELS)}")
     if not self.models:
       raise ValueError("models must name at least one model")
+    if self.cut_step_days < 0:
+      raise ValueError(f"cut_step_days must be >= 0, got "
+                       f"{self.cut_step_days}")
     if self.validation and self.cut is None:
       raise ValueError("validation needs --cut: the test cut, whose hold-out "
                        "it must not read (the default cut, the embeddings', "

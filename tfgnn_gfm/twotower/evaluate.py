@@ -68,13 +68,15 @@ class _Accumulator:
   coverage: bool
   rank: list = dataclasses.field(default_factory=list)
   warm: list = dataclasses.field(default_factory=list)
+  user: list = dataclasses.field(default_factory=list)
   listed: dict = dataclasses.field(default_factory=dict)
 
-  def add(self, rank: np.ndarray, warm: np.ndarray,
+  def add(self, rank: np.ndarray, warm: np.ndarray, user: np.ndarray,
           listed: dict[str, np.ndarray] | None = None) -> None:
     has = rank >= 0
     self.rank.append(rank[has])
     self.warm.append(warm[has])
+    self.user.append(user[has])
     for group, columns in (listed or {}).items():
       self.listed.setdefault(group, np.zeros(self.num_columns, bool))
       self.listed[group] |= columns
@@ -99,6 +101,13 @@ class _Accumulator:
       }
     return out
 
+  def per_user(self) -> tuple[np.ndarray, np.ndarray]:
+    """(user rows, rank of the user's best target) of every ranked user."""
+    if not self.rank:
+      return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return (np.concatenate(self.user).astype(np.int64),
+            np.concatenate(self.rank).astype(np.int64))
+
 
 def _pairs_in(user: np.ndarray, item: np.ndarray, chunk_users: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray]:
@@ -119,7 +128,8 @@ def evaluate_scorer(scorer: Scorer, items: ItemTable, holdout: Holdout, *,
                     mrr_k: int = 100, coverage_k: int = 100,
                     user_chunk: int = 2048, include_all_types: bool = True,
                     progress: bool = False,
-                    workers: int | None = None) -> dict[str, Any]:
+                    workers: int | None = None,
+                    per_user: dict | None = None) -> dict[str, Any]:
   """Runs the protocol for one scorer.
 
   Args:
@@ -135,6 +145,9 @@ def evaluate_scorer(scorer: Scorer, items: ItemTable, holdout: Holdout, *,
     include_all_types: also rank over every candidate (``all_types``).
     progress: show a tqdm bar over user chunks.
     workers: threads ranking chunks in parallel (default: CPU count).
+    per_user: when a dict, filled with ``{(type, slice): (user rows, ranks)}``:
+      the 0-based rank of each ranked user's best target (for confidence
+      intervals over users and paired comparisons).
 
   Returns:
     ``{type: {slice: {group: {"users", "hr@K", "mrr@M", "coverage@C"}}}}``.
@@ -202,14 +215,18 @@ def evaluate_scorer(scorer: Scorer, items: ItemTable, holdout: Holdout, *,
       scores = metrics.exclude(scores, ex_rows, ex_cols)
       out["new_items"] = (metrics.first_target_rank(
           scores, rows[~seen_flag], targets[~seen_flag]), None)
-      return warm, out
+      return chunk, warm, out
 
     # Chunks in parallel threads: numpy releases the GIL in the heavy parts.
-    for warm, ranked in pool.map(rank_chunk, range(0, len(users), step)):
+    for chunk, warm, ranked in pool.map(rank_chunk,
+                                        range(0, len(users), step)):
       for slice_, (rank, listed) in ranked.items():
-        acc[slice_].add(rank, warm, listed)
+        acc[slice_].add(rank, warm, chunk, listed)
       bar.update()
     out[name] = {s: a.result(k, mrr_k, coverage_k) for s, a in acc.items()}
+    if per_user is not None:
+      for slice_, a in acc.items():
+        per_user[(name, slice_)] = a.per_user()
     out[name]["candidates"] = int(len(cols))
   bar.close()
   pool.shutdown()

@@ -67,9 +67,90 @@ def _leaf(models: dict, model: str, type_: str, slice_: str, group: str,
 def _cell(leaf: dict | None, seeded: bool) -> str:
   if leaf is None:
     return "-"
+  text = f"{leaf['mean']:.3f}"
   if seeded and len(leaf["values"]) > 1:
-    return f"{leaf['mean']:.3f} ± {leaf['std']:.3f}"
-  return f"{leaf['mean']:.3f}"
+    text += f" ± {leaf['std']:.3f}"
+  if leaf.get("ci_low") is not None:
+    text += f" [{leaf['ci_low']:.3f}, {leaf['ci_high']:.3f}]"
+  return text
+
+
+#: (name, slice, group) of the comparisons the paired verdict reads.
+PAIRED_SLICES = (("all items", "all_items", "all_users"),
+                 ("new items", "new_items", "all_users"),
+                 ("cold items", "cold_items", "all_users"))
+
+
+def paired_verdict(paired: dict[str, Any], types: Sequence[str],
+                   k: int = 10) -> dict[str, Any]:
+  """Win, tie or loss of the unified 2T-HGNN against every other model.
+
+  A win is called only when the paired 95% interval of (unified minus
+  model) HR@K over the same user-windows lies above 0; a loss when it lies
+  below; a tie otherwise.
+
+  Args:
+    paired: ``rolling.pool``'s paired differences.
+    types: the evaluated item types (``all_types`` is added).
+    k: K of HR@K.
+
+  Returns:
+    ``{slice name: {type: {"wins", "ties", "losses" (model lists),
+    "beats_all" (bool)}}}``.
+  """
+  key = f"hr@{k}"
+  out: dict[str, Any] = {}
+  for name, slice_, group in PAIRED_SLICES:
+    per_type = {}
+    for t in list(types) + [ALL_TYPES]:
+      entry = {"wins": [], "ties": [], "losses": []}
+      for model, by_type in paired.items():
+        if model == cfg.TWO_TOWER_HGNN_RETRAINED:
+          continue
+        diff = by_type.get(t, {}).get(slice_, {}).get(group, {}).get(key)
+        if diff is None or diff["mean"] is None:
+          continue
+        bucket = {1: "wins", 0: "ties", -1: "losses"}[diff["sign"]]
+        entry[bucket].append(model)
+      if any(entry.values()):
+        entry["beats_all"] = not entry["ties"] and not entry["losses"]
+        per_type[t] = entry
+    out[name] = per_type
+  return out
+
+
+def _paired_text(diff: dict | None) -> str:
+  if diff is None or diff.get("mean") is None:
+    return "n/a"
+  word = {1: "win", 0: "tie", -1: "loss"}[diff["sign"]]
+  return (f"{diff['mean']:+.3f} [{diff['low']:+.3f}, {diff['high']:+.3f}] "
+          f"{word}")
+
+
+def paired_table(result: dict[str, Any]) -> list[str]:
+  """Markdown: unified minus each model, HR@K with paired 95% intervals."""
+  paired = result.get("paired") or {}
+  if not paired:
+    return []
+  k = result["config"]["k"]
+  key = f"hr@{k}"
+  types = result["types"] + [ALL_TYPES]
+  out = [f"## Paired differences: unified 2T-HGNN minus each model, HR@{k}, "
+         "all users (mean [95% bootstrap interval over users]; a win only "
+         "when the interval excludes 0)", ""]
+  header = ["model"] + [f"{t}: {name}" for t in types
+                        for name, _, _ in PAIRED_SLICES]
+  out.append("| " + " | ".join(header) + " |")
+  out.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
+  for model in ordered(paired):
+    row = [DISPLAY_NAMES.get(model, model)]
+    for t in types:
+      for _, slice_, group in PAIRED_SLICES:
+        row.append(_paired_text(paired[model].get(t, {}).get(slice_, {})
+                                .get(group, {}).get(key)))
+    out.append("| " + " | ".join(row) + " |")
+  out.append("")
+  return out
 
 
 def margins(models: dict, a: str, b: str, type_: str, slice_: str = "all_items",
@@ -163,12 +244,16 @@ def _pct(m: dict | None) -> str:
 
 def _window(result: dict[str, Any]) -> str:
   """What the targets are: the test hold-out or the validation window."""
+  windows = result.get("windows") or [{"split": result["split"]}]
+  first, last = windows[0]["split"], windows[-1]["split"]
+  span = (f"window [{first['cut_utc']}, {last['holdout_end_utc']})"
+          if len(windows) == 1 else
+          f"{len(windows)} rolling windows from {first['cut_utc']} to "
+          f"{last['holdout_end_utc']} (user-windows pooled)")
   if result.get("mode") == "validation":
-    split = result["split"]
-    return (f"the validation window [{split['cut_utc']}, "
-            f"{split['holdout_end_utc']}) (the test hold-out after "
+    return (f"the validation {span} (the test hold-out after "
             f"{result['validation']['test_cut_utc']} is not read)")
-  return "the hold-out"
+  return f"the hold-out {span}"
 
 
 def summary_text(result: dict[str, Any]) -> str:
@@ -197,6 +282,22 @@ def summary_text(result: dict[str, Any]) -> str:
   if v.get("unified_beats_type_specific") is not None:
     lines.append("Unified 2T-HGNN beats the type-specific 2T on each type: "
                  + ("yes" if v["unified_beats_type_specific"] else "NO") + ".")
+  for name, per_type in (v.get("paired") or {}).items():
+    for t, entry in per_type.items():
+      if entry["beats_all"]:
+        lines.append(f"Paired 95% intervals, {name}, {t}: the unified "
+                     "2T-HGNN beats every other model (each interval above "
+                     "0).")
+      else:
+        parts = [f"{len(entry['wins'])} win(s)"]
+        if entry["ties"]:
+          parts.append("ties with " + ", ".join(
+              DISPLAY_NAMES.get(m, m) for m in entry["ties"]))
+        if entry["losses"]:
+          parts.append("loses to " + ", ".join(
+              DISPLAY_NAMES.get(m, m) for m in entry["losses"]))
+        lines.append(f"Paired 95% intervals, {name}, {t}: NOT a win over "
+                     "every model: " + "; ".join(parts) + ".")
   if v.get("static_vs_retrained"):
     lines.append("Static vs retrained HGNN (2T-HGNN with --embeddings minus "
                  "2T-HGNN with --retrained-embeddings):")
@@ -212,11 +313,16 @@ def markdown_tables(result: dict[str, Any]) -> str:
   title = ("Validation" if result.get("mode") == "validation"
            else "Evaluation")
   out = [f"# {title} ({c['seeds']} seed(s); mean ± std over seeds for "
-         "the two-tower models)", ""]
-  split = result["split"]
-  out.append(f"Cut {split['cut_utc']}; training window from "
-             f"{split['train_start_utc']}; hold-out until "
-             f"{split['holdout_end_utc']}.")
+         "the seeded models; [95% bootstrap interval over users])", ""]
+  for i, window in enumerate(result.get("windows") or
+                             [{"split": result["split"]}]):
+    split = window["split"]
+    out.append(f"- Window {i + 1}: cut {split['cut_utc']}; training window "
+               f"from {split['train_start_utc']}; hold-out until "
+               f"{split['holdout_end_utc']}"
+               + (f"; {window['counts']['evaluated_users']} users"
+                  if "counts" in window else "") + ".")
+  out.append("")
   if result.get("mode") == "validation":
     out.append(f"Validation mode: targets are {_window(result)}; "
                f"{result['validation']['dropped_interactions']} interactions "
@@ -250,6 +356,7 @@ def markdown_tables(result: dict[str, Any]) -> str:
       out.append("| " + " | ".join(row) + " |")
     out.append("| " + " | ".join(users_row) + " |")
     out.append("")
+  out.extend(paired_table(result))
   out.append("## Verdict")
   out.append("")
   out.append(summary_text(result))
@@ -270,9 +377,17 @@ def plot_results(result: dict[str, Any], hr_path: pathlib.Path,
     width = 0.8 / max(len(models), 1)
     for i, m in enumerate(models):
       leaves = [_leaf(models, m, t, slice_, group, key) for t in types]
-      means = [lf["mean"] if lf else np.nan for lf in leaves]
-      stds = [lf["std"] if lf else 0.0 for lf in leaves]
-      ax.bar(x - 0.4 + width * (i + 0.5), means, width, yerr=stds,
+      means = np.array([lf["mean"] if lf else np.nan for lf in leaves])
+      # Error bars: the 95% interval over users where there is one, else
+      # the spread over seeds.
+      low = np.array([lf["ci_low"] if lf and lf.get("ci_low") is not None
+                      else (lf["mean"] - lf["std"] if lf else np.nan)
+                      for lf in leaves])
+      high = np.array([lf["ci_high"] if lf and lf.get("ci_high") is not None
+                       else (lf["mean"] + lf["std"] if lf else np.nan)
+                       for lf in leaves])
+      err = np.nan_to_num(np.stack([means - low, high - means]))
+      ax.bar(x - 0.4 + width * (i + 0.5), means, width, yerr=err,
              capsize=2, label=DISPLAY_NAMES.get(m, m))
     ax.set_xticks(x, types)
     ax.set_title(title, fontsize=10)
@@ -289,8 +404,8 @@ def plot_results(result: dict[str, Any], hr_path: pathlib.Path,
   handles, labels = axes[0, 0].get_legend_handles_labels()
   fig.legend(handles, labels, loc="lower center", ncol=len(labels),
              fontsize=8)
-  fig.suptitle(f"HR@{c['k']} per item type (mean ± std over {c['seeds']} "
-               "seeds)")
+  fig.suptitle(f"HR@{c['k']} per item type (mean over {c['seeds']} seeds; "
+               "bars: 95% bootstrap interval over users)")
   fig.tight_layout(rect=(0, 0.05, 1, 1))
   fig.savefig(hr_path, dpi=110)
   plt.close(fig)

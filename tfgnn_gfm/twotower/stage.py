@@ -17,9 +17,12 @@ from tfgnn_gfm.config import config_to_dict
 from tfgnn_gfm.graph.config import format_time, parse_cut
 from tfgnn_gfm.twotower import config as cfg
 from tfgnn_gfm.twotower import report
-from tfgnn_gfm.twotower.comparison import compare_models, training_data_for
+from tfgnn_gfm.twotower import rolling
+from tfgnn_gfm.twotower.comparison import (Comparison, compare_models,
+                                           training_data_for)
 from tfgnn_gfm.twotower.features import (TimeSplit, load_item_table,
                                          read_embeddings, validation_view)
+from tfgnn_gfm.twotower.rolling import window_splits
 from tfgnn_gfm.twotower.towers import save_tower
 from tfgnn_gfm.twotower.train import train_two_tower
 
@@ -54,6 +57,35 @@ def resolve_cut(cut: str | None, *embeddings_dirs: str | pathlib.Path) -> int:
   if not cuts:
     raise ValueError("the embeddings manifest records no cut; pass --cut")
   return max(cuts)
+
+
+def _pooled_comparison(comparisons: list[Comparison],
+                       pooled: dict[str, Any]) -> Comparison:
+  """One Comparison of every window: pooled metrics, summed counts."""
+  models = {}
+  for name in dict.fromkeys(m for c in comparisons for m in c.models):
+    entries = [c.models[name] for c in comparisons if name in c.models]
+    first = entries[0]
+    models[name] = {
+        "seeded": first["seeded"], "seeds": first["seeds"],
+        "eval_seconds": [round(sum(e["eval_seconds"][j] for e in entries), 2)
+                         for j in range(len(first["eval_seconds"]))],
+        "info": first["info"] if len(entries) == 1 else
+                [e["info"] for e in entries],
+        "metrics": pooled[name]}
+  counts: dict[str, Any] = {}
+  for c in comparisons:
+    for key, value in c.counts.items():
+      if key in ("items", "users", "candidates", "cold_candidates"):
+        counts[key] = value
+      elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        counts[key] = counts.get(key, 0) + value
+      else:
+        counts.setdefault(key, value)
+  if len(comparisons) > 1:
+    counts["windows"] = len(comparisons)
+  return Comparison(models=models, counts=counts, types=comparisons[0].types,
+                    training=comparisons[0].training)
 
 
 def train_2t(data_dir: str | pathlib.Path,
@@ -169,15 +201,30 @@ def evaluate(data_dir: str | pathlib.Path, embeddings_dir: str | pathlib.Path,
   items_frame, interactions, users, inputs, dead = _read_data(data_dir)
   cut = resolve_cut(config.cut, embeddings_dir, retrained_embeddings)
   validation = None
+  splits = window_splits(cut, cuts=config.cuts,
+                         step_days=config.cut_step_days or config.holdout_days,
+                         train_days=config.train_days,
+                         holdout_days=config.holdout_days,
+                         validation=config.validation)
   if config.validation:
-    kept, split = validation_view(interactions, cut, config.train_days,
-                                  config.holdout_days)
+    kept, _ = validation_view(interactions, cut, config.train_days,
+                              config.holdout_days)
     validation = {"test_cut": cut, "test_cut_utc": format_time(cut),
                   "dropped_interactions": int(len(interactions) - len(kept))}
-    interactions, cut = kept, split.cut
+    interactions = kept
   else:
-    split = TimeSplit(cut, config.train_days, config.holdout_days)
+    last = int(interactions["timestamp"].max()) if len(interactions) else cut
+    if config.cuts > 1 and splits[-1].cut > last:
+      raise ValueError(
+          f"--cuts {config.cuts}: window {len(splits)} starts at "
+          f"{format_time(splits[-1].cut)}, after the last interaction "
+          f"({format_time(last)}); build the graph with an earlier cut "
+          f"(gfm build-graph --holdout-days {config.cuts} x the step) or "
+          "ask for fewer cuts")
+  split, cut = splits[0], splits[0].cut
   what = "validation cut" if validation else "evaluation cut"
+  if config.cuts > 1:
+    what = "first " + what
   for name, path in (("--embeddings", embeddings_dir),
                      ("--retrained-embeddings", retrained_embeddings)):
     emb_cut = embeddings_cut(path) if path else None
@@ -187,28 +234,44 @@ def evaluate(data_dir: str | pathlib.Path, embeddings_dir: str | pathlib.Path,
           f"after the {what} {format_time(cut)}: its vectors have seen "
           f"hold-out interactions; rebuild the graph with --cut <= the "
           f"{what}")
-  items = load_item_table(embeddings_dir, items_frame,
-                          rollup_episodes=config.rollup_episodes,
-                          max_genres=config.max_genres,
-                          available_until=split.holdout_end)
-  retrained, missing = None, 0
-  if retrained_embeddings:
-    index, vectors, _, _ = read_embeddings(retrained_embeddings)
-    source = index["source"].to_numpy(object) if "source" in index else None
-    retrained, missing = items.with_hgnn(index["item_id"].to_numpy(object),
-                                         vectors, source)
-    if missing:
-      _LOG.warning("%d items of --embeddings are absent from "
-                   "--retrained-embeddings (zero vectors)", missing)
   start = time.perf_counter()
-  comparison = compare_models(interactions, users, items, split, config,
-                              retrained_items=retrained, progress=progress,
-                              verbose=verbose)
+  comparisons, missing, windows = [], 0, []
+  for i, window in enumerate(splits):
+    if len(splits) > 1:
+      _LOG.info("window %d/%d: cut %s", i + 1, len(splits),
+                format_time(window.cut))
+    items = load_item_table(embeddings_dir, items_frame,
+                            rollup_episodes=config.rollup_episodes,
+                            max_genres=config.max_genres,
+                            available_until=window.holdout_end)
+    retrained = None
+    if retrained_embeddings:
+      index, vectors, _, _ = read_embeddings(retrained_embeddings)
+      source = index["source"].to_numpy(object) if "source" in index else None
+      retrained, missing = items.with_hgnn(index["item_id"].to_numpy(object),
+                                           vectors, source)
+      if missing and not i:
+        _LOG.warning("%d items of --embeddings are absent from "
+                     "--retrained-embeddings (zero vectors)", missing)
+    comparison = compare_models(interactions, users, items, window, config,
+                                retrained_items=retrained, progress=progress,
+                                verbose=verbose)
+    comparisons.append(comparison)
+    windows.append({"split": window.to_dict(),
+                    "counts": dict(comparison.counts)})
   seconds = time.perf_counter() - start
-  if not comparison.counts["evaluated_users"]:
+  evaluated = sum(c.counts["evaluated_users"] for c in comparisons)
+  if not evaluated:
     raise ValueError(f"no hold-out interaction in [{format_time(cut)}, "
-                     f"{format_time(split.holdout_end)}): nothing to evaluate")
-  models = {name: {k: v for k, v in entry.items() if k != "runs"}
+                     f"{format_time(splits[-1].holdout_end)}): nothing to "
+                     "evaluate")
+  pooled, paired = rolling.pool(comparisons, k=config.k, mrr_k=config.mrr_k,
+                                coverage_k=config.coverage_k,
+                                num_resamples=config.bootstrap_resamples,
+                                seed=config.seed)
+  comparison = _pooled_comparison(comparisons, pooled)
+  models = {name: {k: v for k, v in entry.items()
+                   if k not in ("runs", "per_user")}
             for name, entry in report.ordered(comparison.models).items()}
   result = {
       "config": config_to_dict(config),
@@ -220,10 +283,14 @@ def evaluate(data_dir: str | pathlib.Path, embeddings_dir: str | pathlib.Path,
       "models": models,
       "training": comparison.training,
       "seconds": round(seconds, 1),
+      "windows": windows,
+      "paired": paired,
   }
   if validation:
     result["validation"] = validation
   result["verdict"] = report.verdict(models, comparison.types, config.k)
+  result["verdict"]["paired"] = report.paired_verdict(
+      paired, comparison.types, config.k)
   headline = {m: {t: e["metrics"][t]["all_items"]["all_users"][
       f"hr@{config.k}"]["mean"] for t in e["metrics"]}
               for m, e in models.items()}
