@@ -1,5 +1,7 @@
 """Tower layers, the towers' SavedModel round trip and the TFRS model."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -69,9 +71,13 @@ def test_layers_serialize():
     assert clone.get_config() == layer.get_config()
 
 
-@pytest.mark.parametrize("use_hgnn", [True, False])
-def test_towers_saved_model_round_trip(data, tmp_path, use_hgnn):
-  user_tower, item_tower = build_towers(data, CONFIG, use_hgnn=use_hgnn)
+@pytest.mark.parametrize("use_hgnn,item_ids", [(True, False), (False, False),
+                                               (True, True)])
+def test_towers_saved_model_round_trip(data, tmp_path, use_hgnn, item_ids):
+  config = dataclasses.replace(CONFIG, item_ids=item_ids)
+  user_tower, item_tower = build_towers(data, config, use_hgnn=use_hgnn)
+  if item_ids:
+    assert {"hgnn", "item_row"} <= set(item_tower.input_names)
   user_features = data.users.features()
   item_features = data.items.features(use_hgnn=use_hgnn)
   before_u = predict_in_batches(user_tower, user_features)
@@ -164,3 +170,34 @@ def test_example_histories_replace_the_window_history(data):
                                   ex.item[pick, None], -1,
                                   data.users.history[ex.user[pick]]))
   assert not np.array_equal(with_examples["history"], window["history"])
+
+
+def test_item_ids_next_to_hgnn_share_one_table_and_reach_both_towers(data):
+  """With item_ids, both towers read the same learned id table beside the
+  fixed HGNN vectors; changing an item's id vector changes its item
+  embedding and the embedding of a user whose history holds it."""
+  config = dataclasses.replace(CONFIG, item_ids=True)
+  user_tower, item_tower = build_towers(data, config, use_hgnn=True)
+  item_tables = [l for l in item_tower.layers
+                 if isinstance(l, ItemVectorTable)]
+  user_tables = [l for l in user_tower.layers
+                 if isinstance(l, ItemVectorTable)]
+  assert len(item_tables) == 1 and item_tables[0].learned
+  assert any(t is item_tables[0] for t in user_tables)
+  assert any(not t.learned for t in user_tables)  # the HGNN vectors
+  item_features = data.items.features()
+  user_features = data.users.features()
+  row = int(data.examples.item[0])
+  holder = int(np.flatnonzero((data.users.history == row).any(axis=1))[0])
+  before_i = predict_in_batches(item_tower, item_features)
+  before_u = predict_in_batches(user_tower, user_features)
+  table = item_tables[0]
+  vectors = table.vectors.numpy()
+  vectors[row] += 1.0
+  table.vectors.assign(vectors)
+  after_i = predict_in_batches(item_tower, item_features)
+  after_u = predict_in_batches(user_tower, user_features)
+  assert not np.allclose(after_i[row], before_i[row])
+  others = np.arange(len(before_i)) != row
+  np.testing.assert_allclose(after_i[others], before_i[others], atol=1e-6)
+  assert not np.allclose(after_u[holder], before_u[holder])

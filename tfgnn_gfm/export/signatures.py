@@ -186,6 +186,8 @@ class RetrievalModule(_QueryBase):
     }
     if self.hgnn_dim:
       inputs["hgnn"] = tf.zeros([batch, self.hgnn_dim], tf.float32)
+    # A learned item-id table (when the tower has one): row -1, no id vector.
+    inputs["item_row"] = tf.fill([batch], -1)
     names = self.item_tower.input_names
     return self.item_tower({n: inputs[n] for n in names}, training=False)
 

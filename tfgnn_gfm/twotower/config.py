@@ -98,6 +98,11 @@ class TwoTowerConfig:
   id_embedding_dim: int = dataclasses.field(default=128, metadata=_help(
       "size of the learned item-id embeddings of the 2T-without-GNN "
       "baseline"))
+  item_ids: bool = dataclasses.field(default=False, metadata=_help(
+      "the HGNN two-tower models also learn item-id embeddings (size "
+      "--id-embedding-dim), one table shared by the item tower and the "
+      "user history, next to the HGNN vectors; items without a training "
+      "example keep a zero id vector (new items rely on HGNN and text)"))
   max_genres: int = dataclasses.field(default=4, metadata=_help(
       "genres per item kept (';'-separated in the data)"))
   use_interest_vector: bool = dataclasses.field(default=True, metadata=_help(

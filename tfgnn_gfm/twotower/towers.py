@@ -2,7 +2,7 @@
 
 Item tower (one for every item type)::
 
-  concat(hgnn vector | learned item-id embedding, vector-known flag,
+  concat(hgnn vector and/or learned item-id embedding, vector-known flag,
          text vector, emb(item type), emb(language), mean emb(genres))
   -> MLP -> L2 norm
 
@@ -283,6 +283,7 @@ def build_item_tower(*, text_dim: int, num_types: int, num_languages: int,
 
 def build_user_tower(*, history_table: ItemVectorTable,
                      type_table: ItemTypeTable, num_types: int,
+                     id_history_table: ItemVectorTable | None = None,
                      max_history: int, units: Sequence[int],
                      categorical_vocab_sizes: Mapping[str, int] | None = None,
                      numeric_dim: int = 0, interest_dim: int = 0,
@@ -293,6 +294,9 @@ def build_user_tower(*, history_table: ItemVectorTable,
   Args:
     history_table: item row -> vector for the history means.
     type_table: item row -> type index.
+    id_history_table: a second table (learned item ids, shared with the
+      item tower) whose vectors are concatenated to ``history_table``'s
+      before pooling; None: only ``history_table``.
     num_types: number of item types (one mean per type).
     max_history: length of the ``history`` input.
     units: MLP sizes.
@@ -311,6 +315,9 @@ def build_user_tower(*, history_table: ItemVectorTable,
   inputs = {"history": tf.keras.Input((max_history,), name="history",
                                       dtype=tf.int32)}
   vectors = history_table(inputs["history"])
+  if id_history_table is not None:
+    vectors = tf.keras.layers.Concatenate(name="history_vectors")(
+        [vectors, id_history_table(inputs["history"])])
   types = type_table(inputs["history"])
   parts = [TypedMeanPooling(num_types=num_types, name="history_pooling")(
       [vectors, types])]

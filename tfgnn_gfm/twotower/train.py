@@ -86,7 +86,9 @@ def build_towers(data: TrainingData, config: TwoTowerConfig, *,
     config: tower sizes.
     use_hgnn: HGNN vectors in both towers; False: learned item-id
       embeddings instead (the 2T-without-GNN baseline), one table shared by
-      the item tower and the user history.
+      the item tower and the user history. With ``config.item_ids`` an
+      HGNN model also learns item-id embeddings, next to the HGNN vectors
+      in both towers (the same shared table).
 
   Returns:
     The user and item towers (functional Keras models).
@@ -95,16 +97,17 @@ def build_towers(data: TrainingData, config: TwoTowerConfig, *,
   n = len(items)
   type_table = ItemTypeTable(num_items=n, name="item_types")
   type_table.set_types(items.type_index)
-  if use_hgnn:
-    history_table = ItemVectorTable(num_items=n, dim=items.hgnn.shape[1],
-                                    learned=False, name="hgnn_vectors")
-    history_table.set_vectors(items.hgnn)
-    id_table = None
-  else:
+  id_table = None
+  if not use_hgnn or config.item_ids:
     id_table = ItemVectorTable(num_items=n, dim=config.id_embedding_dim,
                                learned=True, name="item_id_embeddings")
     # Items without a training example keep a zero vector, not random init.
     id_table.set_known(data.examples.sampling_probability > 0)
+  if use_hgnn:
+    history_table = ItemVectorTable(num_items=n, dim=items.hgnn.shape[1],
+                                    learned=False, name="hgnn_vectors")
+    history_table.set_vectors(items.hgnn)
+  else:
     history_table = id_table
   item_tower = build_item_tower(
       text_dim=items.text.shape[1], num_types=len(items.type_names),
@@ -115,6 +118,7 @@ def build_towers(data: TrainingData, config: TwoTowerConfig, *,
       dropout_rate=config.dropout_rate)
   user_tower = build_user_tower(
       history_table=history_table, type_table=type_table,
+      id_history_table=id_table if use_hgnn else None,
       num_types=len(items.type_names), max_history=users.history.shape[1],
       units=config.tower_units,
       categorical_vocab_sizes={k: len(v) for k, v in
