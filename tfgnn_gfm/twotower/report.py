@@ -22,6 +22,10 @@ DISPLAY_NAMES = {
     cfg.POPULARITY: "Popularity",
     cfg.LLM_KNN: "LLM-kNN (text)",
     cfg.HGNN_KNN: "HGNN-kNN",
+    cfg.ITEM_KNN: "item-kNN (cosine)",
+    cfg.EASE: "EASE",
+    cfg.ALS: "ALS (implicit)",
+    cfg.BPR: "BPR (implicit)",
     cfg.TWO_TOWER_NO_GNN: "2T without GNN (item ids)",
     cfg.TWO_TOWER_TYPE_SPECIFIC: "2T type-specific",
     cfg.TWO_TOWER_HGNN: "2T-HGNN unified",
@@ -227,6 +231,10 @@ def markdown_tables(result: dict[str, Any]) -> str:
              f"{counts['evaluated_cold_users']} cold); candidates: "
              f"{counts['candidates']} ({counts['cold_candidates']} cold "
              "items).")
+  for m, entry in models.items():
+    if entry.get("skipped"):
+      out.append(f"{DISPLAY_NAMES.get(m, m)} was not run: "
+                 f"{entry['skipped']}.")
   out.append("")
   for title, slice_, group, kind in TABLES:
     key = _key(kind, c["k"], c["mrr_k"], c["coverage_k"])
