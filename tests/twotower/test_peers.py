@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse
 
 from tfgnn_gfm.artifacts import EvaluationDir
 from tfgnn_gfm.cli import main
@@ -67,6 +68,9 @@ def test_ease_weights_by_hand():
   np.testing.assert_array_equal(train_items, [A, B, C])
   expected = np.array([[0, 6 / 11, 0], [0.5, 0, 0.5], [0, 4 / 11, 0]])
   np.testing.assert_allclose(peers.ease_weights(x, 1.0), expected, atol=1e-6)
+  # Gram columns and symmetrisation two at a time: the same.
+  np.testing.assert_allclose(peers.ease_weights(x, 1.0, block=2), expected,
+                             atol=1e-6)
   scorer = peers.ease_scorer(data, np.arange(7), lam=1.0)
   scores = _scores(scorer, [5, 6])
   # History {A}: row A of B; history {B}: row B. Rows 0 and 3 score 0.
@@ -92,6 +96,14 @@ def test_item_knn_scores_by_hand():
   scores = _scores(top1, [0, 3])
   np.testing.assert_allclose(scores[0], [0, ab, ab, 0, 0], rtol=1e-6)
   np.testing.assert_allclose(scores[1], [0, 0, bc, 0, 0], rtol=1e-6)
+  # Ties at the k-th value keep the lower columns: item 0 is as close to
+  # items 1 and 2 (one shared user each); k = 1 keeps item 1, k = 2 both.
+  x = scipy.sparse.csr_matrix(np.array([[1, 1, 0], [1, 0, 1]], np.float32))
+  half = 1 / np.sqrt(2)
+  np.testing.assert_allclose(peers.cosine_weights(x, 1)[0], [0, half, 0],
+                             rtol=1e-6)
+  np.testing.assert_allclose(peers.cosine_weights(x, 2, block=1)[0],
+                             [0, half, half], rtol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["item_knn", "ease", "als", "bpr"])

@@ -186,58 +186,95 @@ def item_knn_scorer(data: TrainingData, user_rows: np.ndarray, *,
   start = time.perf_counter()
   x, train_items = training_matrix(data)
   _check_size("knn_max_items", len(train_items), max_items)
-  norm = np.sqrt(np.asarray(x.sum(axis=0)).ravel()).astype(np.float32)
-  xn = x @ scipy.sparse.diags(1.0 / np.maximum(norm, 1e-12))
-  sim = (xn.T @ xn).tocsr().astype(np.float32)
-  sim.setdiag(0.0)
-  sim.eliminate_zeros()
-  if neighbours > 0:
-    sim = _top_k_per_row(sim, neighbours)
-  weights = sim.toarray()
+  weights = cosine_weights(x, neighbours)
   info = {"train_seconds": round(time.perf_counter() - start, 3),
           "neighbours": int(neighbours)}
   _LOG.info("%s: %d training items, %d similarities, %.2f s", name,
-            len(train_items), sim.nnz, info["train_seconds"])
+            len(train_items), int(np.count_nonzero(weights)),
+            info["train_seconds"])
   return _item_item_scorer(name, data, user_rows, train_items, weights, info)
 
 
-def _top_k_per_row(matrix: scipy.sparse.csr_matrix, k: int
-                   ) -> scipy.sparse.csr_matrix:
-  """The k largest entries of each row (ties: lower column first)."""
-  row = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-  order = np.lexsort((matrix.indices, -matrix.data, row))
-  rank = np.arange(len(order)) - matrix.indptr[row[order]]
-  keep = order[rank < k]
-  return scipy.sparse.csr_matrix(
-      (matrix.data[keep], (row[keep], matrix.indices[keep])),
-      shape=matrix.shape)
+def cosine_weights(x: scipy.sparse.spmatrix, neighbours: int = 0,
+                   block: int = 1024) -> np.ndarray:
+  """Item-kNN's item-item matrix: column cosines, top-k per row.
+
+  Args:
+    x: [U, T] binary user x item matrix.
+    neighbours: entries kept per row, the largest (ties: lower column
+      first); 0: all.
+    block: rows computed at a time.
+
+  Returns:
+    [T, T] float32, zero diagonal; row j holds item j's neighbours.
+  """
+  x = scipy.sparse.csc_matrix(x, dtype=np.float32)
+  t = x.shape[1]
+  norm = np.sqrt(np.asarray(x.sum(axis=0)).ravel())
+  xn = scipy.sparse.csc_matrix(
+      x @ scipy.sparse.diags((1.0 / np.maximum(norm, 1e-12)).astype(
+          np.float32)))
+  xn_rows = xn.T.tocsr()
+  out = np.empty((t, t), np.float32)
+  for s in range(0, t, block):
+    e = min(s + block, t)
+    sim = (xn_rows[s:e] @ xn).toarray()
+    sim[np.arange(e - s), np.arange(s, e)] = 0.0
+    if 0 < neighbours < t:
+      sim = _top_k_per_row(sim, neighbours)
+    out[s:e] = sim
+  return out
 
 
-def ease_weights(x: scipy.sparse.spmatrix, lam: float) -> np.ndarray:
+def _top_k_per_row(sim: np.ndarray, k: int) -> np.ndarray:
+  """``sim`` with all but each row's k largest entries set to 0 (of equal
+  entries at the k-th value, the lower columns are kept)."""
+  kth = np.partition(sim, sim.shape[1] - k, axis=1)[:, sim.shape[1] - k]
+  above = sim > kth[:, None]
+  tied = sim == kth[:, None]
+  room = k - above.sum(axis=1, keepdims=True)
+  keep = above | (tied & (np.cumsum(tied, axis=1) <= room))
+  return np.where(keep, sim, 0.0).astype(np.float32)
+
+
+def ease_weights(x: scipy.sparse.spmatrix, lam: float,
+                 block: int = 2048) -> np.ndarray:
   """EASE's item-item matrix B of a binary user x item matrix.
+
+  Memory: one dense T x T float32 matrix (the Gram matrix, factored,
+  inverted and scaled in place) plus T x ``block`` temporaries.
 
   Args:
     x: [U, T] user x item matrix.
     lam: L2 regularisation lambda (> 0).
+    block: columns of the Gram matrix computed (and rows symmetrised) at a
+      time.
 
   Returns:
     [T, T] float32 B with zero diagonal: ``B_ij = -P_ij / P_jj``,
     ``P = (X^T X + lam I)^-1``.
   """
-  gram = (x.T @ x).toarray().astype(np.float32)
-  gram[np.diag_indices_from(gram)] += np.float32(lam)
-  # Cholesky factor and inverse in place: one dense T x T matrix at a time.
-  factor, lower = scipy.linalg.cho_factor(gram, overwrite_a=True,
-                                          check_finite=False)
+  x = scipy.sparse.csc_matrix(x, dtype=np.float32)
+  t = x.shape[1]
+  xt = x.T.tocsr()
+  p = np.empty((t, t), np.float32)
+  for s in range(0, t, block):
+    p[:, s:s + block] = (xt @ x[:, s:s + block]).toarray()
+  p[np.diag_indices(t)] += np.float32(lam)
+  # Cholesky factor and inverse in place; both fill the upper triangle.
+  factor, _ = scipy.linalg.cho_factor(p, lower=False, overwrite_a=True,
+                                      check_finite=False)
   potri, = scipy.linalg.get_lapack_funcs(("potri",), (factor,))
-  p, info = potri(factor, lower=lower, overwrite_c=True)
+  p, info = potri(factor, lower=False, overwrite_c=True)
   if info != 0:
     raise np.linalg.LinAlgError(f"EASE: potri failed ({info})")
-  p = np.triu(p) + np.triu(p, 1).T if not lower else (
-      np.tril(p) + np.tril(p, -1).T)
-  b = p / (-np.diag(p))[None, :]
-  b[np.diag_indices_from(b)] = 0.0
-  return b.astype(np.float32, copy=False)
+  for s in range(0, t, block):
+    e = min(s + block, t)
+    p[s:e, :s] = p[:s, s:e].T
+    p[s:e, s:e] = np.triu(p[s:e, s:e]) + np.triu(p[s:e, s:e], 1).T
+  p /= -np.diag(p)[None, :]
+  p[np.diag_indices(t)] = 0.0
+  return p
 
 
 def ease_scorer(data: TrainingData, user_rows: np.ndarray, *,

@@ -280,8 +280,11 @@ def plot_results(result: dict[str, Any], hr_path: pathlib.Path,
       leaves = [_leaf(models, m, t, slice_, group, key) for t in types]
       means = [lf["mean"] if lf else np.nan for lf in leaves]
       stds = [lf["std"] if lf else 0.0 for lf in leaves]
+      # Past the 10 default colours, tab20 keeps every model distinct.
+      color = f"C{i}" if len(models) <= 10 else plt.cm.tab20(i % 20)
       ax.bar(x - 0.4 + width * (i + 0.5), means, width, yerr=stds,
-             capsize=2, label=DISPLAY_NAMES.get(m, m))
+             capsize=2, color=color, label=DISPLAY_NAMES.get(m, m) + (
+                 " (not run)" if models[m].get("skipped") else ""))
     ax.set_xticks(x, types)
     ax.set_title(title, fontsize=10)
     ax.set_ylim(bottom=0)
@@ -295,11 +298,11 @@ def plot_results(result: dict[str, Any], hr_path: pathlib.Path,
       ("all_items", "cold_users", "cold users"))):
     bars(ax, slice_, group, hr, f"HR@{c['k']}: {title}")
   handles, labels = axes[0, 0].get_legend_handles_labels()
-  fig.legend(handles, labels, loc="lower center", ncol=len(labels),
-             fontsize=8)
+  fig.legend(handles, labels, loc="lower center",
+             ncol=min(len(labels), 6), fontsize=8)
   fig.suptitle(f"HR@{c['k']} per item type (mean ± std over {c['seeds']} "
                "seeds)")
-  fig.tight_layout(rect=(0, 0.05, 1, 1))
+  fig.tight_layout(rect=(0, 0.08, 1, 1))
   fig.savefig(hr_path, dpi=110)
   plt.close(fig)
   fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
@@ -310,9 +313,9 @@ def plot_results(result: dict[str, Any], hr_path: pathlib.Path,
   bars(axes[2], "cold_items", "all_users", hr,
        f"HR@{c['k']}: cold items (first seen after the cut)")
   handles, labels = axes[0].get_legend_handles_labels()
-  fig.legend(handles, labels, loc="lower center", ncol=len(labels),
-             fontsize=8)
-  fig.tight_layout(rect=(0, 0.08, 1, 1))
+  fig.legend(handles, labels, loc="lower center",
+             ncol=min(len(labels), 6), fontsize=8)
+  fig.tight_layout(rect=(0, 0.12, 1, 1))
   fig.savefig(other_path, dpi=110)
   plt.close(fig)
 
