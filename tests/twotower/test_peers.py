@@ -219,3 +219,26 @@ def test_evaluate_runs_the_peers_and_reports_a_skip(tmp_path):
   for row in ("| item-kNN (cosine) |", "| ALS (implicit) |",
               "| BPR (implicit) |", "| EASE | - |"):
     assert row in text
+
+
+@pytest.mark.parametrize("dense_values", [16_000_000, 0])
+def test_ease_through_the_protocol_dense_or_sparse_users(dense_values,
+                                                         monkeypatch):
+  """evaluate_scorer on EASE, with dense and with sparse (CSR) user vectors:
+  u5 (history {A}) scores B 6/11 first; u6 (history {B}) scores A and C 1/2
+  each, so its target C ranks second (ties: lower row first)."""
+  from tfgnn_gfm.twotower.evaluate import evaluate_scorer  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.twotower.features import Holdout  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(peers, "_DENSE_USER_VALUES", dense_values)
+  data = _data(TRAIN, HISTORY, 5)
+  scorer = peers.ease_scorer(data, np.array([5, 6]), lam=1.0)
+  assert scipy.sparse.issparse(scorer.user_vectors) == (dense_values == 0)
+  holdout = Holdout(user=np.array([5, 6]), item=np.array([B, C]),
+                    warm=np.ones(7, bool), seen_user=np.zeros(0, np.int64),
+                    seen_item=np.zeros(0, np.int64),
+                    item_seen_before_cut=np.ones(5, bool), counts={})
+  out = evaluate_scorer(scorer, data.items, holdout, workers=1)
+  leaf = out["t"]["all_items"]["all_users"]
+  assert leaf["users"] == 2
+  assert leaf["hr@10"] == pytest.approx(1.0)
+  assert leaf["mrr@100"] == pytest.approx((1 + 1 / 2) / 2)
