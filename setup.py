@@ -23,6 +23,9 @@ _PINNED = [
     "tensorflow-text==2.20.1",
     "scann==1.4.2",
     "apache-beam==2.77.0",
+    "implicit==0.7.2",  # ALS and BPR peers of gfm evaluate.
+    "scipy==1.17.1",  # Sparse matrices and EASE's closed form.
+    "threadpoolctl==3.8.0",  # One BLAS thread while implicit fits.
 ]
 # Supporting libraries, bounded to the versions tested together here.
 _SUPPORT = [

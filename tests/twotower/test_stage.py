@@ -133,8 +133,8 @@ def test_evaluate_writes_every_model_seeded_and_reports(run):
   layout = EvaluationDir(root / "eval")
   result = json.loads(layout.results_path.read_text())
   assert set(result["models"]) == {
-      "popularity", "llm_knn", "hgnn_knn", "2t_no_gnn", "2t_type_specific",
-      "2t_hgnn", "2t_hgnn_retrained"}
+      "popularity", "llm_knn", "hgnn_knn", "item_knn", "ease", "als", "bpr",
+      "2t_no_gnn", "2t_type_specific", "2t_hgnn", "2t_hgnn_retrained"}
   assert result["types"] == ["audiobook", "podcast"]
   hgnn = result["models"]["2t_hgnn"]
   assert hgnn["seeds"] == [0, 1] and hgnn["seeded"]

@@ -11,6 +11,7 @@ serves them all:
   cold user) gets the popularity ranking: both matrices get one extra
   column, the item's normalised count, which only such users weigh (so warm
   users' rankings are exactly cosine, fallback users' exactly popularity);
+* the peers (``peers``): item-kNN, EASE, ALS, BPR;
 * two-tower models: the towers' embeddings.
 """
 
@@ -30,7 +31,8 @@ class Scorer:
   Attributes:
     name: model name.
     user_rows: [E] the user rows ``user_vectors`` belong to (sorted).
-    user_vectors: [E, D].
+    user_vectors: [E, D], an ndarray or a scipy.sparse CSR matrix (the
+      item-item peers' history indicators).
     item_vectors: [N, D] (rows = item rows).
     info: anything to report (training time, fallback users, ...).
   """

@@ -4,6 +4,9 @@
 the baselines and the two-tower variants on exactly that split:
 
 * ``popularity``, ``llm_knn``, ``hgnn_knn``: deterministic, run once;
+* the peers (``peers``): ``item_knn`` and ``ease`` run once, ``als`` and
+  ``bpr`` once per seed; a peer that cannot run on the split (EASE above
+  its item bound) has no metrics and a ``skipped`` reason;
 * ``2t_hgnn`` (unified, every item type), ``2t_no_gnn`` (learned item-id
   embeddings instead of HGNN vectors, in both towers), ``2t_type_specific``
   (for each type, a 2T-HGNN trained only on that type's interactions and
@@ -31,6 +34,7 @@ from tfgnn_gfm.twotower.evaluate import (aggregate_runs, evaluate_scorer,
 from tfgnn_gfm.twotower.features import (Holdout, ItemTable, TimeSplit,
                                          TrainingData, build_holdout,
                                          build_training_data)
+from tfgnn_gfm.twotower.peers import ModelSkipped, peer_scorer
 from tfgnn_gfm.twotower.train import train_two_tower
 
 _LOG = logging.getLogger(__name__)
@@ -43,7 +47,8 @@ class Comparison:
   Attributes:
     models: name -> {"seeded", "seeds", "runs" (one result per seed),
       "metrics" (aggregated), "train_seconds", "eval_seconds", "info",
-      "per_user" (per seed, ``evaluate_scorer``'s per-user ranks)}.
+      "per_user" (per seed, ``evaluate_scorer``'s per-user ranks) and, for
+      a skipped model, "skipped" (the reason)}.
     counts: sizes of the split (training and hold-out).
     types: the evaluated item types.
     training: how the (unified) training examples were made
@@ -160,6 +165,23 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
       scorer = knn_scorer(data.users, user_rows, vectors, data.examples, name)
       result, s, pu = evaluate(scorer, items)
       record(name, None, result, s, scorer.info, pu)
+  for name in (m for m in cfg.PEERS if m in models):
+    seeded = name in cfg.SEEDED_MODELS
+    for seed in (range(config.seed, config.seed + config.seeds) if seeded
+                 else [None]):
+      _LOG.info("fitting %s%s", name, f" (seed {seed})" if seeded else "")
+      try:
+        scorer = peer_scorer(name, data, user_rows, config,
+                             seed=config.seed if seed is None else seed,
+                             progress=progress)
+      except ModelSkipped as skipped:
+        _LOG.warning("%s skipped: %s", name, skipped)
+        out[name] = {"seeded": seeded, "seeds": [], "runs": [],
+                     "info": [{"skipped": str(skipped)}], "eval_seconds": [],
+                     "per_user": [], "skipped": str(skipped)}
+        break
+      result, s, pu = evaluate(scorer, items)
+      record(name, seed, result, s, scorer.info, pu)
   per_type = {}
   if cfg.TWO_TOWER_TYPE_SPECIFIC in models and len(types) < 2:
     # With one item type, "type-specific" is the unified model again.
@@ -203,7 +225,7 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
       record(cfg.TWO_TOWER_TYPE_SPECIFIC, seed, merged, seconds, infos,
              merged_pu)
   for entry in out.values():
-    entry["metrics"] = aggregate_runs(entry["runs"])
+    entry["metrics"] = aggregate_runs(entry["runs"]) if entry["runs"] else {}
   counts = dict(data.counts)
   counts.update(holdout.counts)
   counts["evaluated_users"] = int(len(user_rows))

@@ -20,19 +20,25 @@ from tfgnn_gfm.config import option_help as _help
 POPULARITY = "popularity"
 LLM_KNN = "llm_knn"
 HGNN_KNN = "hgnn_knn"
+ITEM_KNN = "item_knn"
+EASE = "ease"
+ALS = "als"
+BPR = "bpr"
 TWO_TOWER_NO_GNN = "2t_no_gnn"
 TWO_TOWER_TYPE_SPECIFIC = "2t_type_specific"
 TWO_TOWER_HGNN = "2t_hgnn"
 TWO_TOWER_HGNN_RETRAINED = "2t_hgnn_retrained"
-ALL_MODELS = (POPULARITY, LLM_KNN, HGNN_KNN, TWO_TOWER_NO_GNN,
-              TWO_TOWER_TYPE_SPECIFIC, TWO_TOWER_HGNN)
+ALL_MODELS = (POPULARITY, LLM_KNN, HGNN_KNN, ITEM_KNN, EASE, ALS, BPR,
+              TWO_TOWER_NO_GNN, TWO_TOWER_TYPE_SPECIFIC, TWO_TOWER_HGNN)
+#: The strong simple peers (``peers``), fitted on the training window.
+PEERS = (ITEM_KNN, EASE, ALS, BPR)
 #: ``interaction_weight`` transforms of the interactions' ``weight`` column.
 INTERACTION_WEIGHTS = ("none", "saturating", "log1p")
 #: ``training_history`` modes: the user features of a training example.
 TRAINING_HISTORIES = ("before_example", "window")
 #: Models trained with a random seed (the others are deterministic).
-SEEDED_MODELS = (TWO_TOWER_NO_GNN, TWO_TOWER_TYPE_SPECIFIC, TWO_TOWER_HGNN,
-                 TWO_TOWER_HGNN_RETRAINED)
+SEEDED_MODELS = (ALS, BPR, TWO_TOWER_NO_GNN, TWO_TOWER_TYPE_SPECIFIC,
+                 TWO_TOWER_HGNN, TWO_TOWER_HGNN_RETRAINED)
 
 
 @dataclasses.dataclass
@@ -231,14 +237,52 @@ class EvaluateConfig(TwoTowerConfig):
       metavar="EVENTS"))
   user_chunk: int = dataclasses.field(default=2048, metadata=_help(
       "users per batched score-matrix top-K"))
+  knn_neighbours: int = dataclasses.field(default=100, metadata=_help(
+      "item_knn: most similar items kept per item (0: all)"))
+  knn_max_items: int = dataclasses.field(default=20_000, metadata=_help(
+      "item_knn: skipped (with the reason in the results) above this many "
+      "items with training interactions (its item-item matrix is dense)"))
+  ease_lambda: float = dataclasses.field(default=500.0, metadata=_help(
+      "ease: L2 regularisation lambda of the closed form"))
+  ease_max_items: int = dataclasses.field(default=20_000, metadata=_help(
+      "ease: skipped (with the reason in the results) above this many items "
+      "with training interactions (the dense float32 Gram matrix takes "
+      "4 * items^2 bytes: 1.6 GB at 20,000)"))
+  als_factors: int = dataclasses.field(default=64, metadata=_help(
+      "als: latent factors"))
+  als_regularization: float = dataclasses.field(default=0.01, metadata=_help(
+      "als: L2 regularisation"))
+  als_alpha: float = dataclasses.field(default=1.0, metadata=_help(
+      "als: confidence of an observed (user, item) pair (unobserved: 1)"))
+  als_iterations: int = dataclasses.field(default=15, metadata=_help(
+      "als: alternating sweeps"))
+  bpr_factors: int = dataclasses.field(default=64, metadata=_help(
+      "bpr: latent factors (plus an item bias)"))
+  bpr_learning_rate: float = dataclasses.field(default=0.01, metadata=_help(
+      "bpr: SGD learning rate"))
+  bpr_regularization: float = dataclasses.field(default=0.01, metadata=_help(
+      "bpr: L2 regularisation"))
+  bpr_iterations: int = dataclasses.field(default=100, metadata=_help(
+      "bpr: epochs (each samples as many triples as training pairs)"))
 
   def validate(self) -> None:
     super().validate()
     for name in ("holdout_days", "k", "mrr_k", "coverage_k", "seeds",
-                 "user_chunk", "cuts", "bootstrap_resamples"):
+                 "user_chunk", "cuts", "bootstrap_resamples",
+                 "knn_max_items", "ease_max_items", "als_factors",
+                 "als_iterations", "bpr_factors", "bpr_iterations"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be at least 1, got "
                          f"{getattr(self, name)!r}")
+    if self.knn_neighbours < 0:
+      raise ValueError(f"knn_neighbours must be >= 0 (0: all), got "
+                       f"{self.knn_neighbours!r}")
+    for name in ("ease_lambda", "als_alpha", "bpr_learning_rate"):
+      if not getattr(self, name) > 0:
+        raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+    for name in ("als_regularization", "bpr_regularization"):
+      if not getattr(self, name) >= 0:
+        raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
     unknown = sorted(set(self.models) - set(ALL_MODELS) -
                      {TWO_TOWER_HGNN_RETRAINED})
     if unknown:

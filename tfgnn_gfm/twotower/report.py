@@ -22,6 +22,10 @@ DISPLAY_NAMES = {
     cfg.POPULARITY: "Popularity",
     cfg.LLM_KNN: "LLM-kNN (text)",
     cfg.HGNN_KNN: "HGNN-kNN",
+    cfg.ITEM_KNN: "item-kNN (cosine)",
+    cfg.EASE: "EASE",
+    cfg.ALS: "ALS (implicit)",
+    cfg.BPR: "BPR (implicit)",
     cfg.TWO_TOWER_NO_GNN: "2T without GNN (item ids)",
     cfg.TWO_TOWER_TYPE_SPECIFIC: "2T type-specific",
     cfg.TWO_TOWER_HGNN: "2T-HGNN unified",
@@ -333,6 +337,10 @@ def markdown_tables(result: dict[str, Any]) -> str:
              f"{counts['evaluated_cold_users']} cold); candidates: "
              f"{counts['candidates']} ({counts['cold_candidates']} cold "
              "items).")
+  for m, entry in models.items():
+    if entry.get("skipped"):
+      out.append(f"{DISPLAY_NAMES.get(m, m)} was not run: "
+                 f"{entry['skipped']}.")
   out.append("")
   for title, slice_, group, kind in TABLES:
     key = _key(kind, c["k"], c["mrr_k"], c["coverage_k"])
@@ -387,8 +395,11 @@ def plot_results(result: dict[str, Any], hr_path: pathlib.Path,
                        else (lf["mean"] + lf["std"] if lf else np.nan)
                        for lf in leaves])
       err = np.nan_to_num(np.stack([means - low, high - means]))
+      # Past the 10 default colours, tab20 keeps every model distinct.
+      color = f"C{i}" if len(models) <= 10 else plt.cm.tab20(i % 20)
       ax.bar(x - 0.4 + width * (i + 0.5), means, width, yerr=err,
-             capsize=2, label=DISPLAY_NAMES.get(m, m))
+             capsize=2, color=color, label=DISPLAY_NAMES.get(m, m) + (
+                 " (not run)" if models[m].get("skipped") else ""))
     ax.set_xticks(x, types)
     ax.set_title(title, fontsize=10)
     ax.set_ylim(bottom=0)
@@ -402,11 +413,11 @@ def plot_results(result: dict[str, Any], hr_path: pathlib.Path,
       ("all_items", "cold_users", "cold users"))):
     bars(ax, slice_, group, hr, f"HR@{c['k']}: {title}")
   handles, labels = axes[0, 0].get_legend_handles_labels()
-  fig.legend(handles, labels, loc="lower center", ncol=len(labels),
-             fontsize=8)
+  fig.legend(handles, labels, loc="lower center",
+             ncol=min(len(labels), 6), fontsize=8)
   fig.suptitle(f"HR@{c['k']} per item type (mean over {c['seeds']} seeds; "
                "bars: 95% bootstrap interval over users)")
-  fig.tight_layout(rect=(0, 0.05, 1, 1))
+  fig.tight_layout(rect=(0, 0.08, 1, 1))
   fig.savefig(hr_path, dpi=110)
   plt.close(fig)
   fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
@@ -417,9 +428,9 @@ def plot_results(result: dict[str, Any], hr_path: pathlib.Path,
   bars(axes[2], "cold_items", "all_users", hr,
        f"HR@{c['k']}: cold items (first seen after the cut)")
   handles, labels = axes[0].get_legend_handles_labels()
-  fig.legend(handles, labels, loc="lower center", ncol=len(labels),
-             fontsize=8)
-  fig.tight_layout(rect=(0, 0.08, 1, 1))
+  fig.legend(handles, labels, loc="lower center",
+             ncol=min(len(labels), 6), fontsize=8)
+  fig.tight_layout(rect=(0, 0.12, 1, 1))
   fig.savefig(other_path, dpi=110)
   plt.close(fig)
 

@@ -189,7 +189,7 @@ def pool(comparisons: Sequence[Comparison], *, k: int, mrr_k: int,
     for t in types:
       cands = [c.models[model]["runs"][0][t]["candidates"]
                for c in comparisons if model in c.models and
-               t in c.models[model]["runs"][0]]
+               c.models[model]["runs"] and t in c.models[model]["runs"][0]]
       if not cands:
         continue
       entry: dict[str, Any] = {}

@@ -73,6 +73,9 @@ def _pooled_comparison(comparisons: list[Comparison],
         "info": first["info"] if len(entries) == 1 else
                 [e["info"] for e in entries],
         "metrics": pooled[name]}
+    skipped = [e["skipped"] for e in entries if e.get("skipped")]
+    if skipped:
+      models[name]["skipped"] = skipped[0]
   counts: dict[str, Any] = {}
   for c in comparisons:
     for key, value in c.counts.items():
