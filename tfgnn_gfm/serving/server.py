@@ -101,6 +101,17 @@ def _parser_message(exc: BaseException | None, message: str | None) -> str:
   return " ".join(line for line in lines if line.strip("^ ")) or "Bad Request"
 
 
+async def _answer_and_close(request: web.BaseRequest,
+                            response: web.StreamResponse
+                            ) -> web.StreamResponse:
+  """Sends ``response`` and closes the connection at once: the rest of a
+  body that is too slow in coming is not waited for."""
+  await response.prepare(request)
+  await response.write_eof()
+  request.protocol.force_close()
+  return response
+
+
 class _JsonErrorProtocol(web.RequestHandler):
   """aiohttp's HTTP/1.1 protocol, with TF Serving's JSON error bodies.
 
@@ -128,11 +139,16 @@ class _JsonErrorProtocol(web.RequestHandler):
 
 
 class _JsonErrorServer(web.Server):
-  """aiohttp's low-level server, speaking ``_JsonErrorProtocol``."""
+  """aiohttp's low-level server, speaking ``_JsonErrorProtocol``.
 
-  def __init__(self, handler, **kwargs):
-    super().__init__(handler, **kwargs)
-    self._protocol_kwargs = {k: v for k, v in kwargs.items() if k != "loop"}
+  Args:
+    handler: answers each request.
+    **protocol_kwargs: options of each connection's ``RequestHandler``.
+  """
+
+  def __init__(self, handler, **protocol_kwargs):
+    super().__init__(handler, **protocol_kwargs)
+    self._protocol_kwargs = protocol_kwargs
 
   def __call__(self) -> web.RequestHandler:
     return _JsonErrorProtocol(self, loop=asyncio.get_running_loop(),
@@ -149,7 +165,8 @@ class _Request:
     elif method == "GET":
       match = _STATUS_PATH.fullmatch(path)
     if match is None:
-      raise invalid_argument(f"Malformed request: {method} {path}")
+      raise invalid_argument(f"Malformed request: {method} "
+                             f"{status.bounded(path, _QUOTED_CHARS)}")
     groups = match.groupdict()
     self.name = urllib.parse.unquote(groups["name"] or "")
     self.verb = (groups.get("verb") or "").lower()
@@ -158,10 +175,13 @@ class _Request:
                   if groups["label"] else None)
     self.version = None
     if groups["version"]:
-      version = int(groups["version"])
+      # More digits than an int64 has are refused before converting them.
+      digits = groups["version"].lstrip("0") or "0"
+      version = int(digits) if len(digits) <= 19 else _INT64_MAX + 1
       if version > _INT64_MAX:
-        raise invalid_argument(f"Failed to convert version: "
-                               f"{groups['version']} to numeric.")
+        raise invalid_argument(
+            "Failed to convert version: "
+            f"{status.bounded(groups['version'], _QUOTED_CHARS)} to numeric.")
       self.version = version
     if self.version is not None and self.label is not None:
       raise invalid_argument(
@@ -238,6 +258,8 @@ class RestApi:
       if e.http_status >= 500:
         _LOG.error("%s %s: %s", request.method, path,
                    status.bounded(e.to_string()))
+      if e.http_status == 408:
+        return await _answer_and_close(request, _error_response(e))
       return _error_response(e)
     except ConnectionError as e:
       _LOG.info("%s %s: client %s disconnected (%s)", request.method,

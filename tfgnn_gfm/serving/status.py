@@ -71,7 +71,8 @@ MAX_MESSAGE_CHARS = 512
 
 # An absolute POSIX path of two or more components, not inside a URL or a
 # relative path.
-_ABSOLUTE_PATH = re.compile(r"(?<![\w.~:/%>-])(?:/[^\s/'\"`<>()\[\]{},;:]+){2,}")
+_ABSOLUTE_PATH = re.compile(
+    r"(?<![\w.~:/%>-])(?:/[^\s/'\"`<>()\[\]{},;:]+){2,}")
 
 
 def code_name(code: int) -> str:
