@@ -1,16 +1,31 @@
 """What a client may see of a message: bounded, and without server paths."""
 
 import os
+import time
 
 from tfgnn_gfm.serving.status import (MAX_MESSAGE_CHARS, StatusError, bounded,
                                       without_server_paths)
 
 
 def test_bounded_cuts_and_says_how_much():
-  assert bounded("abc", 3) == "abc"
-  assert bounded("abcdef", 3) == "abc... (3 more characters)"
-  assert len(bounded("x" * 10**6)) == MAX_MESSAGE_CHARS + len(
-      "... (999488 more characters)")
+  assert bounded("x" * 40, 40) == "x" * 40
+  # The note counts in the limit: 15 + 24 characters.
+  assert bounded("x" * 100, 40) == "x" * 15 + "... (85 more characters)"
+  assert bounded(bounded("x" * 100, 40), 40) == bounded("x" * 100, 40)
+  assert bounded("abc", 40, more=7) == "abc... (7 more characters)"
+  text = bounded("x" * 10**6)
+  assert len(text) <= MAX_MESSAGE_CHARS
+  assert text.endswith(f"... ({10**6 - text.index('.')} more characters)")
+
+
+def test_long_hostile_messages_are_cut_before_searching_paths():
+  message = "[" + "/z" * 8_000_000 + "]"
+  started = time.monotonic()
+  text = without_server_paths(message, {"/srv/models": "<base_path>"})
+  assert time.monotonic() - started < 0.5
+  # The first 1,024 characters are searched: "[", 511 "/z" and a "/"; the
+  # other 16,000,002 - 1,024 are counted.
+  assert text == "[.../z/... (15998978 more characters)"
 
 
 def test_known_paths_become_labels_and_others_their_last_part(tmp_path):

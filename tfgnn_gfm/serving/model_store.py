@@ -274,8 +274,8 @@ class ModelStore:
       # The fingerprint after the attempt: a retry needs a newer change.
       model.failed[version] = _fingerprint(path)
       self._set_state(model, version, END, StatusError(
-          error.code, status.bounded(status.without_server_paths(
-              error.message, {model.config.base_path: "<base_path>"}))))
+          error.code, status.without_server_paths(
+              error.message, {model.config.base_path: "<base_path>"})))
       _LOG.error("Failed to load servable version {name: %s version: %d}: "
                  "%s", name, version, error.to_string())
       return

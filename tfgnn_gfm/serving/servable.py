@@ -157,7 +157,7 @@ class Servable:
         model raises (e.g. INVALID_ARGUMENT from an assertion or a lookup),
         the version's folder shown as ``<base_path>/VERSION``. A message
         holding bytes that are not UTF-8 (an assertion quoting a binary
-        input) is an INVALID_ARGUMENT with those bytes escaped (``\xff``).
+        input) is an INVALID_ARGUMENT with those bytes escaped (``\\xff``).
     """
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     signature = self._signature(signature_name)
@@ -182,7 +182,7 @@ class Servable:
     return {name: value.numpy() for name, value in outputs.items()}
 
   def _public(self, message: str) -> str:
-    """A model's message without the server's paths."""
+    """A model's message without the server's paths, bounded."""
     return status.without_server_paths(
         message, {self.path: f"<base_path>/{self.version}"})
 

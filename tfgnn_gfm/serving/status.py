@@ -128,41 +128,51 @@ def not_found(message: str) -> StatusError:
   return StatusError(NOT_FOUND, message)
 
 
-def bounded(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-  """``text`` cut to ``limit`` characters, saying how many were cut.
+def bounded(text: str, limit: int = MAX_MESSAGE_CHARS, more: int = 0) -> str:
+  """``text`` cut to at most ``limit`` characters, saying how many were cut.
 
   Args:
     text: a message, or a client's value quoted in one.
-    limit: the most characters kept.
+    limit: the most characters returned, the note on the cut included (so
+      a bounded text is not cut again).
+    more: characters already cut off the end of ``text``, for the count.
 
   Returns:
-    ``text``, or its first ``limit`` characters and ``... (N more
-    characters)``.
+    ``text``, or its start and ``... (N more characters)``.
   """
-  if len(text) <= limit:
+  if len(text) <= limit and not more:
     return text
-  return f"{text[:limit]}... ({len(text) - limit} more characters)"
+  longest_note = len(f"... ({len(text) + more} more characters)")
+  keep = max(0, min(len(text), limit - longest_note))
+  return f"{text[:keep]}... ({len(text) - keep + more} more characters)"
 
 
 def without_server_paths(message: str,
-                         known: Mapping[str, str] | None = None) -> str:
-  """A message with the server's absolute paths hidden from clients.
+                         known: Mapping[str, str] | None = None,
+                         limit: int = MAX_MESSAGE_CHARS) -> str:
+  """A message as a client may see it: no server paths, and bounded.
 
   Args:
     message: e.g. a load error or a model's error message.
     known: paths to replace by a label (``{base_path: "<base_path>"}``);
       each also matches in its absolute and resolved (symlink-free) forms.
       Any other absolute path is shortened to ``.../LAST_COMPONENT``.
+    limit: the most characters returned (see ``bounded``); only the start
+      of a long message is searched for paths, so hostile input costs
+      little.
 
   Returns:
-    The message as a client may see it.
+    The message without server paths, cut to ``limit``.
   """
+  window = message[:2 * limit]
   replacements = {}
   for path, label in (known or {}).items():
     for form in (path, os.path.abspath(path), os.path.realpath(path)):
       if len(form.strip(os.sep)) > 0:
         replacements[form.rstrip(os.sep)] = label
   for path in sorted(replacements, key=len, reverse=True):
-    message = message.replace(path, replacements[path])
-  return _ABSOLUTE_PATH.sub(lambda m: ".../" + m.group(0).rsplit("/", 1)[1],
-                            message)
+    window = window.replace(path, replacements[path])
+  window = _ABSOLUTE_PATH.sub(
+      lambda m: ".../" + m.group(0).rsplit("/", 1)[1], window)
+  return bounded(window, limit, more=len(message) - min(len(message),
+                                                         2 * limit))
