@@ -66,3 +66,73 @@ def http(method, url, body=None, raw=None):
     return status, json.loads(payload)
   except ValueError:
     return status, payload.decode("utf-8", errors="replace")
+
+
+def raw_http(url, data, timeout=10.0):
+  """Sends raw bytes to a server and reads until it closes the connection.
+
+  Args:
+    url: the server's base URL (``http://127.0.0.1:PORT``).
+    data: the bytes to send (a request, or garbage).
+    timeout: seconds to wait for the server to answer and close.
+
+  Returns:
+    (HTTP status or None if no answer, body bytes, seconds until closed or
+    None if still open after ``timeout``).
+  """
+  import socket  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
+  host, port = url.removeprefix("http://").rsplit(":", 1)
+  started = time.monotonic()
+  received = b""
+  closed_after = None
+  with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+    try:
+      sock.sendall(data)
+    except (BrokenPipeError, ConnectionResetError):
+      pass
+    try:
+      while chunk := sock.recv(65536):
+        received += chunk
+      closed_after = time.monotonic() - started
+    except ConnectionResetError:
+      closed_after = time.monotonic() - started
+    except socket.timeout:
+      pass
+  # Skip interim answers (100 Continue).
+  while received.startswith(b"HTTP/1.1 100"):
+    received = received.split(b"\r\n\r\n", 1)[1]
+  if not received.startswith(b"HTTP/"):
+    return None, received, closed_after
+  head, _, body = received.partition(b"\r\n\r\n")
+  return int(head.split()[1]), body, closed_after
+
+
+def request_bytes(method, path, body=b"", headers=()):
+  """A raw HTTP/1.1 request that asks the server to close afterwards."""
+  lines = [f"{method} {path} HTTP/1.1", "Host: localhost",
+           "Connection: close", *headers]
+  if body and not any(h.lower().startswith(("content-length",
+                                            "transfer-encoding"))
+                      for h in headers):
+    lines.append(f"Content-Length: {len(body)}")
+  return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def gzip_zeros(mib):
+  """A valid one-member gzip of ``mib`` MiB of zero bytes (about 1 KB per
+  MiB): a decompression bomb, built without compressing it all."""
+  import struct  # pylint: disable=g-import-not-at-top
+  import zlib  # pylint: disable=g-import-not-at-top
+  zeros = bytes(1 << 20)
+  compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+  # After a full flush the compressor starts afresh, so the same MiB gives
+  # the same bytes again.
+  first = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+  block = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+  crc = 0
+  for _ in range(mib):
+    crc = zlib.crc32(zeros, crc)
+  # An empty last block (fixed Huffman), then gzip's CRC-32 and size.
+  tail = b"\x03\x00" + struct.pack("<II", crc, (mib << 20) & 0xFFFFFFFF)
+  return first + block * (mib - 1) + tail

@@ -56,8 +56,8 @@ def test_gfm_serve_process_serves_scann_and_shuts_down_on_sigterm(tmp_path):
   config = tmp_path / "models.config"
   config.write_text(CONFIG.format(root=tmp_path))
   # TF Serving's flag spellings work too; --port (gRPC) is only accepted.
+  # Without --rest-api-host the server listens on loopback only.
   process, url = _start([f"--model_config_file={config}", "--rest_api_port=0",
-                         "--rest-api-host", "127.0.0.1",
                          "--file-system-poll-wait-seconds", "0",
                          "--port", "8500"])
   try:

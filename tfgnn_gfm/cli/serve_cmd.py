@@ -30,10 +30,18 @@ Only the REST API is implemented: no gRPC (--port is accepted and
 ignored), no :classify/:regress. Every option is also accepted in TF
 Serving's spelling (--rest_api_port, --model_base_path, ...).
 
+Safe defaults: the server listens on 127.0.0.1 only; give --rest-api-host
+0.0.0.0 to reach it from other machines (or through a container's published
+port). Requests are bounded: body size after decompression
+(--max-request-bytes), instances per request (--max-batch-size), time to
+send headers and body (--header-read-timeout-seconds,
+--body-read-timeout-seconds); a client error is a 4xx JSON error.
+
 examples:
   gfm serve --model-name gfm_retrieval \\
       --model-base-path out/exports/gfm_retrieval
   gfm serve --model-config-file out/exports/models.config --rest-api-port 8501
+  gfm serve --model-config-file /models/models.config --rest-api-host 0.0.0.0
   curl http://localhost:8501/v1/models/gfm_retrieval
 """
 
@@ -68,6 +76,9 @@ def _model_config(config: ServeConfig):
 def _print_ready(server) -> None:
   print(f"serve: REST API at {server.url} (TF Serving's REST contract; gRPC "
         "not implemented)")
+  if server.host in ("0.0.0.0", "::", ""):
+    print(f"serve: listening on all interfaces ({server.host or 'all'}): "
+          "reachable from other machines")
   for name in server.store.model_names:
     versions = server.store.served_versions(name)
     served = ", ".join(map(str, versions)) if versions else "none yet"
@@ -88,7 +99,11 @@ def run(args: argparse.Namespace) -> int:
       server_config, host=config.rest_api_host, port=config.rest_api_port,
       poll_wait_seconds=config.file_system_poll_wait_seconds,
       num_threads=config.rest_api_num_threads or None,
-      timeout_ms=config.rest_api_timeout_in_ms)
+      timeout_ms=config.rest_api_timeout_in_ms,
+      max_request_bytes=config.max_request_bytes,
+      max_batch_size=config.max_batch_size,
+      header_timeout_seconds=config.header_read_timeout_seconds,
+      body_timeout_seconds=config.body_read_timeout_seconds)
   try:
     code = run_server(server, on_ready=_print_ready)
   except OSError as e:

@@ -15,7 +15,11 @@ object of named values). String outputs whose name ends in ``_bytes`` are
 written as ``{"b64": ...}``; other strings are written as text.
 
 Error messages follow TF Serving's where it has one, so that a client sees
-the same text from ``gfm serve`` and from ``tensorflow_model_server``.
+the same text from ``gfm serve`` and from ``tensorflow_model_server``. Every
+malformed request is an INVALID_ARGUMENT (400), also one nested deeper than
+``MAX_RANK`` lists or too deep for the JSON parser; values quoted in a
+message are cut to a few hundred characters. ``decode_inputs`` can refuse
+requests of more than a given number of instances.
 
 This module needs numpy only (no TensorFlow).
 """
@@ -38,6 +42,10 @@ COLUMNAR = "columnar"
 
 _BYTES_SUFFIX = "_bytes"
 _DEBUG_CHARS = 256
+
+#: Most dimensions of an input value: deeper nesting than any signature
+#: here takes (numpy itself stops at 64).
+MAX_RANK = 32
 
 # dtype name -> (JSON kind, numpy dtype, TF's short name used in messages).
 _DTYPES = {
@@ -94,8 +102,18 @@ def _shape_string(shape) -> str:
 
 def debug_string(value: Any) -> str:
   """A JSON value as compact text for an error message (truncated)."""
-  text = json.dumps(value, ensure_ascii=False, allow_nan=True)
+  if isinstance(value, str) and len(value) > _DEBUG_CHARS:
+    value = value[:_DEBUG_CHARS]
+  try:
+    text = json.dumps(value, ensure_ascii=False, allow_nan=True)
+  except RecursionError:
+    return "(a value nested too deep to show)"
   return text if len(text) <= _DEBUG_CHARS else text[:_DEBUG_CHARS]
+
+
+def _quote(text: str) -> str:
+  """A name from the request (e.g. an input name) cut for a message."""
+  return status.bounded(text, _DEBUG_CHARS)
 
 
 def _json_type(value: Any) -> str:
@@ -152,8 +170,13 @@ def _leaf_converter(dtype: str) -> Callable[[Any], Any]:
 
   if kind == "float":
     def to_float(value):
-      if type(value) is float or type(value) is int:  # pylint: disable=unidiomatic-typecheck
+      if type(value) is float:  # pylint: disable=unidiomatic-typecheck
         return value
+      if type(value) is int:  # pylint: disable=unidiomatic-typecheck
+        try:
+          return float(value)
+        except OverflowError:
+          pass
       raise type_error(value)
     return to_float
   if kind == "int":
@@ -187,9 +210,17 @@ def _leaf_converter(dtype: str) -> Callable[[Any], Any]:
 
 
 def _dense_shape(value: Any) -> list[int]:
-  """The shape implied by the first element at each nesting level."""
+  """The shape implied by the first element at each nesting level.
+
+  Raises:
+    StatusError: INVALID_ARGUMENT for more than ``MAX_RANK`` levels.
+  """
   shape = []
   while type(value) is list:  # pylint: disable=unidiomatic-typecheck
+    if len(shape) == MAX_RANK:
+      raise invalid_argument(
+          f"JSON Value is nested more than {MAX_RANK} lists deep (the most "
+          "dimensions an input may have)")
     shape.append(len(value))
     if not value:
       break
@@ -280,6 +311,12 @@ def parse_predict_request(body: bytes | str) -> PredictRequest:
   except UnicodeDecodeError as e:
     raise invalid_argument("JSON Parse error: Invalid encoding in string. "
                            f"at offset: {e.start}") from e
+  except RecursionError as e:
+    raise invalid_argument("JSON Parse error: The document is nested too "
+                           "deep") from e
+  except ValueError as e:  # e.g. an integer of over 4300 digits
+    raise invalid_argument(f"JSON Parse error: {status.bounded(str(e))}"
+                           ) from e
   if not isinstance(document, dict):
     raise invalid_argument(f"JSON Value: {debug_string(document)} Is not "
                            "object")
@@ -291,24 +328,37 @@ def parse_predict_request(body: bytes | str) -> PredictRequest:
   return PredictRequest(signature_name, document)
 
 
-def decode_inputs(request: PredictRequest, specs: Mapping[str, TensorSpec]
+def _check_batch_size(rows: int, max_batch_size: int | None,
+                      what: str) -> None:
+  if max_batch_size is not None and rows > max_batch_size:
+    raise invalid_argument(
+        f"{what} {rows} instances, more than the server's limit of "
+        f"{max_batch_size} per request (--max-batch-size); split the request")
+
+
+def decode_inputs(request: PredictRequest, specs: Mapping[str, TensorSpec],
+                  max_batch_size: int | None = None
                   ) -> tuple[str, dict[str, np.ndarray]]:
   """Converts a request's ``instances`` or ``inputs`` to input arrays.
 
   Args:
     request: the parsed request.
     specs: the signature's inputs, by name.
+    max_batch_size: the most instances a request may have (the length of
+      ``instances``, or the 0-th dimension of each columnar input); None
+      for no limit.
 
   Returns:
     (format, arrays): ``ROW`` or ``COLUMNAR``, and one array per input.
 
   Raises:
     StatusError: INVALID_ARGUMENT for any request that does not fit the
-      signature (names, dtypes, dense shapes, common 0-th dimension).
+      signature (names, dtypes, dense shapes, common 0-th dimension), or
+      that has more than ``max_batch_size`` instances.
   """
   if not specs:
     raise invalid_argument("Failed to get input map for signature: "
-                           f"{request.signature_name or 'DEFAULT'}")
+                           f"{_quote(request.signature_name or 'DEFAULT')}")
   document = request.document
   if "instances" in document:
     if "inputs" in document:
@@ -322,9 +372,16 @@ def decode_inputs(request: PredictRequest, specs: Mapping[str, TensorSpec]
     if not instances:
       raise invalid_argument(f"JSON Value: {debug_string(document)} No values "
                              "in 'instances' array")
+    _check_batch_size(len(instances), max_batch_size, "'instances' has")
     return ROW, _decode_instances(instances, specs)
   if "inputs" in document:
-    return COLUMNAR, _decode_columns(document["inputs"], specs)
+    inputs = document["inputs"]
+    columns = inputs.values() if _is_named_object(inputs) else [inputs]
+    for column in columns:
+      if type(column) is list:  # pylint: disable=unidiomatic-typecheck
+        _check_batch_size(len(column), max_batch_size, "an input of 'inputs' "
+                          "has")
+    return COLUMNAR, _decode_columns(inputs, specs)
   raise invalid_argument("Missing 'inputs' or 'instances' key")
 
 
@@ -377,12 +434,13 @@ def _decode_instances(instances: list[Any], specs: Mapping[str, TensorSpec]
         try:
           if key not in batches:
             raise invalid_argument(
-                f"JSON object: does not have named input: {key}")
+                f"JSON object: does not have named input: {_quote(key)}")
           batches[key].add(value)
         except StatusError as e:
           raise StatusError(
-              e.code, f"Failed to process element: {index} key: {key} of "
-              f"'instances' list. Error: {e.to_string()}") from e
+              e.code, f"Failed to process element: {index} key: "
+              f"{_quote(key)} of 'instances' list. Error: {e.to_string()}"
+          ) from e
       if set(element) != set(names):
         raise invalid_argument(
             f"Failed to process element: {index} of 'instances' list. JSON "

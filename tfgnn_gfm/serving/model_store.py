@@ -13,7 +13,9 @@ availability-preserving manager do:
 - a version that fails to load (garbage ``saved_model.pb``, missing
   variables, a folder still being written) is reported in the status as
   ``END`` with its error and is left out of the policy, so the previous
-  version keeps serving; it is retried only when its files change;
+  version keeps serving; it is retried only when its files change. The
+  status shows the error without server paths (the base path reads
+  ``<base_path>``); the log has the full message;
 - a version folder that appears while the server runs is loaded once its
   files have stopped changing between two polls.
 
@@ -271,7 +273,9 @@ class ModelStore:
           status.UNKNOWN, f"{type(e).__name__}: {e}")
       # The fingerprint after the attempt: a retry needs a newer change.
       model.failed[version] = _fingerprint(path)
-      self._set_state(model, version, END, error)
+      self._set_state(model, version, END, StatusError(
+          error.code, status.without_server_paths(
+              error.message, {model.config.base_path: "<base_path>"})))
       _LOG.error("Failed to load servable version {name: %s version: %d}: "
                  "%s", name, version, error.to_string())
       return

@@ -102,8 +102,9 @@ class Servable:
   def _signature(self, signature_name: str) -> _Signature:
     key = signature_name or DEFAULT_SIGNATURE
     if key not in self._signatures:
-      raise invalid_argument(f'Serving signature name: "{key}" not found in '
-                             "signature def")
+      raise invalid_argument(
+          f'Serving signature name: "{status.bounded(key, 256)}" not found '
+          "in signature def")
     return self._signatures[key]
 
   def input_specs(self, signature_name: str) -> Mapping[str, TensorSpec]:
@@ -153,7 +154,10 @@ class Servable:
 
     Raises:
       StatusError: with the TensorFlow error's code and message when the
-        model raises (e.g. INVALID_ARGUMENT from an assertion or a lookup).
+        model raises (e.g. INVALID_ARGUMENT from an assertion or a lookup),
+        the version's folder shown as ``<base_path>/VERSION``. A message
+        holding bytes that are not UTF-8 (an assertion quoting a binary
+        input) is an INVALID_ARGUMENT with those bytes escaped (``\\xff``).
     """
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     signature = self._signature(signature_name)
@@ -167,19 +171,31 @@ class Servable:
     try:
       outputs = signature.function(**tensors)
     except tf.errors.OpError as e:
-      raise StatusError(status.code_name(e.error_code), e.message) from e
+      raise StatusError(status.code_name(e.error_code),
+                        self._public(e.message)) from e
+    except UnicodeDecodeError as e:
+      # TensorFlow could not turn the op's message into text: e.object is it.
+      text = bytes(e.object).decode("utf-8", errors="backslashreplace")
+      raise invalid_argument(self._public(text)) from e
     except (TypeError, ValueError) as e:
-      raise invalid_argument(str(e)) from e
+      raise invalid_argument(self._public(str(e))) from e
     return {name: value.numpy() for name, value in outputs.items()}
 
+  def _public(self, message: str) -> str:
+    """A model's message without the server's paths, bounded."""
+    return status.without_server_paths(
+        message, {self.path: f"<base_path>/{self.version}"})
 
-def run_predict(servable, request) -> tuple[str, dict[str, np.ndarray]]:
+
+def run_predict(servable, request, max_batch_size: int | None = None
+                ) -> tuple[str, dict[str, np.ndarray]]:
   """Runs one parsed REST predict request on a servable.
 
   Args:
     servable: anything with ``input_specs(signature_name)`` and
       ``run(signature_name, arrays)`` (a ``Servable``).
     request: a ``codec.PredictRequest`` (``codec.parse_predict_request``).
+    max_batch_size: the most instances the request may have (None: any).
 
   Returns:
     ``(request format, outputs)``; ``codec.encode_outputs`` renders them.
@@ -189,7 +205,7 @@ def run_predict(servable, request) -> tuple[str, dict[str, np.ndarray]]:
   """
   from tfgnn_gfm.serving import codec  # pylint: disable=g-import-not-at-top
   specs = servable.input_specs(request.signature_name)
-  fmt, arrays = codec.decode_inputs(request, specs)
+  fmt, arrays = codec.decode_inputs(request, specs, max_batch_size)
   codec.check_input_shapes(arrays, specs,
                            request.signature_name or DEFAULT_SIGNATURE)
   return fmt, servable.run(request.signature_name, arrays)

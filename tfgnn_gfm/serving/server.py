@@ -15,6 +15,16 @@ off the event loop, so the server keeps answering while models work; the
 model store (``model_store``) polls the base paths and swaps in new versions
 once they are loaded. ``:classify`` and ``:regress`` (tf.Example APIs) and
 gRPC are not implemented.
+
+Hostile or broken clients get a 4xx JSON error and cost bounded resources:
+malformed HTTP (a bad Content-Length, an unknown method, an oversized
+header) is answered by aiohttp's parser with the same ``{"error": ...}``
+body; a body is read within a size limit, also after decompression, and a
+time limit (``request_body``); a request has at most ``max_batch_size``
+instances; a connection must send its request line and headers within
+``header_timeout_seconds``; error messages are cut to
+``status.MAX_MESSAGE_CHARS`` and show no server path; a client that hangs up
+is one log line.
 """
 
 from __future__ import annotations
@@ -32,7 +42,9 @@ from typing import Callable
 from aiohttp import web
 
 from tfgnn_gfm.serving import codec
+from tfgnn_gfm.serving import request_body
 from tfgnn_gfm.serving import status
+from tfgnn_gfm.serving.config import ServeConfig
 from tfgnn_gfm.serving.model_config import ModelServerConfig
 from tfgnn_gfm.serving.model_store import Loader, ModelStore
 from tfgnn_gfm.serving.servable import run_predict
@@ -41,8 +53,19 @@ from tfgnn_gfm.serving.status import StatusError, invalid_argument
 _LOG = logging.getLogger(__name__)
 
 _INT64_MAX = 2**63 - 1
-_MAX_BODY_BYTES = 512 * 1024 * 1024
 _SHUTDOWN_TIMEOUT_S = 30.0
+# After refusing a body, the rest is read and dropped for at most this long
+# (so the client sees the answer), then the connection is closed.
+_LINGER_SECONDS = 2.0
+# Characters of a client's path or name quoted in a message.
+_QUOTED_CHARS = 256
+
+# The limits' defaults are those of the gfm serve flags.
+_FLAGS = ServeConfig()
+DEFAULT_MAX_REQUEST_BYTES = _FLAGS.max_request_bytes
+DEFAULT_MAX_BATCH_SIZE = _FLAGS.max_batch_size
+DEFAULT_HEADER_TIMEOUT_SECONDS = _FLAGS.header_read_timeout_seconds
+DEFAULT_BODY_TIMEOUT_SECONDS = _FLAGS.body_read_timeout_seconds
 
 # A model name or label is any run of characters other than '/' and ':'.
 _SELECTOR = r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
@@ -64,7 +87,72 @@ def _json_response(body: dict | bytes, http_status: int = 200
 
 
 def _error_response(error: StatusError) -> web.Response:
-  return _json_response({"error": error.message}, error.http_status)
+  response = _json_response({"error": status.bounded(error.message)},
+                            error.http_status)
+  if error.http_status in (408, 413):  # The body is not read to its end.
+    response.force_close()
+  return response
+
+
+def _parser_message(exc: BaseException | None, message: str | None) -> str:
+  """One line from an aiohttp parser error (its caret lines dropped)."""
+  text = message or getattr(exc, "message", "") or str(exc or "")
+  lines = [line.strip() for line in str(text).splitlines()]
+  return " ".join(line for line in lines if line.strip("^ ")) or "Bad Request"
+
+
+async def _answer_and_close(request: web.BaseRequest,
+                            response: web.StreamResponse
+                            ) -> web.StreamResponse:
+  """Sends ``response`` and closes the connection at once: the rest of a
+  body that is too slow in coming is not waited for."""
+  await response.prepare(request)
+  await response.write_eof()
+  request.protocol.force_close()
+  return response
+
+
+class _JsonErrorProtocol(web.RequestHandler):
+  """aiohttp's HTTP/1.1 protocol, with TF Serving's JSON error bodies.
+
+  aiohttp answers requests its parser rejects (a bad request line or
+  Content-Length, an unknown method, an oversized header) itself, in plain
+  text and logging a traceback; here they get ``{"error": ...}`` and one
+  log line.
+  """
+
+  def handle_error(self, request, http_code=500, exc=None, message=None):  # pylint: disable=arguments-renamed
+    if request.writer.output_size > 0:
+      raise ConnectionError("response already started; cannot send an error")
+    if http_code >= 500:
+      _LOG.error("HTTP error %d for %s", http_code, request.remote,
+                 exc_info=exc)
+      text = "Internal server error"
+    else:
+      text = "Malformed HTTP request: " + _parser_message(exc, message)
+      _LOG.info("%d for %s: %s", http_code, request.remote,
+                status.bounded(text, _QUOTED_CHARS))
+    response = _error_response(StatusError(status.INVALID_ARGUMENT, text,
+                                           http_code=http_code))
+    response.force_close()
+    return response
+
+
+class _JsonErrorServer(web.Server):
+  """aiohttp's low-level server, speaking ``_JsonErrorProtocol``.
+
+  Args:
+    handler: answers each request.
+    **protocol_kwargs: options of each connection's ``RequestHandler``.
+  """
+
+  def __init__(self, handler, **protocol_kwargs):
+    super().__init__(handler, **protocol_kwargs)
+    self._protocol_kwargs = protocol_kwargs
+
+  def __call__(self) -> web.RequestHandler:
+    return _JsonErrorProtocol(self, loop=asyncio.get_running_loop(),
+                              **self._protocol_kwargs)
 
 
 class _Request:
@@ -77,7 +165,8 @@ class _Request:
     elif method == "GET":
       match = _STATUS_PATH.fullmatch(path)
     if match is None:
-      raise invalid_argument(f"Malformed request: {method} {path}")
+      raise invalid_argument(f"Malformed request: {method} "
+                             f"{status.bounded(path, _QUOTED_CHARS)}")
     groups = match.groupdict()
     self.name = urllib.parse.unquote(groups["name"] or "")
     self.verb = (groups.get("verb") or "").lower()
@@ -86,10 +175,13 @@ class _Request:
                   if groups["label"] else None)
     self.version = None
     if groups["version"]:
-      version = int(groups["version"])
+      # More digits than an int64 has are refused before converting them.
+      digits = groups["version"].lstrip("0") or "0"
+      version = int(digits) if len(digits) <= 19 else _INT64_MAX + 1
       if version > _INT64_MAX:
-        raise invalid_argument(f"Failed to convert version: "
-                               f"{groups['version']} to numeric.")
+        raise invalid_argument(
+            "Failed to convert version: "
+            f"{status.bounded(groups['version'], _QUOTED_CHARS)} to numeric.")
       self.version = version
     if self.version is not None and self.label is not None:
       raise invalid_argument(
@@ -105,26 +197,48 @@ class RestApi:
     executor: where predictions run.
     timeout_seconds: a prediction that takes longer answers 504 (the
       computation itself is not interrupted); None for no limit.
+    max_request_bytes: the most bytes a request body may have, after
+      decompression (413 above).
+    max_batch_size: the most instances of a predict request (400 above);
+      None for no limit.
+    body_timeout_seconds: time allowed for receiving a body (408 after);
+      None for no limit.
   """
 
   def __init__(self, store: ModelStore,
                executor: concurrent.futures.Executor,
-               timeout_seconds: float | None = 30.0):
+               timeout_seconds: float | None = 30.0, *,
+               max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+               max_batch_size: int | None = DEFAULT_MAX_BATCH_SIZE,
+               body_timeout_seconds: float | None = (
+                   DEFAULT_BODY_TIMEOUT_SECONDS)):
     self.store = store
     self.executor = executor
     self.timeout_seconds = timeout_seconds
+    self.max_request_bytes = max_request_bytes
+    self.max_batch_size = max_batch_size
+    self.body_timeout_seconds = body_timeout_seconds
 
-  def app(self) -> web.Application:
-    """An aiohttp application serving the API."""
-    app = web.Application(client_max_size=_MAX_BODY_BYTES)
-    app.router.add_route("*", "/{tail:.*}", self.handle)
-    return app
+  def web_server(self, header_timeout_seconds: float = (
+      DEFAULT_HEADER_TIMEOUT_SECONDS)) -> web.Server:
+    """An aiohttp low-level server answering every path with ``handle``.
 
-  async def handle(self, request: web.Request) -> web.Response:
+    Args:
+      header_timeout_seconds: a connection that has not sent a complete
+        request line and headers this long after it opened, or after its
+        previous answer, is closed (idle keep-alive connections too).
+    """
+    return _JsonErrorServer(self.handle, access_log=None,
+                            keepalive_timeout=header_timeout_seconds,
+                            lingering_time=_LINGER_SECONDS,
+                            auto_decompress=False)
+
+  async def handle(self, request: web.BaseRequest) -> web.Response:
     """Dispatches one request; never raises."""
     path = request.rel_url.raw_path
     if not _API_PATH.fullmatch(path):
-      return _json_response({"error": f"Not found: {path}"}, 404)
+      return _json_response(
+          {"error": f"Not found: {status.bounded(path, _QUOTED_CHARS)}"}, 404)
     try:
       parsed = _Request(request.method, path)
       if request.method == "GET":
@@ -138,18 +252,49 @@ class RestApi:
         raise StatusError(status.UNIMPLEMENTED,
                           f"gfm serve does not implement :{parsed.verb} "
                           "(tf.Example APIs); use :predict")
-      body = await request.read()
+      body = await self._read_body(request)
       return _json_response(await self._predict_async(parsed, body))
     except StatusError as e:
       if e.http_status >= 500:
-        _LOG.error("%s %s: %s", request.method, path, e.to_string())
+        _LOG.error("%s %s: %s", request.method, path,
+                   status.bounded(e.to_string()))
+      if e.http_status == 408:
+        return await _answer_and_close(request, _error_response(e))
       return _error_response(e)
-    except web.HTTPException as e:  # e.g. a body over the size limit
-      return _json_response({"error": e.reason}, e.status)
+    except ConnectionError as e:
+      _LOG.info("%s %s: client %s disconnected (%s)", request.method,
+                status.bounded(path, _QUOTED_CHARS), request.remote,
+                type(e).__name__)
+      return _json_response({"error": "client disconnected"}, 400)
     except Exception as e:  # pylint: disable=broad-except
       _LOG.exception("%s %s failed", request.method, path)
-      return _error_response(StatusError(status.INTERNAL,
-                                         f"{type(e).__name__}: {e}"))
+      return _error_response(StatusError(
+          status.INTERNAL,
+          status.without_server_paths(f"{type(e).__name__}: {e}")))
+
+  async def _read_body(self, request: web.BaseRequest) -> bytes:
+    """The body, decompressed, within the size and time limits.
+
+    Raises:
+      StatusError: 413, 400, 415 or 408 (see ``request_body``).
+      ConnectionError: when the client hangs up before the body's end.
+    """
+    if (request.version >= (1, 1) and
+        request.headers.get("Expect", "").lower() == "100-continue" and
+        (request.content_length or 0) <= self.max_request_bytes):
+      await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+      request.writer.output_size = 0  # The answer has not started yet.
+    try:
+      return await request_body.read_body(
+          request.content, request.headers.get("Content-Encoding", ""),
+          self.max_request_bytes, self.body_timeout_seconds,
+          request.content_length)
+    except web.RequestPayloadError as e:  # Broken chunks or a cut body.
+      if request.transport is None or request.transport.is_closing():
+        raise ConnectionResetError(str(e)) from e
+      raise invalid_argument(
+          f"Malformed request body: {_parser_message(e.__cause__ or e, None)}"
+      ) from e
 
   def metadata(self, parsed: _Request) -> dict:
     """The ``GetModelMetadataResponse`` JSON of the requested version."""
@@ -182,7 +327,7 @@ class RestApi:
     """
     request = codec.parse_predict_request(body)
     servable = self.store.get(name, version, label)
-    fmt, outputs = run_predict(servable, request)
+    fmt, outputs = run_predict(servable, request, self.max_batch_size)
     return codec.dumps(codec.encode_outputs(outputs, fmt))
 
 
@@ -191,7 +336,8 @@ class ModelServer:
 
   Args:
     config: the models to serve.
-    host: interface to listen on (TF Serving listens on all).
+    host: interface to listen on: loopback by default ("0.0.0.0" for all,
+      as TF Serving, e.g. inside a container).
     port: REST port; 0 picks a free one (see ``port`` once started).
     poll_wait_seconds: seconds between file-system polls for new versions;
       0 loads what is there at start-up and polls no more.
@@ -201,12 +347,24 @@ class ModelServer:
     loader: loads one version (default: ``servable.load_servable``).
     import_ops: import ScaNN and TF Text before loading models, so their
       custom ops are registered.
+    max_request_bytes: the most bytes of a request body, after
+      decompression (413 above).
+    max_batch_size: the most instances of a predict request (400 above);
+      0 for no limit.
+    header_timeout_seconds: time a connection has for sending a request
+      line and headers, from its opening or its previous answer.
+    body_timeout_seconds: time a request has for sending its body (408
+      after); 0 for no limit.
   """
 
-  def __init__(self, config: ModelServerConfig, *, host: str = "0.0.0.0",
+  def __init__(self, config: ModelServerConfig, *, host: str = "127.0.0.1",
                port: int = 8501, poll_wait_seconds: float = 1.0,
                num_threads: int | None = None, timeout_ms: int = 30000,
-               loader: Loader | None = None, import_ops: bool = True):
+               loader: Loader | None = None, import_ops: bool = True,
+               max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+               max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+               header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS,
+               body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS):
     self.config = config
     self.host = host
     self._port = port
@@ -214,6 +372,10 @@ class ModelServer:
     self.num_threads = num_threads or 4 * (os.cpu_count() or 1)
     self.timeout_ms = timeout_ms
     self.import_ops = import_ops
+    self.max_request_bytes = max_request_bytes
+    self.max_batch_size = max_batch_size
+    self.header_timeout_seconds = header_timeout_seconds
+    self.body_timeout_seconds = body_timeout_seconds
     self.store = ModelStore(config, loader=loader)
     self._executor: concurrent.futures.ThreadPoolExecutor | None = None
     self._runner: web.AppRunner | None = None
@@ -246,11 +408,15 @@ class ModelServer:
     self.store.start_polling(self.poll_wait_seconds)
     self._executor = concurrent.futures.ThreadPoolExecutor(
         max_workers=self.num_threads, thread_name_prefix="gfm-serve-predict")
-    api = RestApi(self.store, self._executor,
-                  self.timeout_ms / 1000 if self.timeout_ms > 0 else None)
-    self._runner = web.AppRunner(api.app(), access_log=None,
-                                 handle_signals=False,
-                                 shutdown_timeout=_SHUTDOWN_TIMEOUT_S)
+    api = RestApi(
+        self.store, self._executor,
+        self.timeout_ms / 1000 if self.timeout_ms > 0 else None,
+        max_request_bytes=self.max_request_bytes,
+        max_batch_size=self.max_batch_size or None,
+        body_timeout_seconds=self.body_timeout_seconds or None)
+    self._runner = web.ServerRunner(
+        api.web_server(self.header_timeout_seconds), handle_signals=False,
+        shutdown_timeout=_SHUTDOWN_TIMEOUT_S)
     await self._runner.setup()
     site = web.TCPSite(self._runner, self.host, self._port)
     await site.start()
