@@ -242,3 +242,18 @@ def test_ease_through_the_protocol_dense_or_sparse_users(dense_values,
   assert leaf["users"] == 2
   assert leaf["hr@10"] == pytest.approx(1.0)
   assert leaf["mrr@100"] == pytest.approx((1 + 1 / 2) / 2)
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("knn_neighbours", -1, "knn_neighbours must be >= 0"),
+    ("ease_lambda", 0.0, "ease_lambda must be > 0"),
+    ("ease_max_items", 0, "ease_max_items must be at least 1"),
+    ("als_factors", 0, "als_factors must be at least 1"),
+    ("bpr_learning_rate", -0.1, "bpr_learning_rate must be > 0"),
+    ("als_regularization", -1.0, "als_regularization must be >= 0"),
+])
+def test_peer_flags_are_validated(field, value, message):
+  from tfgnn_gfm.twotower.config import EvaluateConfig  # pylint: disable=g-import-not-at-top
+  EvaluateConfig().validate()
+  with pytest.raises(ValueError, match=message):
+    EvaluateConfig(**{field: value}).validate()

@@ -157,12 +157,13 @@ def _item_item_scorer(name: str, data: TrainingData, user_rows: np.ndarray,
 
 def _check_size(flag: str, num_items: int, max_items: int) -> None:
   if num_items > max_items:
-    gigabytes = num_items * num_items * 4 / 1e9
+    size = num_items * num_items * 4
+    size = (f"{size / 1e9:.1f} GB" if size >= 1e9 else
+            f"{size / 1e6:.3g} MB")
     raise ModelSkipped(
-        f"{num_items} items have training interactions, "
-        f"above --{flag.replace('_', '-')} {max_items} (its dense "
-        f"{num_items} x {num_items} float32 item-item matrix would take "
-        f"{gigabytes:.1f} GB)")
+        f"{num_items} items have training interactions, above "
+        f"--{flag.replace('_', '-')} {max_items} (its dense {num_items} x "
+        f"{num_items} float32 item-item matrix would take {size})")
 
 
 def item_knn_scorer(data: TrainingData, user_rows: np.ndarray, *,
