@@ -52,9 +52,9 @@ def count_valid(element: tuple[int, list[RowBatch]],
 
 
 def _reject(batch: RowBatch, mask: np.ndarray, reason: str,
-            messages: list[str]) -> Iterator[Any]:
+            messages: list[str], column: str) -> Iterator[Any]:
   """Moves masked rows of a batch to dead letters, counted, as tagged output."""
-  letters = batch.reject(mask, reason, messages)
+  letters = batch.reject(mask, reason, messages, column)
   count_dead_letters(letters)
   for letter in letters:
     yield beam.pvalue.TaggedOutput(DEAD_LETTERS, letter)
@@ -91,7 +91,8 @@ class DedupFn(beam.DoFn):
         if len(rows):
           mask = np.zeros(len(batch), bool)
           mask[rows.to_numpy()] = True
-          letters = batch.reject(mask, "duplicate_id", message)
+          letters = batch.reject(mask, "duplicate_id", message,
+                                 ", ".join(key))
           count_dead_letters(letters)
           for letter in letters:
             yield beam.pvalue.TaggedOutput(DEAD_LETTERS, letter)
@@ -115,7 +116,8 @@ class CheckParentsFn(beam.DoFn):
       if mask.any():
         parents = batch.frame["parent_id"].to_numpy(object)[mask]
         yield from _reject(batch, mask, "unknown_parent",
-                           [f"parent_id {p!r} names no item" for p in parents])
+                           [f"parent_id {p!r} names no item" for p in parents],
+                           "parent_id")
     yield beam.pvalue.TaggedOutput(SUMMARY, {"tables": {"items": {
         "valid": sum(len(b) for b in batches)}}})
     yield shard, [b for b in batches if len(b)]
@@ -152,7 +154,7 @@ class CleanInteractionsFn(beam.DoFn):
         names = batch.frame["item_id"].to_numpy(object)[unknown]
         yield from _reject(batch, unknown, "unknown_item",
                            [f"item_id {i!r} is not in the items table"
-                            for i in names])
+                            for i in names], "item_id")
         index = index[~unknown]
       frame = batch.frame
       valid += len(frame)

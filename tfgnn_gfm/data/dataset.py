@@ -75,13 +75,15 @@ def check_references(dataset: Dataset) -> None:
   parent = items.frame["parent_id"]
   orphan = (parent != "") & ~parent.isin(known)
   items.reject(orphan, "unknown_parent",
-               [f"parent_id {p!r} names no item" for p in parent[orphan]])
+               [f"parent_id {p!r} names no item" for p in parent[orphan]],
+               column="parent_id")
   known = pd.Index(items.frame["item_id"])
   inter = dataset.interactions
   unknown = ~inter.frame["item_id"].isin(known)
   inter.reject(unknown, "unknown_item",
                [f"item_id {i!r} is not in the items table"
-                for i in inter.frame.loc[unknown, "item_id"]])
+                for i in inter.frame.loc[unknown, "item_id"]],
+               column="item_id")
 
 
 def read_dataset(folder: str | pathlib.Path) -> Dataset:
