@@ -107,3 +107,150 @@ def test_non_finite_weight_in_json_lines(tmp_path, constant):
   assert _letters(data) == [(1, "weight", "wrong_type")]
   assert data.frame["weight"].tolist() == [1.0]
   json.dumps(data.dead_letters, allow_nan=False)
+
+
+# Point 6: damaged files give one clear error, or keep the rows before the
+# damage with a dead letter.
+
+
+def _interactions_csv(rows):
+  return "user_id,item_id,timestamp\n" + "".join(
+      f"u{i},i{i},{1700000000 + i}\n" for i in range(rows))
+
+
+def test_csv_field_over_the_limit_costs_one_row(tmp_path):
+  path = tmp_path / "items.csv"
+  path.write_text("item_id,item_type,title\na,podcast,A\n"
+                  f"b,podcast,{'x' * 131_073}\nc,podcast,C\n")
+  data = read_table(path, "items")
+  assert _letters(data) == [(3, None, "malformed_row")]
+  assert "field larger than field limit" in data.dead_letters[0]["message"]
+  # The dead letter quotes a bounded part of the line.
+  assert len(data.dead_letters[0]["row"]["text"]) <= 10_000
+  assert data.frame["item_id"].tolist() == ["a", "c"]
+  _accounted(data, 3)
+
+
+def test_truncated_gzip_keeps_the_rows_before_the_damage(tmp_path):
+  path = tmp_path / "interactions.csv.gz"
+  whole = gzip.compress(_interactions_csv(5000).encode())
+  path.write_bytes(whole[:len(whole) // 2])
+  data = read_table(path, "interactions")
+  damaged = [d for d in data.dead_letters if d["reason"] == "damaged_file"]
+  assert len(damaged) == 1 and len(data.dead_letters) == 1
+  assert "gzip stream is truncated" in damaged[0]["message"]
+  good = len(data.frame)
+  assert 0 < good < 5000
+  # The rows kept are exactly the first ones, and the damage letter sits on
+  # the first line that was not read.
+  assert data.frame["user_id"].tolist() == [f"u{i}" for i in range(good)]
+  assert damaged[0]["line"] == good + 2
+  assert data.rows_read == good + 1
+
+
+def test_gz_that_is_not_gzip_is_one_clear_error(tmp_path):
+  path = tmp_path / "interactions.csv.gz"
+  path.write_text(_interactions_csv(3))
+  with pytest.raises(DataContractError, match=r"interactions.csv.gz: not a "
+                     r"gzip file"):
+    read_table(path, "interactions")
+
+
+def test_duplicate_header_names_are_one_clear_error(tmp_path):
+  path = tmp_path / "items.csv"
+  path.write_text("item_id,item_type,title,title\na,podcast,A,B\n")
+  with pytest.raises(DataContractError,
+                     match=r"items.csv: duplicate column names in the "
+                     r"header: 'title'"):
+    read_table(path, "items")
+  parquet = tmp_path / "items.parquet"
+  pq.write_table(pa.Table.from_arrays(
+      [pa.array(["a"]), pa.array(["podcast"]), pa.array(["A"]),
+       pa.array(["B"])], names=["item_id", "item_type", "title", "title"]),
+      parquet)
+  with pytest.raises(DataContractError, match=r"duplicate column names"):
+    read_table(parquet, "items")
+
+
+def test_latin1_header_is_one_clear_error(tmp_path):
+  path = tmp_path / "items.csv"
+  path.write_bytes("item_id,item_type,title,r\u00e9sum\u00e9\n"
+                   "a,podcast,A,x\n".encode("latin-1"))
+  with pytest.raises(DataContractError, match=r"items.csv: the header is not "
+                     r"UTF-8 \(Latin-1"):
+    read_table(path, "items")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le"])
+def test_utf16_file_is_one_clear_error(tmp_path, encoding):
+  path = tmp_path / "items.csv"
+  path.write_bytes("item_id,item_type,title\na,podcast,A\n".encode(encoding))
+  with pytest.raises(DataContractError, match=r"items.csv: the file (is|looks)"
+                     r" UTF-16"):
+    read_table(path, "items")
+
+
+def test_damaged_file_through_the_cli_is_one_line_exit_2(tmp_path, capsys):
+  from tfgnn_gfm.cli.main import main  # pylint: disable=g-import-not-at-top
+  folder = tmp_path / "data"
+  folder.mkdir()
+  (folder / "items.csv").write_text("item_id,item_type,title\ni0,podcast,A\n")
+  (folder / "interactions.csv.gz").write_text(_interactions_csv(3))
+  assert main(["validate", str(folder), "--out", str(tmp_path / "v")]) == 2
+  err = capsys.readouterr().err.strip()
+  assert len(err.splitlines()) == 1
+  assert "interactions.csv.gz: not a gzip file" in err
+  assert "Traceback" not in err
+
+
+# Point 7: rows are counted right.
+
+
+def test_unicode_line_separators_do_not_split_a_json_record(tmp_path):
+  path = tmp_path / "items.jsonl"
+  titles = ["a\u2028b", "c\u2029d", "e\u0085f", "g\x0bh\x0ci\x1cj"]
+  path.write_text("".join(
+      json.dumps({"item_id": f"x{i}", "item_type": "podcast", "title": t},
+                 ensure_ascii=False) + "\n" for i, t in enumerate(titles)),
+      encoding="utf-8")
+  data = read_table(path, "items")
+  assert data.dead_letters == []
+  assert data.frame["title"].tolist() == titles
+  assert list(data.frame.index) == [1, 2, 3, 4]
+
+
+def test_unclosed_csv_quote_costs_only_its_line(tmp_path):
+  path = tmp_path / "interactions.csv"
+  path.write_text('user_id,item_id,timestamp\nu1,i1,1\nu2,"i2,2\nu3,i3,3\n'
+                  'u4,i4,4\n')
+  data = read_table(path, "interactions")
+  assert _letters(data) == [(3, None, "malformed_row")]
+  assert "opens a quote" in data.dead_letters[0]["message"]
+  assert data.dead_letters[0]["row"] == {"text": 'u2,"i2,2\n'}
+  assert data.frame["user_id"].tolist() == ["u1", "u3", "u4"]
+  assert list(data.frame.index) == [2, 4, 5]
+  _accounted(data, 4)
+
+
+def test_two_unclosed_quotes_each_reported(tmp_path):
+  path = tmp_path / "interactions.csv"
+  # Line 3's quote is closed by line 5's: the record spanning 3-5 has the
+  # wrong width, so line 3 is the dead letter; line 5 reopens a quote that
+  # runs to the end, so it is reported too; every other line is a good row.
+  path.write_text('user_id,item_id,timestamp\nu1,i1,1\nu2,"i2,2\nu3,i3,3\n'
+                  'u4,"i4,4\nu5,i5,5\n')
+  data = read_table(path, "interactions")
+  assert _letters(data) == [(3, None, "malformed_row"),
+                            (5, None, "malformed_row")]
+  assert data.frame["user_id"].tolist() == ["u1", "u3", "u5"]
+  _accounted(data, 5)
+
+
+def test_a_quoted_multiline_field_is_still_one_record(tmp_path):
+  path = tmp_path / "items.csv"
+  path.write_text('item_id,item_type,title,description\n'
+                  'a,podcast,A,"line one\nline two"\nb,podcast,B,\n')
+  data = read_table(path, "items")
+  assert data.dead_letters == []
+  assert data.frame["description"].tolist() == ["line one\nline two", ""]
+  assert list(data.frame.index) == [2, 4]

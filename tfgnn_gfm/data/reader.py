@@ -165,7 +165,7 @@ def _format_of(path: pathlib.Path) -> tuple[str, bool]:
       "(optionally .gz)")
 
 
-_GZIP_CHUNK = 1 << 20
+_GZIP_CHUNK = 1 << 16
 # A dead letter quotes at most this much of an unparsable record.
 _MAX_QUOTED = 10_000
 
@@ -174,23 +174,34 @@ def _decompress(path: pathlib.Path) -> tuple[bytes, str | None]:
   """A gzip file's bytes, and what damaged it (None when intact).
 
   A truncated or corrupted stream keeps the bytes decompressed before the
-  damage; a file that is not gzip at all is an error.
+  damage (input is fed in chunks, so little is lost); a file that is not gzip
+  at all is an error. Concatenated gzip members are read one after another.
   """
+  data = path.read_bytes()
+  if data[:2] != b"\x1f\x8b":
+    raise DataContractError(
+        f"{path}: not a gzip file (it does not start with the gzip magic "
+        "bytes); name it without .gz if it is not compressed")
   chunks: list[bytes] = []
-  damage = None
-  try:
-    with gzip.open(path, "rb") as fh:
-      while chunk := fh.read(_GZIP_CHUNK):
-        chunks.append(chunk)
-  except (EOFError, OSError, zlib.error) as e:
-    if not chunks and isinstance(e, gzip.BadGzipFile):
-      raise DataContractError(
-          f"{path}: not a gzip file ({e}); name it without .gz if it is "
-          "not compressed") from e
-    read = sum(map(len, chunks))
-    damage = (f"the gzip stream is damaged after {read:,} bytes "
-              f"({e or type(e).__name__})")
-  return b"".join(chunks), damage
+  pos = 0
+  while pos < len(data):
+    if not data[pos:].strip(b"\x00"):
+      break  # Zero padding after the last member, as gzip allows.
+    stream = zlib.decompressobj(wbits=31)
+    try:
+      while pos < len(data) and not stream.eof:
+        piece = data[pos:pos + _GZIP_CHUNK]
+        chunks.append(stream.decompress(piece))
+        pos += len(piece) - len(stream.unused_data)
+    except zlib.error as e:
+      return b"".join(chunks), (
+          f"the gzip stream is corrupt after {sum(map(len, chunks)):,} "
+          f"decompressed bytes ({e})")
+    if not stream.eof:
+      return b"".join(chunks), (
+          f"the gzip stream is truncated after {sum(map(len, chunks)):,} "
+          "decompressed bytes")
+  return b"".join(chunks), None
 
 
 def _read_text(path: pathlib.Path, compressed: bool
@@ -212,15 +223,16 @@ def _read_text(path: pathlib.Path, compressed: bool
     raise DataContractError(
         f"{path}: the file is UTF-16 encoded; the contract needs UTF-8 "
         "(re-save it as UTF-8)")
+  head = data[:4096]
+  if head.count(b"\x00") > len(head) // 4:
+    raise DataContractError(
+        f"{path}: the file looks UTF-16 encoded (every other byte is 0, no "
+        "byte-order mark); the contract needs UTF-8")
   if data.startswith(b"\xef\xbb\xbf"):
     data = data[3:]
   try:
     return data.decode("utf-8"), True, damage
   except UnicodeDecodeError:
-    if data[:4096].count(b"\x00") > len(data[:4096]) // 4:
-      raise DataContractError(
-          f"{path}: the file looks UTF-16 encoded (no byte-order mark); the "
-          "contract needs UTF-8") from None
     return data.decode("utf-8", errors="surrogateescape"), False, damage
 
 
@@ -285,7 +297,7 @@ def _raw_csv(path, compressed, table):
                                {})]
   lines = _Lines(text)
   try:
-    header = next(csv.reader(lines))
+    header = next(csv.reader(lines, strict=True))
   except csv.Error as e:
     raise DataContractError(f"{path}: the header line cannot be parsed: "
                             f"{e}") from None
@@ -302,7 +314,7 @@ def _raw_csv(path, compressed, table):
   width = len(header)
   rows, numbers = [], []
   line = 1 + len(lines.taken)
-  reader = csv.reader(lines)
+  reader = csv.reader(lines, strict=True)
   while True:
     lines.start_record()
     try:
@@ -318,15 +330,19 @@ def _raw_csv(path, compressed, table):
     if error is not None or (len(record) != width and len(taken) > 1):
       # Only the record's first line is lost; the rest is parsed again.
       first = taken[0] if taken else ""
-      why = (f"cannot be parsed ({error})" if error is not None else
-             f"opens a quote that is not closed on it ({len(record)} fields "
-             f"over {len(taken)} lines, the header has {width})")
+      if error is None:
+        why = (f"opens a quote that is not closed on it ({len(record)} "
+               f"fields over {len(taken)} lines, the header has {width})")
+      elif len(taken) > 1:
+        why = f"opens a quote that is not closed properly ({error})"
+      else:
+        why = f"cannot be parsed ({error})"
       dead.append(_dead_letter(table, path, line, "malformed_row",
                                f"line {line} {why}",
                                {"text": first[:_MAX_QUOTED]}))
       lines.push_back(taken[1:])
       line += 1
-      reader = csv.reader(lines)
+      reader = csv.reader(lines, strict=True)
       continue
     start, line = line, line + len(taken)
     if not record or (len(record) == 1 and not record[0].strip()):
@@ -404,24 +420,35 @@ def _raw_jsonl(path, compressed, table):
   return frame, dead
 
 
+def _one_line(error: BaseException) -> str:
+  """An exception's message on one line, at most 300 characters."""
+  return " ".join(str(error).split())[:300] or type(error).__name__
+
+
 def _raw_parquet(path, table):
   import pyarrow.parquet as pq  # pylint: disable=import-outside-toplevel
   try:
-    arrow = pq.read_table(path)
+    names = pq.read_schema(path).names
   except Exception as e:  # pyarrow raises several error types here.
-    raise DataContractError(f"{path}: not a readable Parquet file: {e}") from e
-  if arrow.num_rows == 0 and arrow.num_columns == 0:
-    return None, [_dead_letter(table, path, 0, "empty_file",
-                               f"{path.name} is empty: no columns", {})]
-  names = arrow.column_names
+    raise DataContractError(
+        f"{path}: not a readable Parquet file: {_one_line(e)}") from e
   repeated = sorted({n for n in names if names.count(n) > 1})
   if repeated:
     raise DataContractError(f"{path}: duplicate column names: "
                             f"{', '.join(map(repr, repeated))}")
   try:
+    arrow = pq.read_table(path)
+  except Exception as e:  # pyarrow raises several error types here.
+    raise DataContractError(
+        f"{path}: not a readable Parquet file: {_one_line(e)}") from e
+  if arrow.num_rows == 0 and arrow.num_columns == 0:
+    return None, [_dead_letter(table, path, 0, "empty_file",
+                               f"{path.name} is empty: no columns", {})]
+  try:
     frame = arrow.to_pandas().astype(object)
   except (pa.ArrowException, ValueError, OverflowError) as e:
-    raise DataContractError(f"{path}: a column cannot be read: {e}") from e
+    raise DataContractError(
+        f"{path}: a column cannot be read: {_one_line(e)}") from e
   frame.index = pd.Index(np.arange(1, len(frame) + 1), name=LINE)
   return frame, []
 
