@@ -254,3 +254,35 @@ def test_a_quoted_multiline_field_is_still_one_record(tmp_path):
   assert data.dead_letters == []
   assert data.frame["description"].tolist() == ["line one\nline two", ""]
   assert list(data.frame.index) == [2, 4]
+
+
+# Point 8: parent cycles are dead letters at validation.
+
+
+def test_parent_cycles_are_dead_letters(tmp_path):
+  (tmp_path / "items.csv").write_text(
+      "item_id,item_type,title,parent_id\n"
+      "show,podcast,Show,\n"          # 2
+      "ep,episode,Ep,show\n"          # 3: fine
+      "self,podcast,Self,self\n"      # 4: points to itself
+      "a,podcast,A,b\n"               # 5: a -> b -> a
+      "b,podcast,B,a\n"               # 6
+      "c,episode,C,a\n"               # 7: leads into the cycle
+      "o,episode,O,nowhere\n"         # 8: unknown parent
+      "oo,episode,OO,o\n")            # 9: its parent is an orphan
+  (tmp_path / "interactions.csv").write_text(
+      "user_id,item_id,timestamp\nu,ep,1\nu,self,2\nu,c,3\nu,show,4\n")
+  from tfgnn_gfm.data import read_dataset  # pylint: disable=g-import-not-at-top
+  ds = read_dataset(tmp_path)
+  assert _letters(ds.items) == [
+      (4, "parent_id", "parent_cycle"), (5, "parent_id", "parent_cycle"),
+      (6, "parent_id", "parent_cycle"), (7, "parent_id", "parent_cycle"),
+      (8, "parent_id", "unknown_parent"), (9, "parent_id", "unknown_parent")]
+  messages = {d["line"]: d["message"] for d in ds.items.dead_letters}
+  assert messages[4] == "parent_id 'self' is the item itself"
+  assert "never ends" in messages[5]
+  assert ds.items.frame["item_id"].tolist() == ["show", "ep"]
+  # Interactions of rejected items are accounted for, not lost.
+  assert _letters(ds.interactions) == [(3, "item_id", "unknown_item"),
+                                       (4, "item_id", "unknown_item")]
+  assert len(ds.items.frame) + len(ds.items.dead_letters) == 8
