@@ -169,6 +169,22 @@ def _resolve_roots(parent: np.ndarray) -> np.ndarray:
   return root  # Items still pending are in a cycle: -1.
 
 
+def item_fates(catalog: ItemCatalog, node_index: "NodeIndex"
+               ) -> dict[str, int]:
+  """What became of each valid item: a node, or why not.
+
+  Returns:
+    ``{"nodes": ..., "rolled_up_into_parent": ..., "published_after_cut":
+    ...}``; the counts add up to ``len(catalog)``.
+  """
+  positions = np.arange(len(catalog), dtype=np.int64)
+  is_root = catalog.root == positions
+  is_node = is_root & (node_index.item_node >= 0)
+  return {"nodes": int(is_node.sum()),
+          "rolled_up_into_parent": int((~is_root).sum()),
+          "published_after_cut": int((is_root & ~is_node).sum())}
+
+
 @dataclasses.dataclass
 class NodeIndex:
   """The nodes of the graph for one cut (see module docstring).
