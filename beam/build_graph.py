@@ -366,6 +366,8 @@ def build_graph(data: str | os.PathLike | None, out: str | os.PathLike,
   options = options_lib.pipeline_options(beam_args)
   inputs = resolve_inputs(data, items=items, interactions=interactions,
                           users=users)
+  for table, files in inputs.as_dict().items():
+    read_lib.preflight(table, files, require_rows=table == "interactions")
   text_encoder = resolve_text_encoder(config.text_encoder)
   out = str(out)
   remote = read_lib.is_remote(out)

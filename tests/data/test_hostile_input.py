@@ -286,3 +286,38 @@ def test_parent_cycles_are_dead_letters(tmp_path):
   assert _letters(ds.interactions) == [(3, "item_id", "unknown_item"),
                                        (4, "item_id", "unknown_item")]
   assert len(ds.items.frame) + len(ds.items.dead_letters) == 8
+
+
+# Point 9: no interactions at all is an error (exit 3), not a green run.
+
+
+@pytest.mark.parametrize("name,content", [
+    ("interactions.csv", b""),
+    ("interactions.csv", b"user_id,item_id,timestamp\n"),
+    ("interactions.csv", b"user_id,item_id,timestamp\n\n\n"),
+    ("interactions.jsonl", b"\n"),
+    ("interactions.csv.gz", gzip.compress(b"user_id,item_id,timestamp\n")),
+])
+@pytest.mark.parametrize("command", ["validate", "build-graph"])
+def test_no_interactions_is_exit_3(tmp_path, capsys, name, content, command):
+  from tfgnn_gfm.cli.main import main  # pylint: disable=g-import-not-at-top
+  folder = tmp_path / "data"
+  folder.mkdir()
+  (folder / "items.csv").write_text("item_id,item_type,title\ni,podcast,A\n")
+  (folder / name).write_bytes(content)
+  assert main([command, str(folder), "--out", str(tmp_path / "out")]) == 3
+  err = capsys.readouterr().err.strip()
+  assert len(err.splitlines()) == 1
+  assert f"{name}: the interactions table has no data rows" in err
+  assert not (tmp_path / "out").exists()
+
+
+def test_parquet_without_rows_is_no_rows(tmp_path):
+  from tfgnn_gfm.data import read_dataset  # pylint: disable=g-import-not-at-top
+  (tmp_path / "items.csv").write_text("item_id,item_type,title\ni,podcast,A\n")
+  pq.write_table(pa.table({"user_id": pa.array([], pa.string()),
+                           "item_id": pa.array([], pa.string()),
+                           "timestamp": pa.array([], pa.int64())}),
+                 tmp_path / "interactions.parquet")
+  with pytest.raises(reader.NoRowsError, match="no data rows"):
+    read_dataset(tmp_path)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tfgnn_gfm.artifacts import DatasetDir
-from tfgnn_gfm.data.reader import TableData, read_table
+from tfgnn_gfm.data.reader import NoRowsError, TableData, read_table
 
 
 @dataclasses.dataclass
@@ -161,10 +161,17 @@ def read_dataset(folder: str | pathlib.Path) -> Dataset:
 
   Returns:
     The validated Dataset.
+
+  Raises:
+    NoRowsError: the interactions file has no data rows (empty or header
+      only): no stage has anything to work on.
   """
   layout = DatasetDir(pathlib.Path(folder))
   items = read_table(layout.table_path("items"), "items")
   interactions = read_table(layout.table_path("interactions"), "interactions")
+  if not interactions.rows_read:
+    raise NoRowsError(f"{interactions.path}: the interactions table has no "
+                      "data rows (empty or header only)")
   users_path = layout.table_path("users", required=False)
   users = read_table(users_path, "users") if users_path else None
   dataset = Dataset(items, interactions, users)

@@ -64,6 +64,47 @@ class DataContractError(ValueError):
   """Raised for input that cannot be read as a table at all (wrong format)."""
 
 
+class NoRowsError(DataContractError):
+  """Raised when a table that must hold rows has none (empty, header only).
+
+  ``gfm`` exits with ``exit_code`` (3, as for too many bad rows): the input is
+  readable but there is nothing to work on.
+  """
+
+  exit_code = 3
+
+
+def read_raw(path: str | pathlib.Path, table: str
+             ) -> tuple[pd.DataFrame | None, list[dict[str, Any]]]:
+  """Parses a file of any contract format without validating values.
+
+  Args:
+    path: a local ``.csv``, ``.jsonl`` or ``.parquet`` file, optionally
+      ``.gz``.
+    table: the contract table (for the dead letters).
+
+  Returns:
+    (the raw rows indexed by line, or None for an empty file; the dead
+    letters of records that could not be parsed).
+
+  Raises:
+    DataContractError: the file cannot be read at all.
+  """
+  path = pathlib.Path(path)
+  fmt, compressed = _format_of(path)
+  if fmt == "csv":
+    return _raw_csv(path, compressed, table)
+  if fmt == "jsonl":
+    return _raw_jsonl(path, compressed, table)
+  return _raw_parquet(path, table)
+
+
+def count_rows(raw: pd.DataFrame | None, dead: list[dict[str, Any]]) -> int:
+  """Data rows of a parsed file: parsed rows plus unparsable records."""
+  return (0 if raw is None else len(raw)) + sum(
+      d["reason"] != "empty_file" for d in dead)
+
+
 @dataclasses.dataclass
 class TableData:
   """A validated table.
@@ -471,7 +512,8 @@ def _is_empty(series: pd.Series) -> pd.Series:
     blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(arrow)), 0)
     return pd.Series(blank.to_numpy(zero_copy_only=False), index=series.index)
   as_text = series.map(lambda v: v.strip() if isinstance(v, str) else v)
-  return as_text.isna() | (as_text.map(lambda v: isinstance(v, str) and not v))
+  return as_text.isna() | as_text.map(
+      lambda v: isinstance(v, str) and not v).astype(bool)
 
 
 def _to_string(series: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -751,17 +793,11 @@ def read_table(path: str | pathlib.Path, table: str) -> TableData:
   if not path.exists():
     raise DataContractError(f"{path}: no such file")
   spec = table_spec(table)
-  fmt, compressed = _format_of(path)
-  if fmt == "csv":
-    raw, dead = _raw_csv(path, compressed, table)
-  elif fmt == "jsonl":
-    raw, dead = _raw_jsonl(path, compressed, table)
-  else:
-    raw, dead = _raw_parquet(path, table)
+  raw, dead = read_raw(path, table)
   if raw is None:
     frame = pd.DataFrame(columns=list(spec.field_names))
     return TableData(table, path, frame, dead, [], 0)
-  rows_read = len(raw) + sum(d["reason"] != "empty_file" for d in dead)
+  rows_read = count_rows(raw, dead)
   extra = [c for c in raw.columns if c not in spec.field_names]
   data = TableData(table, path, raw, dead, extra, rows_read,
                    source_columns=list(raw.columns))
