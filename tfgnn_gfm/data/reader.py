@@ -165,14 +165,17 @@ class TableData:
 
 
 def _jsonable(value: Any) -> Any:
-  if isinstance(value, float) and math.isnan(value):
-    return None
+  """A value as strict JSON: NaN is null, an infinity its name as text."""
+  if isinstance(value, (float, np.floating)):
+    if math.isnan(value):
+      return None
+    if math.isinf(value):
+      return "Infinity" if value > 0 else "-Infinity"
+    return float(value)
   if value is pd.NA or value is pd.NaT:
     return None
   if isinstance(value, (np.integer,)):
     return int(value)
-  if isinstance(value, (np.floating,)):
-    return None if np.isnan(value) else float(value)
   if isinstance(value, np.ndarray):
     return [_jsonable(v) for v in value.tolist()]
   if isinstance(value, (list, tuple)):
@@ -386,8 +389,8 @@ def _raw_csv(path, compressed, table):
       reader = csv.reader(lines, strict=True)
       continue
     start, line = line, line + len(taken)
-    if not record or (len(record) == 1 and not record[0].strip()):
-      continue  # blank line
+    if not "".join(taken).strip("\r\n"):
+      continue  # An empty line; a line of spaces or a quoted "" is a row.
     if not clean and any(_SURROGATES.search(v) for v in record):
       dead.append(_dead_letter(
           table, path, start, "bad_encoding",
