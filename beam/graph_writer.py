@@ -381,8 +381,8 @@ def format_accounting(section: Mapping[str, Any]) -> list[str]:
       continue
     reasons = ", ".join(f"{k}={v:,}" for k, v in counts[unused].items() if v)
     total = counts.get("rows_read", counts.get("distinct", 0))
-    lines.append(f"{table}: {total:,} -> {used} {counts[used]:,}; not "
-                 f"{used.replace('_', ' ')}: {reasons or 'none'}")
+    lines.append(f"{table}: {total:,} -> {used} {counts[used]:,}; the rest: "
+                 f"{reasons or 'none'}")
   return lines
 
 

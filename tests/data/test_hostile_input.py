@@ -190,13 +190,15 @@ def test_utf16_file_is_one_clear_error(tmp_path, encoding):
     read_table(path, "items")
 
 
-def test_damaged_file_through_the_cli_is_one_line_exit_2(tmp_path, capsys):
+@pytest.mark.parametrize("command", ["validate", "build-graph"])
+def test_damaged_file_through_the_cli_is_one_line_exit_2(tmp_path, capsys,
+                                                         command):
   from tfgnn_gfm.cli.main import main  # pylint: disable=g-import-not-at-top
   folder = tmp_path / "data"
   folder.mkdir()
   (folder / "items.csv").write_text("item_id,item_type,title\ni0,podcast,A\n")
   (folder / "interactions.csv.gz").write_text(_interactions_csv(3))
-  assert main(["validate", str(folder), "--out", str(tmp_path / "v")]) == 2
+  assert main([command, str(folder), "--out", str(tmp_path / "v")]) == 2
   err = capsys.readouterr().err.strip()
   assert len(err.splitlines()) == 1
   assert "interactions.csv.gz: not a gzip file" in err
