@@ -58,7 +58,7 @@ setuptools.setup(
     include_package_data=True,
     install_requires=_PINNED + _SUPPORT,
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout>=2.3"],
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis==6.170.15"],
     },
     entry_points={"console_scripts": ["gfm = tfgnn_gfm.cli:main"]},
     classifiers=[

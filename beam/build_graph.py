@@ -188,6 +188,8 @@ def build_pipeline(pipeline: beam.Pipeline, inputs: GraphInputs,
       config)
   node_index = catalog | "NodeIndex" >> catalog_lib.IndexNodes(cut, shards)
   node_side = beam.pvalue.AsSingleton(node_index)
+  summaries.append(catalog | "ItemFates" >> beam.Map(
+      catalog_lib.item_fates_summary, node_index=node_side))
 
   # Users: validated for the dead letters only (users are never nodes).
   if inputs.users:
@@ -364,6 +366,8 @@ def build_graph(data: str | os.PathLike | None, out: str | os.PathLike,
   options = options_lib.pipeline_options(beam_args)
   inputs = resolve_inputs(data, items=items, interactions=interactions,
                           users=users)
+  for table, files in inputs.as_dict().items():
+    read_lib.preflight(table, files, require_rows=table == "interactions")
   text_encoder = resolve_text_encoder(config.text_encoder)
   out = str(out)
   remote = read_lib.is_remote(out)
@@ -479,6 +483,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         dead.get(table, {}).items())) or "-"
     lines.append(f"{table:<14}{counts.get('rows_read', 0):>12,}"
                  f"{counts.get('valid', 0):>12,}  {reasons}")
+  lines.extend(graph_writer.format_accounting(summary.get("accounting", {})))
   inter = summary.get("interactions", {})
   pairs = summary.get("pairs", {})
   lines.append(f"interactions in window: {inter.get('in_window', 0):,} "

@@ -18,7 +18,8 @@ import numpy as np
 
 from beam.elements import RowBatch
 from tfgnn_gfm.graph.catalog import (NO_TIME, ItemCatalog, NodeIndex,
-                                     build_item_catalog, build_node_index)
+                                     build_item_catalog, build_node_index,
+                                     item_fates)
 from tfgnn_gfm.graph.config import GraphBuildConfig, default_cut, parse_cut
 
 
@@ -75,6 +76,12 @@ def cut_from_last_timestamp(last: int | None, holdout_days: int) -> int:
     raise ValueError("no valid interactions to derive the cut from; pass "
                      "--cut")
   return default_cut(last, holdout_days)
+
+
+def item_fates_summary(catalog: ItemCatalog,
+                       node_index: NodeIndex) -> dict[str, Any]:
+  """The summary part saying what became of every valid item."""
+  return {"item_fates": item_fates(catalog, node_index)}
 
 
 def _node_index(catalog: ItemCatalog, cut: int, num_shards: int) -> NodeIndex:

@@ -60,14 +60,17 @@ class UserPairsFn(beam.DoFn):
   def process(self, element: tuple[int, InteractionBatch],
               node_index: NodeIndex, cut: int) -> Iterator[Any]:
     shard, batch = element
-    in_window = (batch.timestamp >= cut - self._window) & (
-        batch.timestamp < cut)
+    before = batch.timestamp < cut - self._window
+    after = batch.timestamp >= cut
+    in_window = ~before & ~after
     node = node_index.item_node[batch.item[in_window]]
     has_node = node >= 0
     items = pairs_lib.aggregate_user_items(
         batch.user[in_window][has_node], node[has_node],
         batch.timestamp[in_window][has_node])
+    events_before_cap = int(items.events.sum())
     items, capped = pairs_lib.cap_items_per_user(items, self._cap)
+    alone = pairs_lib.single_item_users(items)
     by_shard: dict[int, list[pairs_lib.PairStats]] = {}
     raw_pairs = 0
     for part in pairs_lib.iter_user_pairs(items, node_index.num_nodes):
@@ -82,8 +85,15 @@ class UserPairsFn(beam.DoFn):
               "%s pairs", shard, f"{n_window:,}", f"{len(items):,}",
               f"{raw_pairs:,}")
     yield beam.pvalue.TaggedOutput(SUMMARY, {
-        "interactions": {"in_window": n_window,
-                         "in_window_without_node": int((~has_node).sum())},
+        "interactions": {
+            "in_window": n_window,
+            "in_window_without_node": int((~has_node).sum()),
+            "before_window": int(before.sum()),
+            "at_or_after_cut": int(after.sum()),
+            "dropped_by_user_cap": events_before_cap - int(
+                items.events.sum()),
+            "user_with_one_item": int(items.events[alone].sum()),
+            "in_pairs": int(items.events[~alone].sum())},
         "users": {"in_window": int(len(np.unique(items.user))),
                   "capped": capped},
         "pairs": {"user_pairs": raw_pairs}})

@@ -84,18 +84,20 @@ class RowBatch:
     return dataclasses.replace(self, frame=frame)
 
   def reject(self, mask: np.ndarray, reason: str,
-             message: str | Iterable[str]) -> list[dict[str, Any]]:
+             message: str | Iterable[str],
+             column: str | None = None) -> list[dict[str, Any]]:
     """Removes the rows where ``mask`` is True and returns their dead letters.
 
     The dead letters have the contract's format (``tfgnn_gfm.data``): table,
-    file, line, reason, message and the row as read.
+    file, line, column, reason, message and the row as read.
     """
     mask = np.asarray(mask, bool)
     if not mask.any():
       return []
     data = TableData(self.table, pathlib.PurePath(self.path), self.frame, [],
                      [], len(self.frame), source_columns=self.source_columns)
-    data.reject(pd.Series(mask, index=self.frame.index), reason, message)
+    data.reject(pd.Series(mask, index=self.frame.index), reason, message,
+                column)
     self.frame = data.frame
     for letter in data.dead_letters:
       letter["file"] = self.path

@@ -310,10 +310,88 @@ def write_dead_letters(letters: list[dict[str, Any]],
   return {"dead_letters": counts}
 
 
+def accounting(summary: Mapping[str, Any]) -> dict[str, Any]:
+  """Where every input row went: for items, nodes or why not; for
+  interactions, item pairs or why not; for pairs, edges or why not.
+
+  Within each table the counts add up: ``rows_read == nodes +
+  sum(not_nodes)`` and ``rows_read == in_pairs + sum(not_in_pairs)``, dead
+  letters included by reason (``dead_letter.<reason>``). An interaction "in
+  pairs" belongs to a user with two or more (capped) items in the window; the
+  pairs it formed become edges unless ``pairs.not_edges`` says otherwise.
+
+  Args:
+    summary: the merged summary parts (tables, dead letters, item fates,
+      interactions, pairs, edge cap).
+
+  Returns:
+    The ``accounting`` section of ``summary.json``.
+  """
+  tables = summary.get("tables", {})
+  dead = summary.get("dead_letters", {})
+  fates = summary.get("item_fates", {})
+  inter = summary.get("interactions", {})
+  pairs = summary.get("pairs", {})
+
+  def rejected(table: str) -> dict[str, int]:
+    return {f"dead_letter.{reason}": int(n)
+            for reason, n in sorted(dead.get(table, {}).items())}
+
+  valid = int(tables.get("interactions", {}).get("valid", 0))
+  distinct = int(pairs.get("distinct", 0))
+  below = int(pairs.get("below_min_co_users", 0))
+  removed = int(summary.get("edge_cap", {}).get("edges_removed", 0))
+  return {
+      "items": {
+          "rows_read": int(tables.get("items", {}).get("rows_read", 0)),
+          "nodes": int(fates.get("nodes", 0)),
+          "not_nodes": {
+              "rolled_up_into_parent": int(
+                  fates.get("rolled_up_into_parent", 0)),
+              "published_after_cut": int(fates.get("published_after_cut", 0)),
+              **rejected("items")}},
+      "interactions": {
+          "rows_read": int(tables.get("interactions", {}).get("rows_read",
+                                                              0)),
+          "in_pairs": int(inter.get("in_pairs", 0)),
+          "not_in_pairs": {
+              "event_not_counted": valid - int(inter.get("counted_events", 0)),
+              "before_window": int(inter.get("before_window", 0)),
+              "at_or_after_cut": int(inter.get("at_or_after_cut", 0)),
+              "item_without_node": int(inter.get("in_window_without_node", 0)),
+              "dropped_by_user_cap": int(inter.get("dropped_by_user_cap", 0)),
+              "user_with_one_item": int(inter.get("user_with_one_item", 0)),
+              **rejected("interactions")}},
+      "pairs": {
+          "distinct": distinct,
+          "undirected_edges": distinct - below - removed,
+          "not_edges": {"below_min_co_users": below,
+                        "removed_by_edge_cap": removed}},
+  }
+
+
+def format_accounting(section: Mapping[str, Any]) -> list[str]:
+  """Terminal lines for the ``accounting`` section: what was not used, why."""
+  lines = []
+  for table, used, unused in (("items", "nodes", "not_nodes"),
+                              ("interactions", "in_pairs", "not_in_pairs"),
+                              ("pairs", "undirected_edges", "not_edges")):
+    counts = section.get(table)
+    if not counts:
+      continue
+    reasons = ", ".join(f"{k}={v:,}" for k, v in counts[unused].items() if v)
+    total = counts.get("rows_read", counts.get("distinct", 0))
+    lines.append(f"{table}: {total:,} -> {used} {counts[used]:,}; the rest: "
+                 f"{reasons or 'none'}")
+  return lines
+
+
 def write_summary(parts: list[dict[str, Any]], node_index: NodeIndex,
                   root: str) -> dict[str, Any]:
-  """Merges the summary parts, adds the cut and sets, writes summary.json."""
+  """Merges the summary parts, adds the cut, sets and the accounting, and
+  writes summary.json."""
   summary = merge_summaries(parts)
+  summary["accounting"] = accounting(summary)
   summary["cut"] = int(node_index.cut)
   summary["node_sets"] = list(node_index.set_names)
   summary["item_types"] = {t: s for t, s in sorted(

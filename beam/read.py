@@ -77,6 +77,36 @@ def count_dead_letters(letters: list[dict[str, Any]]) -> None:
     dead_letter_counter(letter["table"], letter["reason"]).inc()
 
 
+# Local input files up to this size are parsed once on the driver before the
+# pipeline starts, so an unreadable or row-less small file fails at once.
+PREFLIGHT_BYTES = 8 << 20
+
+
+def preflight(table: str, files: list[str], require_rows: bool) -> None:
+  """Parses the small local files of a table on the driver.
+
+  A damaged file then stops the run with its one-line error before any
+  worker starts, and a table whose every file is small and row-less (empty
+  or header only) is an error when ``require_rows``. Large or remote files
+  are left to the workers (they are not row-less).
+
+  Raises:
+    tfgnn_gfm.data.reader.DataContractError: a file cannot be read.
+    tfgnn_gfm.data.reader.NoRowsError: ``require_rows`` and no file has a
+      data row.
+  """
+  rows, checked = 0, 0
+  for path in files:
+    if is_remote(path) or os.path.getsize(path) > PREFLIGHT_BYTES:
+      return
+    rows += reader.count_rows(*reader.read_raw(path, table))
+    checked += 1
+  if require_rows and checked and not rows:
+    raise reader.NoRowsError(
+        f"{', '.join(files)}: the {table} table has no data rows (empty or "
+        "header only); there is nothing to build a graph from")
+
+
 class ReadTableFileFn(beam.DoFn):
   """Reads one input file: yields RowBatch chunks and dead letters.
 
@@ -96,20 +126,11 @@ class ReadTableFileFn(beam.DoFn):
     file_index, path = element
     spec = table_spec(self._table)
     # The reader's raw parsers: the same parsing as tfgnn_gfm.data.read_table.
-    # pylint: disable=protected-access
     with _local_copy(path) as local:
-      fmt, compressed = reader._format_of(local)
-      if fmt == "csv":
-        raw, dead = reader._raw_csv(local, compressed, self._table)
-      elif fmt == "jsonl":
-        raw, dead = reader._raw_jsonl(local, compressed, self._table)
-      else:
-        raw, dead = reader._raw_parquet(local, self._table)
-    # pylint: enable=protected-access
+      raw, dead = reader.read_raw(local, self._table)
     for letter in dead:
       letter["file"] = path
-    rows = (len(raw) if raw is not None else 0) + sum(
-        d["reason"] != "empty_file" for d in dead)
+    rows = reader.count_rows(raw, dead)
     self._rows.inc(rows)
     _LOG.info("read %s: %s rows from %s", self._table, f"{rows:,}", path)
     count_dead_letters(dead)

@@ -7,8 +7,9 @@ the same order as ``read_dataset`` so both give the same dead letters:
    first key column (``item_id``, ``user_id``), so every copy of a key meets
    in one shard; within it rows are ordered by (file, line) and every row
    repeating an earlier row's primary key is rejected (the first is kept).
-2. ``unknown_parent``: an item whose ``parent_id`` names no (deduplicated)
-   item; decided by the ``ItemCatalog`` side input (``beam/catalog.py``).
+2. ``unknown_parent`` and ``parent_cycle``: an item whose ``parent_id``
+   chain names no (deduplicated) item, or never ends; decided by the
+   ``ItemCatalog`` side input (``beam/catalog.py``).
 3. ``unknown_item``: an interaction naming an item that is not valid after
    steps 1-2; also decided by the catalog.
 
@@ -52,9 +53,9 @@ def count_valid(element: tuple[int, list[RowBatch]],
 
 
 def _reject(batch: RowBatch, mask: np.ndarray, reason: str,
-            messages: list[str]) -> Iterator[Any]:
+            messages: list[str], column: str) -> Iterator[Any]:
   """Moves masked rows of a batch to dead letters, counted, as tagged output."""
-  letters = batch.reject(mask, reason, messages)
+  letters = batch.reject(mask, reason, messages, column)
   count_dead_letters(letters)
   for letter in letters:
     yield beam.pvalue.TaggedOutput(DEAD_LETTERS, letter)
@@ -91,7 +92,8 @@ class DedupFn(beam.DoFn):
         if len(rows):
           mask = np.zeros(len(batch), bool)
           mask[rows.to_numpy()] = True
-          letters = batch.reject(mask, "duplicate_id", message)
+          letters = batch.reject(mask, "duplicate_id", message,
+                                 ", ".join(key))
           count_dead_letters(letters)
           for letter in letters:
             yield beam.pvalue.TaggedOutput(DEAD_LETTERS, letter)
@@ -99,7 +101,7 @@ class DedupFn(beam.DoFn):
 
 
 class CheckParentsFn(beam.DoFn):
-  """Rejects items whose ``parent_id`` names no item (``unknown_parent``).
+  """Rejects items with a broken or cyclic ``parent_id`` chain.
 
   Input ``(shard, [RowBatch])`` of deduplicated items and the ``ItemCatalog``
   side input; main output the valid items, same shape; ``summary`` their
@@ -109,13 +111,17 @@ class CheckParentsFn(beam.DoFn):
   def process(self, element: tuple[int, list[RowBatch]],
               catalog: ItemCatalog) -> Iterator[Any]:
     shard, batches = element
-    orphans = pd.Index(catalog.orphans)
+    rejected = (("unknown_parent", pd.Index(catalog.orphans),
+                 catalog.orphan_messages),
+                ("parent_cycle", pd.Index(catalog.cycles),
+                 catalog.cycle_messages))
     for batch in batches:
-      mask = orphans.get_indexer(batch.frame["item_id"].to_numpy(object)) >= 0
-      if mask.any():
-        parents = batch.frame["parent_id"].to_numpy(object)[mask]
-        yield from _reject(batch, mask, "unknown_parent",
-                           [f"parent_id {p!r} names no item" for p in parents])
+      for reason, ids, messages in rejected:
+        found = ids.get_indexer(batch.frame["item_id"].to_numpy(object))
+        mask = found >= 0
+        if mask.any():
+          yield from _reject(batch, mask, reason, list(messages[found[mask]]),
+                             "parent_id")
     yield beam.pvalue.TaggedOutput(SUMMARY, {"tables": {"items": {
         "valid": sum(len(b) for b in batches)}}})
     yield shard, [b for b in batches if len(b)]
@@ -152,7 +158,7 @@ class CleanInteractionsFn(beam.DoFn):
         names = batch.frame["item_id"].to_numpy(object)[unknown]
         yield from _reject(batch, unknown, "unknown_item",
                            [f"item_id {i!r} is not in the items table"
-                            for i in names])
+                            for i in names], "item_id")
         index = index[~unknown]
       frame = batch.frame
       valid += len(frame)

@@ -1,6 +1,7 @@
 """Tests of the artifact layout, manifests and atomic outputs."""
 
 import json
+import pathlib
 
 import pytest
 
@@ -64,3 +65,74 @@ def test_missing_manifest_is_a_clear_error(tmp_path):
 def test_cache_dir_honours_the_environment(tmp_path, monkeypatch):
   monkeypatch.setenv("TFGNN_GFM_CACHE", str(tmp_path))
   assert artifacts.text_encoder_dir().root.parent.parent == tmp_path
+
+
+def test_output_exists_at_every_moment_of_a_replacement(tmp_path):
+  import threading  # pylint: disable=import-outside-toplevel
+  final = tmp_path / "stage"
+  with artifacts.atomic_directory(final) as tmp:
+    (tmp / "a.txt").write_text("0")
+  stop = threading.Event()
+  seen = {"checks": 0, "missing": 0}
+
+  def watch():
+    while not stop.is_set():
+      seen["checks"] += 1
+      if not (final / "a.txt").exists():
+        seen["missing"] += 1
+
+  watcher = threading.Thread(target=watch)
+  watcher.start()
+  try:
+    for i in range(1, 201):
+      with artifacts.atomic_directory(final) as tmp:
+        (tmp / "a.txt").write_text(str(i))
+  finally:
+    stop.set()
+    watcher.join()
+  assert seen["checks"] > 200
+  assert seen["missing"] == 0
+  assert (final / "a.txt").read_text() == "200"
+  assert [p.name for p in tmp_path.iterdir()] == ["stage"]
+
+
+def test_leftovers_of_a_killed_run_are_removed_by_the_next_run(tmp_path):
+  import signal  # pylint: disable=import-outside-toplevel
+  import subprocess  # pylint: disable=import-outside-toplevel
+  import sys  # pylint: disable=import-outside-toplevel
+  final = tmp_path / "stage"
+  with artifacts.atomic_directory(final) as tmp:
+    (tmp / "a.txt").write_text("good")
+  # A run killed (SIGKILL) while it writes its temporary directory.
+  code = ("import sys, time\n"
+          "from tfgnn_gfm import artifacts\n"
+          "with artifacts.atomic_directory(sys.argv[1]) as tmp:\n"
+          "  (tmp / 'half.txt').write_text('half')\n"
+          "  print(tmp, flush=True)\n"
+          "  time.sleep(60)\n")
+  killed = subprocess.Popen([sys.executable, "-c", code, str(final)],
+                            stdout=subprocess.PIPE, text=True)
+  left = killed.stdout.readline().strip()
+  killed.send_signal(signal.SIGKILL)
+  killed.wait()
+  killed.stdout.close()
+  assert left.startswith(str(tmp_path / ".stage.tmp-"))
+  old_style = tmp_path / ".stage.old-1a2b3c4d"  # an older run's name
+  old_style.mkdir()
+  # A run that is still alive keeps its temporary directory.
+  alive = subprocess.Popen([sys.executable, "-c", "import time; "
+                            "time.sleep(60)"])
+  try:
+    running = tmp_path / f".stage.tmp-{alive.pid}-0123abcd"
+    running.mkdir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["stage", pathlib.Path(left).name, old_style.name, running.name])
+    with artifacts.atomic_directory(final) as tmp:
+      (tmp / "a.txt").write_text("next")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["stage", running.name])
+    assert (final / "a.txt").read_text() == "next"
+    assert not (final / "half.txt").exists()
+  finally:
+    alive.kill()
+    alive.wait()

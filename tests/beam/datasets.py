@@ -45,7 +45,7 @@ def write_messy_dataset(folder: pathlib.Path, seed: int = 5) -> pathlib.Path:
       f"chain_1,episode,Chain one,,{show},en,,",
       "chain_2,episode,Chain two,,chain_1,en,,",               # -> chain_1
       "cyc_a,episode,Cycle A,,cyc_b,en,,",
-      "cyc_b,episode,Cycle B,,cyc_a,en,,",                     # no root
+      "cyc_b,episode,Cycle B,,cyc_a,en,,",                     # parent_cycle
       "future_pod,podcast,Future,,,en,news,2031-01-01",        # after the cut
       "vc_1,Video-Cast,Video one,Moving pictures.,,en,video,",
       "vc_2,Video-Cast,Video two,,,fr,video,",

@@ -70,12 +70,14 @@ def test_in_memory_dead_letters_match_reference(run_a, reference_a):
   assert got == want
   counts = outputs.count_reasons(got)
   assert summary["dead_letters"] == counts
+  # The parent cycle (cyc_a <-> cyc_b) is rejected, not silently lost, and
+  # so is the interaction with cyc_a.
   assert counts["items"] == {"bad_timestamp": 1, "duplicate_id": 1,
                              "malformed_row": 1, "missing_value": 1,
-                             "unknown_parent": 1}
+                             "parent_cycle": 2, "unknown_parent": 1}
   assert counts["interactions"] == {
       "bad_timestamp": 1, "duplicate_id": 1, "malformed_row": 1,
-      "missing_value": 1, "unknown_item": 4, "wrong_type": 1}
+      "missing_value": 1, "unknown_item": 5, "wrong_type": 1}
   assert counts["users"] == {"duplicate_id": 1}
   # Counted in Beam metrics and in the manifest too.
   manifest = GraphDir(out).read_manifest()

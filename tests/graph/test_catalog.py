@@ -29,14 +29,19 @@ def _catalog():
 
 def test_catalog_rolls_up_and_rejects_orphans():
   cat = _catalog()
-  assert cat.orphans.tolist() == ["ep_x"]
+  # An item whose parent is an orphan is rejected too, and so are cycles:
+  # every valid item has a root (nothing is lost silently downstream).
+  assert cat.orphans.tolist() == ["ep_x", "ep_y"]
+  assert cat.orphan_messages.tolist() == [
+      "parent_id 'nowhere' names no item",
+      "parent_id 'ep_x' leads to parent_id 'nowhere', which names no item"]
+  assert cat.cycles.tolist() == ["cyc_1", "cyc_2"]
   assert cat.item_id.tolist() == sorted(
-      ["pod_b", "pod_a", "ab_1", "ep_1", "ep_2", "ep_y", "cyc_1", "cyc_2"])
+      ["pod_b", "pod_a", "ab_1", "ep_1", "ep_2"])
   root = {i: (cat.item_id[r] if r >= 0 else None)
           for i, r in zip(cat.item_id, cat.root)}
   assert root == {"pod_b": "pod_b", "pod_a": "pod_a", "ab_1": "ab_1",
-                  "ep_1": "pod_b", "ep_2": "pod_b", "ep_y": None,
-                  "cyc_1": None, "cyc_2": None}
+                  "ep_1": "pod_b", "ep_2": "pod_b"}
   assert cat.lookup(np.array(["ep_2", "ep_x", "zzz"], object)).tolist() == [
       cat.item_id.tolist().index("ep_2"), -1, -1]
 
@@ -55,7 +60,7 @@ def test_node_index_selects_published_roots():
   assert index.local_index.tolist() == [0, 1]
   node_of = {i: n for i, n in zip(cat.item_id, index.item_node)}
   assert node_of["ep_2"] == 1 and node_of["pod_b"] == 1
-  assert node_of["ab_1"] == -1 and node_of["cyc_1"] == -1
+  assert node_of["ab_1"] == -1 and "cyc_1" not in node_of
   later = catalog_lib.build_node_index(cat, cut=500, num_shards=4)
   assert later.set_names == ["audiobook", "podcast"]
   assert later.node_id.tolist() == ["ab_1", "pod_a", "pod_b"]

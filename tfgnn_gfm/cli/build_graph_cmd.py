@@ -139,4 +139,4 @@ def main_standalone(argv: Sequence[str] | None = None) -> int:
     if args.verbose:
       raise
     print(f"build-graph: error: {e}", file=sys.stderr)
-    return 2
+    return getattr(e, "exit_code", 2)

@@ -70,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
   """Runs ``gfm``; returns the process exit code.
 
   Known user errors (bad config, missing inputs, data contract violations)
-  print one clear line and exit 2 instead of a traceback.
+  print one clear line and exit 2 instead of a traceback (or the error's own
+  ``exit_code``: 3 for a table without rows).
   """
   parser = build_parser()
   args = parser.parse_args(argv)
@@ -87,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verbose:
       raise
     print(f"gfm {args.command}: error: {e}", file=sys.stderr)
-    return 2
+    return getattr(e, "exit_code", 2)
 
 
 if __name__ == "__main__":

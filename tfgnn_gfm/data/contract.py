@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import importlib.resources
 import json
+import pathlib
 from typing import Any
 
 from tfgnn_gfm.artifacts import TABLES
@@ -27,6 +28,7 @@ class FieldSpec:
     required: the column must exist and every value must be non-empty.
     default: value used when an optional column is absent or a value is empty.
     description: what the column means.
+    minimum: the smallest valid value of a number (None: any).
   """
 
   name: str
@@ -34,6 +36,7 @@ class FieldSpec:
   required: bool = False
   default: Any = None
   description: str = ""
+  minimum: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,10 +69,12 @@ def _parse(raw: dict[str, Any]) -> TableSpec:
   for f in raw["fields"]:
     if f["type"] not in FIELD_TYPES:
       raise ValueError(f"schema {raw['name']}: unknown type {f['type']!r}")
+    constraints = f.get("constraints", {})
     fields.append(FieldSpec(
         name=f["name"], type=f["type"],
-        required=bool(f.get("constraints", {}).get("required", False)),
-        default=f.get("default"), description=f.get("description", "")))
+        required=bool(constraints.get("required", False)),
+        default=f.get("default"), description=f.get("description", ""),
+        minimum=constraints.get("minimum")))
   foreign = tuple((fk["fields"][0], fk["reference"]["resource"],
                    fk["reference"]["fields"][0])
                   for fk in raw.get("foreignKeys", []))
@@ -83,6 +88,17 @@ def table_spec(table: str) -> TableSpec:
   """Returns the contract of ``table`` (items, interactions or users)."""
   if table not in TABLES:
     raise ValueError(f"unknown table {table!r}; the contract has {TABLES}")
-  text = (importlib.resources.files("tfgnn_gfm.schemas")
-          / f"{table}.schema.json").read_text(encoding="utf-8")
-  return _parse(json.loads(text))
+  return _parse(json.loads((_schema_dir() / f"{table}.schema.json").read_text(
+      encoding="utf-8")))
+
+
+def _schema_dir():
+  """``schemas/`` beside this package in a source tree, else the installed copy.
+
+  An editable install maps ``tfgnn_gfm.schemas`` to the checkout it was made
+  from; a second checkout (a git worktree) must read its own schemas.
+  """
+  source = pathlib.Path(__file__).resolve().parents[2] / "schemas"
+  if (source / "items.schema.json").exists():
+    return source
+  return importlib.resources.files("tfgnn_gfm.schemas")

@@ -20,6 +20,7 @@ import logging
 import math
 import pathlib
 import re
+import zlib
 from typing import Any, Iterable
 
 import numpy as np
@@ -34,24 +35,74 @@ _LOG = logging.getLogger(__name__)
 # Every reason a row can be rejected for, in the order checks run.
 DEAD_LETTER_REASONS = (
     "empty_file",      # the file has no header and no rows
+    "damaged_file",    # the unreadable end of a damaged (truncated) file
     "bad_encoding",    # bytes that are not UTF-8
     "malformed_row",   # CSV field count or JSON syntax is wrong
     "missing_column",  # the file lacks a required column (all rows rejected)
     "missing_value",   # a required value is empty
     "wrong_type",      # a value of the wrong type (number, list, ...)
-    "bad_timestamp",   # a time that is neither ISO-8601 nor epoch seconds
+    "out_of_range",    # a number below its minimum (a negative weight)
+    "bad_timestamp",   # not ISO-8601 nor epoch seconds, or outside the range
     "duplicate_id",    # a repeated primary key (the first row is kept)
     "unknown_item",    # an interaction names an item not in the items table
-    "unknown_parent",  # an item's parent_id names no item
+    "unknown_parent",  # an item's parent_id names no (valid) item
+    "parent_cycle",    # an item's parent_id chain loops
 )
 LINE = "line"  # name of the index holding each row's line number
-# Epoch seconds beyond this (year 3000) are surely milliseconds or garbage.
-_MAX_EPOCH_SECONDS = 32_503_680_000
+# The supported time range, [1800-01-01, 2200-01-01) UTC, for ISO-8601 and
+# epoch seconds alike: wide enough for publication dates and logs, narrow
+# enough that no later stage overflows (nanosecond times end in 2262) and that
+# epoch milliseconds are rejected.
+MIN_TIMESTAMP = -5_364_662_400  # 1800-01-01T00:00:00Z
+MAX_TIMESTAMP = 7_258_118_400  # 2200-01-01T00:00:00Z, exclusive
+TIME_RANGE_TEXT = "1800-01-01T00:00:00Z <= t < 2200-01-01T00:00:00Z"
+_ISO_YEAR = re.compile(r"^\s*([+-]?\d{4,})-")
 _SURROGATES = re.compile("[\udc80-\udcff]")
 
 
 class DataContractError(ValueError):
   """Raised for input that cannot be read as a table at all (wrong format)."""
+
+
+class NoRowsError(DataContractError):
+  """Raised when a table that must hold rows has none (empty, header only).
+
+  ``gfm`` exits with ``exit_code`` (3, as for too many bad rows): the input is
+  readable but there is nothing to work on.
+  """
+
+  exit_code = 3
+
+
+def read_raw(path: str | pathlib.Path, table: str
+             ) -> tuple[pd.DataFrame | None, list[dict[str, Any]]]:
+  """Parses a file of any contract format without validating values.
+
+  Args:
+    path: a local ``.csv``, ``.jsonl`` or ``.parquet`` file, optionally
+      ``.gz``.
+    table: the contract table (for the dead letters).
+
+  Returns:
+    (the raw rows indexed by line, or None for an empty file; the dead
+    letters of records that could not be parsed).
+
+  Raises:
+    DataContractError: the file cannot be read at all.
+  """
+  path = pathlib.Path(path)
+  fmt, compressed = _format_of(path)
+  if fmt == "csv":
+    return _raw_csv(path, compressed, table)
+  if fmt == "jsonl":
+    return _raw_jsonl(path, compressed, table)
+  return _raw_parquet(path, table)
+
+
+def count_rows(raw: pd.DataFrame | None, dead: list[dict[str, Any]]) -> int:
+  """Data rows of a parsed file: parsed rows plus unparsable records."""
+  return (0 if raw is None else len(raw)) + sum(
+      d["reason"] != "empty_file" for d in dead)
 
 
 @dataclasses.dataclass
@@ -79,8 +130,16 @@ class TableData:
   rows_read: int
   source_columns: list[str] | None = None
 
-  def reject(self, mask: pd.Series, reason: str, message: str | Iterable[str]):
-    """Moves the rows where ``mask`` is True to the dead letters."""
+  def reject(self, mask: pd.Series, reason: str, message: str | Iterable[str],
+             column: str | None = None):
+    """Moves the rows where ``mask`` is True to the dead letters.
+
+    Args:
+      mask: True for the rows to reject (aligned with ``frame``).
+      reason: one of DEAD_LETTER_REASONS.
+      message: one message for all, or one per rejected row.
+      column: the column holding the bad value (None: the row as a whole).
+    """
     if not mask.any():
       return
     bad = self.frame[mask]
@@ -89,7 +148,7 @@ class TableData:
     messages = ([message] * len(bad) if isinstance(message, str)
                 else list(message))
     self.dead_letters.extend(
-        _dead_letter(self.table, self.path, line, reason, msg, row)
+        _dead_letter(self.table, self.path, line, reason, msg, row, column)
         for line, msg, row in zip(bad.index, messages,
                                   bad.to_dict(orient="records")))
     self.frame = self.frame[~mask]
@@ -106,14 +165,17 @@ class TableData:
 
 
 def _jsonable(value: Any) -> Any:
-  if isinstance(value, float) and math.isnan(value):
-    return None
+  """A value as strict JSON: NaN is null, an infinity its name as text."""
+  if isinstance(value, (float, np.floating)):
+    if math.isnan(value):
+      return None
+    if math.isinf(value):
+      return "Infinity" if value > 0 else "-Infinity"
+    return float(value)
   if value is pd.NA or value is pd.NaT:
     return None
   if isinstance(value, (np.integer,)):
     return int(value)
-  if isinstance(value, (np.floating,)):
-    return None if np.isnan(value) else float(value)
   if isinstance(value, np.ndarray):
     return [_jsonable(v) for v in value.tolist()]
   if isinstance(value, (list, tuple)):
@@ -126,9 +188,10 @@ def _jsonable(value: Any) -> Any:
 
 
 def _dead_letter(table: str, path: pathlib.Path, line: Any, reason: str,
-                 message: str, row: dict[str, Any]) -> dict[str, Any]:
+                 message: str, row: dict[str, Any],
+                 column: str | None = None) -> dict[str, Any]:
   return {"table": table, "file": str(path), "line": int(line),
-          "reason": reason, "message": message,
+          "column": column, "reason": reason, "message": message,
           "row": {str(k): _jsonable(v) for k, v in row.items()}}
 
 
@@ -146,102 +209,290 @@ def _format_of(path: pathlib.Path) -> tuple[str, bool]:
       "(optionally .gz)")
 
 
-def _read_text(path: pathlib.Path, compressed: bool) -> tuple[str, bool]:
-  """Returns (text, clean): clean is False when some bytes were not UTF-8."""
-  opener = gzip.open if compressed else open
-  with opener(path, "rb") as fh:
-    data = fh.read()
+_GZIP_CHUNK = 1 << 16
+# A dead letter quotes at most this much of an unparsable record.
+_MAX_QUOTED = 10_000
+
+
+def _decompress(path: pathlib.Path) -> tuple[bytes, str | None]:
+  """A gzip file's bytes, and what damaged it (None when intact).
+
+  A truncated or corrupted stream keeps the bytes decompressed before the
+  damage (input is fed in chunks, so little is lost); a file that is not gzip
+  at all is an error. Concatenated gzip members are read one after another.
+  """
+  data = path.read_bytes()
+  if data[:2] != b"\x1f\x8b":
+    raise DataContractError(
+        f"{path}: not a gzip file (it does not start with the gzip magic "
+        "bytes); name it without .gz if it is not compressed")
+  chunks: list[bytes] = []
+  pos = 0
+  while pos < len(data):
+    if not data[pos:].strip(b"\x00"):
+      break  # Zero padding after the last member, as gzip allows.
+    stream = zlib.decompressobj(wbits=31)
+    try:
+      while pos < len(data) and not stream.eof:
+        piece = data[pos:pos + _GZIP_CHUNK]
+        chunks.append(stream.decompress(piece))
+        pos += len(piece) - len(stream.unused_data)
+    except zlib.error as e:
+      return b"".join(chunks), (
+          f"the gzip stream is corrupt after {sum(map(len, chunks)):,} "
+          f"decompressed bytes ({e})")
+    if not stream.eof:
+      return b"".join(chunks), (
+          f"the gzip stream is truncated after {sum(map(len, chunks)):,} "
+          "decompressed bytes")
+  return b"".join(chunks), None
+
+
+def _read_text(path: pathlib.Path, compressed: bool
+               ) -> tuple[str, bool, str | None]:
+  """Returns (text, clean, damage).
+
+  ``clean`` is False when some bytes were not UTF-8 (those records become
+  ``bad_encoding`` dead letters); ``damage`` says why the file ends early
+  (a damaged gzip stream), else None.
+
+  Raises:
+    DataContractError: the file is not gzip although named so, or is UTF-16.
+  """
+  if compressed:
+    data, damage = _decompress(path)
+  else:
+    data, damage = path.read_bytes(), None
+  if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    raise DataContractError(
+        f"{path}: the file is UTF-16 encoded; the contract needs UTF-8 "
+        "(re-save it as UTF-8)")
+  head = data[:4096]
+  if head.count(b"\x00") > len(head) // 4:
+    raise DataContractError(
+        f"{path}: the file looks UTF-16 encoded (every other byte is 0, no "
+        "byte-order mark); the contract needs UTF-8")
   if data.startswith(b"\xef\xbb\xbf"):
     data = data[3:]
   try:
-    return data.decode("utf-8"), True
+    return data.decode("utf-8"), True, damage
   except UnicodeDecodeError:
-    return data.decode("utf-8", errors="surrogateescape"), False
+    return data.decode("utf-8", errors="surrogateescape"), False, damage
+
+
+def _damage_letter(table: str, path: pathlib.Path, line: int, damage: str,
+                   rest: str) -> dict[str, Any]:
+  """The dead letter standing for the unreadable end of a damaged file."""
+  return _dead_letter(table, path, line, "damaged_file",
+                      f"{path.name}: {damage}; the rows before line {line} "
+                      "are kept", {"text": rest[:_MAX_QUOTED]})
+
+
+class _Lines:
+  """Physical lines of a text, with push-back, for re-parsing CSV records.
+
+  ``taken`` holds the lines handed out since the last ``start_record``.
+  """
+
+  def __init__(self, text: str):
+    self._it = iter(io.StringIO(text, newline=""))
+    self._back: list[str] = []
+    self.taken: list[str] = []
+
+  def __iter__(self) -> "_Lines":
+    return self
+
+  def __next__(self) -> str:
+    line = self._back.pop() if self._back else next(self._it)
+    self.taken.append(line)
+    return line
+
+  def start_record(self) -> None:
+    self.taken = []
+
+  def push_back(self, lines: list[str]) -> None:
+    self._back.extend(reversed(lines))
 
 
 def _raw_csv(path, compressed, table):
-  """Parses a CSV file into (raw frame of str, dead letters)."""
-  text, clean = _read_text(path, compressed)
+  """Parses a CSV file into (raw frame of str, dead letters).
+
+  A record with the wrong number of fields that spans several physical lines
+  (an unclosed quote) costs only its first line: that line is a dead letter
+  and parsing resumes on the next one, so every line is either in a record or
+  reported. A field over the csv module's limit is handled the same way.
+
+  Raises:
+    DataContractError: the header cannot be read (not UTF-8, duplicate
+      names, unparsable).
+  """
+  text, clean, damage = _read_text(path, compressed)
   dead = []
+  if damage is not None:
+    # The last line is cut short: it goes to the damage dead letter.
+    text, _, rest = text.rpartition("\n")
+    text += "\n" if text else ""
   if not text.strip():
+    if damage is not None:
+      raise DataContractError(f"{path}: {damage}; not even a header could "
+                              "be read")
     return None, [_dead_letter(table, path, 0, "empty_file",
                                f"{path.name} is empty: no header and no rows",
                                {})]
-  reader = csv.reader(io.StringIO(text, newline=""))
-  header = next(reader)
+  lines = _Lines(text)
+  try:
+    header = next(csv.reader(lines, strict=True))
+  except csv.Error as e:
+    raise DataContractError(f"{path}: the header line cannot be parsed: "
+                            f"{e}") from None
   header = [h.strip() for h in header]
+  if not clean and any(_SURROGATES.search(h) for h in header):
+    raise DataContractError(
+        f"{path}: the header is not UTF-8 (Latin-1 or another 8-bit "
+        "encoding?); the contract needs UTF-8")
+  repeated = sorted({h for h in header if header.count(h) > 1})
+  if repeated:
+    raise DataContractError(
+        f"{path}: duplicate column names in the header: "
+        f"{', '.join(map(repr, repeated))}")
   width = len(header)
-  rows, lines = [], []
-  start = reader.line_num + 1
-  for record in reader:
-    line = start
-    start = reader.line_num + 1
-    if not record or (len(record) == 1 and not record[0].strip()):
-      continue  # blank line
+  rows, numbers = [], []
+  line = 1 + len(lines.taken)
+  reader = csv.reader(lines, strict=True)
+  while True:
+    lines.start_record()
+    try:
+      record = next(reader)
+      error = None
+    except StopIteration:
+      break
+    except csv.Error as e:
+      record, error = None, str(e)
+    taken = lines.taken
+    if error is not None and not taken:
+      break  # Nothing left to read.
+    if error is not None or (len(record) != width and len(taken) > 1):
+      # Only the record's first line is lost; the rest is parsed again.
+      first = taken[0] if taken else ""
+      if error is None:
+        why = (f"opens a quote that is not closed on it ({len(record)} "
+               f"fields over {len(taken)} lines, the header has {width})")
+      elif len(taken) > 1:
+        why = f"opens a quote that is not closed properly ({error})"
+      else:
+        why = f"cannot be parsed ({error})"
+      dead.append(_dead_letter(table, path, line, "malformed_row",
+                               f"line {line} {why}",
+                               {"text": first[:_MAX_QUOTED]}))
+      lines.push_back(taken[1:])
+      line += 1
+      reader = csv.reader(lines, strict=True)
+      continue
+    start, line = line, line + len(taken)
+    if not "".join(taken).strip("\r\n"):
+      continue  # An empty line; a line of spaces or a quoted "" is a row.
     if not clean and any(_SURROGATES.search(v) for v in record):
       dead.append(_dead_letter(
-          table, path, line, "bad_encoding",
-          f"line {line} holds bytes that are not UTF-8",
+          table, path, start, "bad_encoding",
+          f"line {start} holds bytes that are not UTF-8",
           dict(zip(header, record))))
       continue
     if len(record) != width:
       dead.append(_dead_letter(
-          table, path, line, "malformed_row",
-          f"line {line} has {len(record)} fields, the header has {width}",
-          {"fields": record}))
+          table, path, start, "malformed_row",
+          f"line {start} has {len(record)} fields, the header has {width}",
+          {"fields": [v[:_MAX_QUOTED] for v in record]}))
       continue
     rows.append(record)
-    lines.append(line)
+    numbers.append(start)
+  if damage is not None:
+    dead.append(_damage_letter(table, path, line, damage, rest))
   frame = pd.DataFrame(rows, columns=header, dtype=object)
-  frame.index = pd.Index(lines, name=LINE)
+  frame.index = pd.Index(numbers, name=LINE)
   return frame, dead
 
 
 def _raw_jsonl(path, compressed, table):
-  text, clean = _read_text(path, compressed)
+  """Parses a JSON Lines file into (raw frame, dead letters).
+
+  Records are split on ``\\n`` only (``\\r\\n`` too): U+2028, U+2029 and
+  U+0085 are ordinary characters inside JSON strings. ``NaN`` and
+  ``Infinity`` (not JSON, but Python writes them) are read as text, so a
+  number, time or vector field holding them is ``wrong_type``.
+  """
+  text, clean, damage = _read_text(path, compressed)
   dead = []
-  if not text.strip():
+  rest = ""
+  if damage is not None:
+    text, _, rest = text.rpartition("\n")
+  if not text.strip() and damage is None:
     return None, [_dead_letter(table, path, 0, "empty_file",
                                f"{path.name} is empty: no rows", {})]
-  records, lines = [], []
-  for number, line in enumerate(text.splitlines(), start=1):
+  records, numbers = [], []
+  physical = text.split("\n") if text else []
+  for number, line in enumerate(physical, start=1):
+    line = line.removesuffix("\r")
     if not line.strip():
       continue
     if not clean and _SURROGATES.search(line):
       dead.append(_dead_letter(table, path, number, "bad_encoding",
                                f"line {number} holds bytes that are not UTF-8",
-                               {"text": line}))
+                               {"text": line[:_MAX_QUOTED]}))
       continue
     try:
-      record = json.loads(line)
-    except json.JSONDecodeError as e:
+      record = json.loads(line, parse_constant=str)
+    except (ValueError, RecursionError) as e:
+      why = (f"{e.msg} (column {e.colno})"
+             if isinstance(e, json.JSONDecodeError) else
+             "nested too deeply" if isinstance(e, RecursionError) else str(e))
       dead.append(_dead_letter(table, path, number, "malformed_row",
-                               f"line {number} is not valid JSON: {e.msg}",
-                               {"text": line}))
+                               f"line {number} is not valid JSON: {why}",
+                               {"text": line[:_MAX_QUOTED]}))
       continue
     if not isinstance(record, dict):
       dead.append(_dead_letter(table, path, number, "malformed_row",
                                f"line {number} is not a JSON object",
-                               {"text": line}))
+                               {"text": line[:_MAX_QUOTED]}))
       continue
     records.append(record)
-    lines.append(number)
+    numbers.append(number)
+  if damage is not None:
+    dead.append(_damage_letter(table, path, len(physical) + 1, damage, rest))
   frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
   frame = frame.astype(object)
-  frame.index = pd.Index(lines, name=LINE)
+  frame.index = pd.Index(numbers, name=LINE)
   return frame, dead
+
+
+def _one_line(error: BaseException) -> str:
+  """An exception's message on one line, at most 300 characters."""
+  return " ".join(str(error).split())[:300] or type(error).__name__
 
 
 def _raw_parquet(path, table):
   import pyarrow.parquet as pq  # pylint: disable=import-outside-toplevel
   try:
+    names = pq.read_schema(path).names
+  except Exception as e:  # pyarrow raises several error types here.
+    raise DataContractError(
+        f"{path}: not a readable Parquet file: {_one_line(e)}") from e
+  repeated = sorted({n for n in names if names.count(n) > 1})
+  if repeated:
+    raise DataContractError(f"{path}: duplicate column names: "
+                            f"{', '.join(map(repr, repeated))}")
+  try:
     arrow = pq.read_table(path)
   except Exception as e:  # pyarrow raises several error types here.
-    raise DataContractError(f"{path}: not a readable Parquet file: {e}") from e
+    raise DataContractError(
+        f"{path}: not a readable Parquet file: {_one_line(e)}") from e
   if arrow.num_rows == 0 and arrow.num_columns == 0:
     return None, [_dead_letter(table, path, 0, "empty_file",
                                f"{path.name} is empty: no columns", {})]
-  frame = arrow.to_pandas().astype(object)
+  try:
+    frame = arrow.to_pandas().astype(object)
+  except (pa.ArrowException, ValueError, OverflowError) as e:
+    raise DataContractError(
+        f"{path}: a column cannot be read: {_one_line(e)}") from e
   frame.index = pd.Index(np.arange(1, len(frame) + 1), name=LINE)
   return frame, []
 
@@ -264,7 +515,8 @@ def _is_empty(series: pd.Series) -> pd.Series:
     blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(arrow)), 0)
     return pd.Series(blank.to_numpy(zero_copy_only=False), index=series.index)
   as_text = series.map(lambda v: v.strip() if isinstance(v, str) else v)
-  return as_text.isna() | (as_text.map(lambda v: isinstance(v, str) and not v))
+  return as_text.isna() | as_text.map(
+      lambda v: isinstance(v, str) and not v).astype(bool)
 
 
 def _to_string(series: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -314,29 +566,48 @@ def _to_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
 _NUMBER = r"^\s*-?\d+(\.\d+)?\s*$"
 
 
-def parse_timestamps(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+def _datetimes_to_seconds(values: pd.Series) -> np.ndarray:
+  """Datetimes (any unit, naive = UTC) as int64 epoch seconds; NaT = min."""
+  utc = pd.to_datetime(values, utc=True).dt.tz_convert(None)
+  return utc.to_numpy().astype("datetime64[s]").astype(np.int64)
+
+
+def _has_huge_year(value: Any) -> bool:
+  match = _ISO_YEAR.match(value) if isinstance(value, str) else None
+  return bool(match) and len(match.group(1).lstrip("+-")) > 4
+
+
+def parse_timestamps(series: pd.Series
+                     ) -> tuple[pd.Series, pd.Series, pd.Series]:
   """Parses ISO-8601 strings, epoch seconds or datetimes to int64 epoch seconds.
 
-  A time without a zone is taken as UTC.
+  A time without a zone is taken as UTC. Times outside
+  ``[MIN_TIMESTAMP, MAX_TIMESTAMP)`` are bad, whatever their spelling.
 
   Args:
     series: values of any of those kinds (no empties).
 
   Returns:
-    (epoch seconds as int64 with 0 where bad, bad mask).
+    (epoch seconds as int64 with 0 where bad, bad mask, the part of the bad
+    mask that is a valid time outside the supported range).
   """
+  index = series.index
+  secs = pd.Series(np.zeros(len(series), dtype=np.int64), index=index)
+  bad = pd.Series(np.zeros(len(series), dtype=bool), index=index)
+  out_of_range = bad.copy()
   if pd.api.types.is_datetime64_any_dtype(series):
-    ts = pd.to_datetime(series, utc=True)
-    bad = ts.isna()
-    epoch = pd.Timestamp(0, tz="UTC")
-    secs = ((ts - epoch) // pd.Timedelta(seconds=1)).fillna(0).astype(np.int64)
-    return secs, bad
+    raw = _datetimes_to_seconds(series)
+    nat = raw == np.iinfo(np.int64).min
+    outside = ~nat & ((raw < MIN_TIMESTAMP) | (raw >= MAX_TIMESTAMP))
+    secs[:] = np.where(nat | outside, 0, raw)
+    return secs, pd.Series(nat | outside, index=index), pd.Series(
+        outside, index=index)
   values = series.map(lambda v: v.isoformat() if isinstance(v, pd.Timestamp)
                       else v)
   arrow = _arrow_strings(values)
   if arrow is not None:
     is_num = pd.Series(pc.match_substring_regex(arrow, _NUMBER).to_numpy(
-        zero_copy_only=False), index=values.index)
+        zero_copy_only=False), index=index)
     numeric = pd.to_numeric(values.where(is_num), errors="coerce")
   else:
     numeric = values.map(
@@ -346,24 +617,27 @@ def parse_timestamps(series: pd.Series) -> tuple[pd.Series, pd.Series]:
             float(v) if isinstance(v, str) and re.fullmatch(_NUMBER, v)
             else np.nan)).astype("float64")
     is_num = numeric.notna()
-  secs = pd.Series(np.zeros(len(values), dtype=np.int64), index=series.index)
-  bad = pd.Series(np.zeros(len(values), dtype=bool), index=series.index)
   if is_num.any():
     num = numeric[is_num].astype("float64")
-    out_of_range = (num.abs() > _MAX_EPOCH_SECONDS)
-    secs[is_num] = np.floor(num.where(~out_of_range, 0)).astype(np.int64)
-    bad[is_num] = out_of_range
+    outside = ~((num >= MIN_TIMESTAMP) & (num < MAX_TIMESTAMP))
+    secs[is_num] = np.floor(num.where(~outside, 0)).astype(np.int64)
+    bad[is_num] = outside
+    out_of_range[is_num] = outside & np.isfinite(num)
   text = values[~is_num]
   if len(text):
     as_str = text.map(lambda v: v if isinstance(v, str) else None)
     parsed = pd.to_datetime(as_str, format="ISO8601", utc=True,
                             errors="coerce")
-    ok = parsed.notna()
-    epoch = pd.Timestamp(0, tz="UTC")
-    secs[text.index[ok]] = ((parsed[ok] - epoch) // pd.Timedelta(seconds=1)
-                           ).astype(np.int64).to_numpy()
+    raw = _datetimes_to_seconds(parsed)
+    nat = raw == np.iinfo(np.int64).min
+    outside = ~nat & ((raw < MIN_TIMESTAMP) | (raw >= MAX_TIMESTAMP))
+    # A year pandas cannot hold at all (+10000-01-01) is out of range too.
+    huge = nat & text.map(_has_huge_year).to_numpy(bool)
+    ok = ~nat & ~outside
+    secs[text.index[ok]] = raw[ok]
     bad[text.index[~ok]] = True
-  return secs, bad
+    out_of_range[text.index[outside | huge]] = True
+  return secs, bad, out_of_range
 
 
 def _to_array(series: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -388,6 +662,11 @@ def _to_array(series: pd.Series) -> tuple[pd.Series, pd.Series]:
   return out, out.isna()
 
 
+def _shown(value: Any) -> str:
+  """A bad value as quoted in a message: its repr, at most 80 characters."""
+  return repr(value)[:80]
+
+
 def validate_rows(data: TableData, spec: TableSpec) -> None:
   """Applies the row-local checks of the contract to ``data``, in place.
 
@@ -408,7 +687,8 @@ def validate_rows(data: TableData, spec: TableSpec) -> None:
     data.reject(pd.Series(True, index=frame.index), "missing_column",
                 f"{data.path.name} has no column {', '.join(missing)} "
                 f"(required: {', '.join(spec.required)}; found: "
-                f"{', '.join(map(str, frame.columns))})")
+                f"{', '.join(map(str, frame.columns))})",
+                column=", ".join(missing))
     data.frame = pd.DataFrame(columns=list(spec.field_names))
     return
   for f in spec.fields:
@@ -419,31 +699,45 @@ def validate_rows(data: TableData, spec: TableSpec) -> None:
   for f in spec.fields:
     if f.required:
       empty = _is_empty(data.frame[f.name])
-      data.reject(empty, "missing_value", f"{f.name} is empty")
+      data.reject(empty, "missing_value", f"{f.name} is empty",
+                  column=f.name)
   converted = {}
   for f in spec.fields:
     column = data.frame[f.name]
     present = column[~_is_empty(column)]
+    outside = None
     if f.type == "string":
       values, bad = _to_string(present)
-      reason = "wrong_type"
     elif f.type in ("number", "integer"):
       values, bad = _to_number(present)
       if f.type == "integer":
         bad |= ~values.fillna(0).map(float.is_integer)
-      reason = "wrong_type"
     elif f.type == "datetime":
-      values, bad = parse_timestamps(present)
-      reason = "bad_timestamp"
+      values, bad, outside = parse_timestamps(present)
     else:  # array
       values, bad = _to_array(present)
-      reason = "wrong_type"
+    reason = "bad_timestamp" if f.type == "datetime" else "wrong_type"
     if bad.any():
-      mask = data.frame.index.isin(present.index[bad.to_numpy()])
-      shown = [repr(v)[:80] for v in data.frame.loc[mask, f.name]]
-      data.reject(pd.Series(mask, index=data.frame.index), reason,
-                  [f"{f.name}={v} is not a valid {f.type}" for v in shown])
-    converted[f.name] = values[~bad.to_numpy()]
+      rows = present.index[bad.to_numpy()]
+      ranged = (set(present.index[outside.to_numpy()]) if outside is not None
+                else set())
+      mask = data.frame.index.isin(rows)
+      shown = zip(data.frame.index[mask], data.frame.loc[mask, f.name])
+      data.reject(pd.Series(mask, index=data.frame.index), reason, [
+          f"{f.name}={_shown(v)} is outside the supported range "
+          f"{TIME_RANGE_TEXT}" if line in ranged else
+          f"{f.name}={_shown(v)} is not a valid {f.type}"
+          for line, v in shown], column=f.name)
+    values = values[~bad.to_numpy()]
+    if f.minimum is not None:
+      low = values < f.minimum
+      if low.any():
+        mask = data.frame.index.isin(values.index[low.to_numpy()])
+        data.reject(pd.Series(mask, index=data.frame.index), "out_of_range", [
+            f"{f.name}={_shown(v)} is below the minimum {f.minimum:g}"
+            for v in data.frame.loc[mask, f.name]], column=f.name)
+        values = values[~low]
+    converted[f.name] = values
   # Assemble the typed frame; empty values take the field's default.
   out = data.frame.copy()
   for f in spec.fields:
@@ -471,7 +765,7 @@ def validate_rows(data: TableData, spec: TableSpec) -> None:
         wrong = (lengths >= 0) & (lengths != expected)
         data.reject(wrong, "wrong_type",
                     f"{f.name} must have {expected} values (the most common "
-                    "length)")
+                    "length)", column=f.name)
 
 
 def check_primary_key(data: TableData, spec: TableSpec) -> None:
@@ -480,7 +774,7 @@ def check_primary_key(data: TableData, spec: TableSpec) -> None:
     dup = data.frame.duplicated(subset=list(spec.primary_key), keep="first")
     key = ", ".join(spec.primary_key)
     data.reject(dup, "duplicate_id", f"repeated key ({key}); the first row "
-                "with it is kept")
+                "with it is kept", column=key)
 
 
 def read_table(path: str | pathlib.Path, table: str) -> TableData:
@@ -502,17 +796,11 @@ def read_table(path: str | pathlib.Path, table: str) -> TableData:
   if not path.exists():
     raise DataContractError(f"{path}: no such file")
   spec = table_spec(table)
-  fmt, compressed = _format_of(path)
-  if fmt == "csv":
-    raw, dead = _raw_csv(path, compressed, table)
-  elif fmt == "jsonl":
-    raw, dead = _raw_jsonl(path, compressed, table)
-  else:
-    raw, dead = _raw_parquet(path, table)
+  raw, dead = read_raw(path, table)
   if raw is None:
     frame = pd.DataFrame(columns=list(spec.field_names))
     return TableData(table, path, frame, dead, [], 0)
-  rows_read = len(raw) + sum(d["reason"] != "empty_file" for d in dead)
+  rows_read = count_rows(raw, dead)
   extra = [c for c in raw.columns if c not in spec.field_names]
   data = TableData(table, path, raw, dead, extra, rows_read,
                    source_columns=list(raw.columns))

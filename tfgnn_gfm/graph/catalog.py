@@ -4,11 +4,10 @@ Two small global tables, built once per run and broadcast to every worker as
 Beam side inputs:
 
 * ``ItemCatalog`` (independent of the cut): the valid items (after duplicate
-  ids and unknown parents are rejected, as in ``tfgnn_gfm.data.dataset``), and
-  for each the index of its root item. An item without ``parent_id`` is its
-  own root; an item with one (an episode) rolls up to its parent's root; when
-  the parent is not a valid item, or the parents form a cycle, it has no root
-  and its interactions reach no node.
+  ids, unknown parents and parent cycles are rejected, with
+  ``tfgnn_gfm.data.dataset.check_parents`` as in ``read_dataset``), and for
+  each the index of its root item. An item without ``parent_id`` is its own
+  root; an item with one (an episode) rolls up to its parent's root.
 * ``NodeIndex`` (for one cut): the nodes are the valid root items published at
   or before the cut (or with no ``published_at``), sorted by item id; node
   sets are the sanitized item types. Each valid item maps to the node index of
@@ -27,6 +26,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from tfgnn_gfm.data.dataset import check_parents
 from tfgnn_gfm.graph.schema import node_set_names
 
 # ``published_at`` of an item that has none: before every cut.
@@ -61,7 +61,10 @@ class ItemCatalog:
     root: each item's root item (an index into ``item_id``), or -1.
     published_at: each item's publication time (epoch seconds), or NO_TIME
       when it has none.
-    orphans: ids rejected because their ``parent_id`` names no item (sorted).
+    orphans: ids rejected because their ``parent_id`` chain names no item
+      (sorted), with ``orphan_messages`` (their dead-letter messages).
+    cycles: ids rejected because their ``parent_id`` chain never ends
+      (sorted), with ``cycle_messages``.
     token: a digest of the contents, for caches keyed by catalog.
   """
 
@@ -70,6 +73,12 @@ class ItemCatalog:
   root: np.ndarray
   published_at: np.ndarray
   orphans: np.ndarray
+  cycles: np.ndarray = dataclasses.field(
+      default_factory=lambda: np.zeros(0, object))
+  orphan_messages: np.ndarray = dataclasses.field(
+      default_factory=lambda: np.zeros(0, object))
+  cycle_messages: np.ndarray = dataclasses.field(
+      default_factory=lambda: np.zeros(0, object))
   token: str = ""
 
   def __post_init__(self):
@@ -105,8 +114,9 @@ def build_item_catalog(item_id: np.ndarray, item_type: np.ndarray,
     published_at: epoch seconds, or NO_TIME for none.
 
   Returns:
-    The ItemCatalog. Items whose parent is not among ``item_id`` are orphans
-    (one pass, as ``tfgnn_gfm.data.dataset.check_references``).
+    The ItemCatalog. Items whose parent chain names a missing item are
+    orphans, items whose chain never ends are cycles (both as
+    ``tfgnn_gfm.data.dataset.check_references``).
   """
   item_id = np.asarray(item_id, dtype=object)
   order = np.argsort(item_id, kind="stable")
@@ -116,12 +126,12 @@ def build_item_catalog(item_id: np.ndarray, item_type: np.ndarray,
   published_at = np.asarray(published_at, dtype=np.int64)[order]
   if len(np.unique(item_id)) != len(item_id):
     raise ValueError("build_item_catalog needs unique item ids")
-  all_index = pd.Index(item_id)
-  has_parent = parent_id != ""
-  parent_index = np.where(has_parent, all_index.get_indexer(parent_id), -2)
-  orphan = parent_index == -1
-  keep = ~orphan
-  orphans = item_id[orphan]
+  check = check_parents(item_id, parent_id)
+  keep = ~check.unknown_parent & ~check.parent_cycle
+  orphans, cycles = (item_id[check.unknown_parent],
+                     item_id[check.parent_cycle])
+  orphan_messages = check.messages[check.unknown_parent]
+  cycle_messages = check.messages[check.parent_cycle]
   item_id, item_type = item_id[keep], item_type[keep]
   parent_id, published_at = parent_id[keep], published_at[keep]
   # Parents are looked up again among the surviving items.
@@ -135,7 +145,8 @@ def build_item_catalog(item_id: np.ndarray, item_type: np.ndarray,
                                      ).tobytes())
   return ItemCatalog(item_id=item_id, item_type=item_type, root=root,
                      published_at=published_at, orphans=orphans,
-                     token=digest.hexdigest())
+                     cycles=cycles, orphan_messages=orphan_messages,
+                     cycle_messages=cycle_messages, token=digest.hexdigest())
 
 
 def _resolve_roots(parent: np.ndarray) -> np.ndarray:
@@ -156,6 +167,22 @@ def _resolve_roots(parent: np.ndarray) -> np.ndarray:
     step = ~top & ~lost
     current[index[step]] = up[step]
   return root  # Items still pending are in a cycle: -1.
+
+
+def item_fates(catalog: ItemCatalog, node_index: "NodeIndex"
+               ) -> dict[str, int]:
+  """What became of each valid item: a node, or why not.
+
+  Returns:
+    ``{"nodes": ..., "rolled_up_into_parent": ..., "published_after_cut":
+    ...}``; the counts add up to ``len(catalog)``.
+  """
+  positions = np.arange(len(catalog), dtype=np.int64)
+  is_root = catalog.root == positions
+  is_node = is_root & (node_index.item_node >= 0)
+  return {"nodes": int(is_node.sum()),
+          "rolled_up_into_parent": int((~is_root).sum()),
+          "published_after_cut": int((is_root & ~is_node).sum())}
 
 
 @dataclasses.dataclass

@@ -132,6 +132,13 @@ def cap_items_per_user(items: UserItems, cap: int) -> tuple[UserItems, int]:
   return ranked.take(np.flatnonzero(rank < cap)), capped_users
 
 
+def single_item_users(items: UserItems) -> np.ndarray:
+  """True for the rows of users with exactly one item: they form no pair."""
+  _, inverse, counts = np.unique(items.user, return_inverse=True,
+                                 return_counts=True)
+  return counts[inverse] == 1
+
+
 def _group_starts(sorted_keys: np.ndarray) -> np.ndarray:
   """Start positions of the runs of equal values in a sorted array."""
   if len(sorted_keys) == 0:

@@ -1,0 +1,325 @@
+"""Crafted hostile input files: each bad value or damage is accounted for.
+
+One test (or a few) per "must be true" of the input-data hardening: bad
+values become dead letters with reason, line and column; damaged files give
+one-line errors or keep the rows before the damage; rows are counted right.
+"""
+
+import datetime
+import gzip
+import json
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tfgnn_gfm.data import reader
+from tfgnn_gfm.data.reader import (MAX_TIMESTAMP, MIN_TIMESTAMP,
+                                   DataContractError, read_table)
+
+
+def _letters(data):
+  return sorted((d["line"], d["column"], d["reason"])
+                for d in data.dead_letters)
+
+
+def _accounted(data, rows):
+  """Every data row of the file is a good row or a dead letter."""
+  assert data.rows_read == rows
+  assert len(data.frame) + len(data.dead_letters) == rows
+
+
+# Point 5: bad values are dead letters with reason, line and column.
+
+
+def test_iso_times_outside_the_range_are_dead_letters(tmp_path):
+  path = tmp_path / "items.csv"
+  path.write_text(
+      "item_id,item_type,title,published_at\n"
+      "a,podcast,A,2999-01-01T00:00:00Z\n"
+      "b,podcast,B,9999-12-31T23:59:59Z\n"
+      "c,podcast,C,+10000-01-01T00:00:00Z\n"
+      "d,podcast,D,1799-12-31T23:59:59Z\n"
+      "e,podcast,E,2024-01-01T00:00:00Z\n"
+      "f,podcast,F,1800-01-01T00:00:00Z\n"
+      "g,podcast,G,2199-12-31T23:59:59Z\n")
+  data = read_table(path, "items")
+  assert _letters(data) == [(2, "published_at", "bad_timestamp"),
+                            (3, "published_at", "bad_timestamp"),
+                            (4, "published_at", "bad_timestamp"),
+                            (5, "published_at", "bad_timestamp")]
+  for letter in data.dead_letters:
+    assert "outside the supported range" in letter["message"]
+  assert data.frame["item_id"].tolist() == ["e", "f", "g"]
+  assert data.frame["published_at"].tolist() == [
+      1704067200, MIN_TIMESTAMP, MAX_TIMESTAMP - 1]
+  _accounted(data, 7)
+
+
+def test_epoch_seconds_share_the_range(tmp_path):
+  path = tmp_path / "interactions.csv"
+  path.write_text(
+      "user_id,item_id,timestamp\n"
+      f"u,i,{MIN_TIMESTAMP - 1}\nu,i,{MIN_TIMESTAMP}\n"
+      f"u,i,{MAX_TIMESTAMP - 1}\nu,i,{MAX_TIMESTAMP}\n"
+      "u,i,1700000000000\n")
+  data = read_table(path, "interactions")
+  assert _letters(data) == [(2, "timestamp", "bad_timestamp"),
+                            (5, "timestamp", "bad_timestamp"),
+                            (6, "timestamp", "bad_timestamp")]
+  assert data.frame["timestamp"].tolist() == [MIN_TIMESTAMP,
+                                              MAX_TIMESTAMP - 1]
+
+
+def test_parquet_timestamps_in_year_9999(tmp_path):
+  path = tmp_path / "interactions.parquet"
+  pq.write_table(pa.table({
+      "user_id": ["u1", "u2"], "item_id": ["i", "i"],
+      "timestamp": pa.array([datetime.datetime(9999, 1, 1),
+                             datetime.datetime(2024, 1, 1)],
+                            pa.timestamp("s"))}), path)
+  data = read_table(path, "interactions")
+  assert _letters(data) == [(1, "timestamp", "bad_timestamp")]
+  assert "outside the supported range" in data.dead_letters[0]["message"]
+  assert data.frame["timestamp"].tolist() == [1704067200]
+
+
+def test_negative_weight_is_out_of_range(tmp_path):
+  path = tmp_path / "interactions.csv"
+  path.write_text("user_id,item_id,timestamp,weight\nu,i,1,-0.5\nu,i,2,0\n"
+                  "u,i,3,7\n")
+  data = read_table(path, "interactions")
+  assert _letters(data) == [(2, "weight", "out_of_range")]
+  assert data.dead_letters[0]["message"] == (
+      "weight='-0.5' is below the minimum 0")
+  assert data.frame["weight"].tolist() == [0.0, 7.0]
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_weight_in_json_lines(tmp_path, constant):
+  path = tmp_path / "interactions.jsonl"
+  path.write_text(
+      '{"user_id": "u", "item_id": "i", "timestamp": 1, "weight": %s}\n'
+      '{"user_id": "u", "item_id": "i", "timestamp": 2}\n' % constant)
+  data = read_table(path, "interactions")
+  # Not the default 1.0: a NaN weight is a bad value.
+  assert _letters(data) == [(1, "weight", "wrong_type")]
+  assert data.frame["weight"].tolist() == [1.0]
+  json.dumps(data.dead_letters, allow_nan=False)
+
+
+# Point 6: damaged files give one clear error, or keep the rows before the
+# damage with a dead letter.
+
+
+def _interactions_csv(rows):
+  return "user_id,item_id,timestamp\n" + "".join(
+      f"u{i},i{i},{1700000000 + i}\n" for i in range(rows))
+
+
+def test_csv_field_over_the_limit_costs_one_row(tmp_path):
+  path = tmp_path / "items.csv"
+  path.write_text("item_id,item_type,title\na,podcast,A\n"
+                  f"b,podcast,{'x' * 131_073}\nc,podcast,C\n")
+  data = read_table(path, "items")
+  assert _letters(data) == [(3, None, "malformed_row")]
+  assert "field larger than field limit" in data.dead_letters[0]["message"]
+  # The dead letter quotes a bounded part of the line.
+  assert len(data.dead_letters[0]["row"]["text"]) <= 10_000
+  assert data.frame["item_id"].tolist() == ["a", "c"]
+  _accounted(data, 3)
+
+
+def test_truncated_gzip_keeps_the_rows_before_the_damage(tmp_path):
+  path = tmp_path / "interactions.csv.gz"
+  whole = gzip.compress(_interactions_csv(5000).encode())
+  path.write_bytes(whole[:len(whole) // 2])
+  data = read_table(path, "interactions")
+  damaged = [d for d in data.dead_letters if d["reason"] == "damaged_file"]
+  assert len(damaged) == 1 and len(data.dead_letters) == 1
+  assert "gzip stream is truncated" in damaged[0]["message"]
+  good = len(data.frame)
+  assert 0 < good < 5000
+  # The rows kept are exactly the first ones, and the damage letter sits on
+  # the first line that was not read.
+  assert data.frame["user_id"].tolist() == [f"u{i}" for i in range(good)]
+  assert damaged[0]["line"] == good + 2
+  assert data.rows_read == good + 1
+
+
+def test_gz_that_is_not_gzip_is_one_clear_error(tmp_path):
+  path = tmp_path / "interactions.csv.gz"
+  path.write_text(_interactions_csv(3))
+  with pytest.raises(DataContractError, match=r"interactions.csv.gz: not a "
+                     r"gzip file"):
+    read_table(path, "interactions")
+
+
+def test_duplicate_header_names_are_one_clear_error(tmp_path):
+  path = tmp_path / "items.csv"
+  path.write_text("item_id,item_type,title,title\na,podcast,A,B\n")
+  with pytest.raises(DataContractError,
+                     match=r"items.csv: duplicate column names in the "
+                     r"header: 'title'"):
+    read_table(path, "items")
+  parquet = tmp_path / "items.parquet"
+  pq.write_table(pa.Table.from_arrays(
+      [pa.array(["a"]), pa.array(["podcast"]), pa.array(["A"]),
+       pa.array(["B"])], names=["item_id", "item_type", "title", "title"]),
+      parquet)
+  with pytest.raises(DataContractError, match=r"duplicate column names"):
+    read_table(parquet, "items")
+
+
+def test_latin1_header_is_one_clear_error(tmp_path):
+  path = tmp_path / "items.csv"
+  path.write_bytes("item_id,item_type,title,r\u00e9sum\u00e9\n"
+                   "a,podcast,A,x\n".encode("latin-1"))
+  with pytest.raises(DataContractError, match=r"items.csv: the header is not "
+                     r"UTF-8 \(Latin-1"):
+    read_table(path, "items")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le"])
+def test_utf16_file_is_one_clear_error(tmp_path, encoding):
+  path = tmp_path / "items.csv"
+  path.write_bytes("item_id,item_type,title\na,podcast,A\n".encode(encoding))
+  with pytest.raises(DataContractError, match=r"items.csv: the file (is|looks)"
+                     r" UTF-16"):
+    read_table(path, "items")
+
+
+@pytest.mark.parametrize("command", ["validate", "build-graph"])
+def test_damaged_file_through_the_cli_is_one_line_exit_2(tmp_path, capsys,
+                                                         command):
+  from tfgnn_gfm.cli.main import main  # pylint: disable=g-import-not-at-top
+  folder = tmp_path / "data"
+  folder.mkdir()
+  (folder / "items.csv").write_text("item_id,item_type,title\ni0,podcast,A\n")
+  (folder / "interactions.csv.gz").write_text(_interactions_csv(3))
+  assert main([command, str(folder), "--out", str(tmp_path / "v")]) == 2
+  err = capsys.readouterr().err.strip()
+  assert len(err.splitlines()) == 1
+  assert "interactions.csv.gz: not a gzip file" in err
+  assert "Traceback" not in err
+
+
+# Point 7: rows are counted right.
+
+
+def test_unicode_line_separators_do_not_split_a_json_record(tmp_path):
+  path = tmp_path / "items.jsonl"
+  titles = ["a\u2028b", "c\u2029d", "e\u0085f", "g\x0bh\x0ci\x1cj"]
+  path.write_text("".join(
+      json.dumps({"item_id": f"x{i}", "item_type": "podcast", "title": t},
+                 ensure_ascii=False) + "\n" for i, t in enumerate(titles)),
+      encoding="utf-8")
+  data = read_table(path, "items")
+  assert data.dead_letters == []
+  assert data.frame["title"].tolist() == titles
+  assert list(data.frame.index) == [1, 2, 3, 4]
+
+
+def test_unclosed_csv_quote_costs_only_its_line(tmp_path):
+  path = tmp_path / "interactions.csv"
+  path.write_text('user_id,item_id,timestamp\nu1,i1,1\nu2,"i2,2\nu3,i3,3\n'
+                  'u4,i4,4\n')
+  data = read_table(path, "interactions")
+  assert _letters(data) == [(3, None, "malformed_row")]
+  assert "opens a quote" in data.dead_letters[0]["message"]
+  assert data.dead_letters[0]["row"] == {"text": 'u2,"i2,2\n'}
+  assert data.frame["user_id"].tolist() == ["u1", "u3", "u4"]
+  assert list(data.frame.index) == [2, 4, 5]
+  _accounted(data, 4)
+
+
+def test_two_unclosed_quotes_each_reported(tmp_path):
+  path = tmp_path / "interactions.csv"
+  # Line 3's quote is closed by line 5's: the record spanning 3-5 has the
+  # wrong width, so line 3 is the dead letter; line 5 reopens a quote that
+  # runs to the end, so it is reported too; every other line is a good row.
+  path.write_text('user_id,item_id,timestamp\nu1,i1,1\nu2,"i2,2\nu3,i3,3\n'
+                  'u4,"i4,4\nu5,i5,5\n')
+  data = read_table(path, "interactions")
+  assert _letters(data) == [(3, None, "malformed_row"),
+                            (5, None, "malformed_row")]
+  assert data.frame["user_id"].tolist() == ["u1", "u3", "u5"]
+  _accounted(data, 5)
+
+
+def test_a_quoted_multiline_field_is_still_one_record(tmp_path):
+  path = tmp_path / "items.csv"
+  path.write_text('item_id,item_type,title,description\n'
+                  'a,podcast,A,"line one\nline two"\nb,podcast,B,\n')
+  data = read_table(path, "items")
+  assert data.dead_letters == []
+  assert data.frame["description"].tolist() == ["line one\nline two", ""]
+  assert list(data.frame.index) == [2, 4]
+
+
+# Point 8: parent cycles are dead letters at validation.
+
+
+def test_parent_cycles_are_dead_letters(tmp_path):
+  (tmp_path / "items.csv").write_text(
+      "item_id,item_type,title,parent_id\n"
+      "show,podcast,Show,\n"          # 2
+      "ep,episode,Ep,show\n"          # 3: fine
+      "self,podcast,Self,self\n"      # 4: points to itself
+      "a,podcast,A,b\n"               # 5: a -> b -> a
+      "b,podcast,B,a\n"               # 6
+      "c,episode,C,a\n"               # 7: leads into the cycle
+      "o,episode,O,nowhere\n"         # 8: unknown parent
+      "oo,episode,OO,o\n")            # 9: its parent is an orphan
+  (tmp_path / "interactions.csv").write_text(
+      "user_id,item_id,timestamp\nu,ep,1\nu,self,2\nu,c,3\nu,show,4\n")
+  from tfgnn_gfm.data import read_dataset  # pylint: disable=g-import-not-at-top
+  ds = read_dataset(tmp_path)
+  assert _letters(ds.items) == [
+      (4, "parent_id", "parent_cycle"), (5, "parent_id", "parent_cycle"),
+      (6, "parent_id", "parent_cycle"), (7, "parent_id", "parent_cycle"),
+      (8, "parent_id", "unknown_parent"), (9, "parent_id", "unknown_parent")]
+  messages = {d["line"]: d["message"] for d in ds.items.dead_letters}
+  assert messages[4] == "parent_id 'self' is the item itself"
+  assert "never ends" in messages[5]
+  assert ds.items.frame["item_id"].tolist() == ["show", "ep"]
+  # Interactions of rejected items are accounted for, not lost.
+  assert _letters(ds.interactions) == [(3, "item_id", "unknown_item"),
+                                       (4, "item_id", "unknown_item")]
+  assert len(ds.items.frame) + len(ds.items.dead_letters) == 8
+
+
+# Point 9: no interactions at all is an error (exit 3), not a green run.
+
+
+@pytest.mark.parametrize("name,content", [
+    ("interactions.csv", b""),
+    ("interactions.csv", b"user_id,item_id,timestamp\n"),
+    ("interactions.csv", b"user_id,item_id,timestamp\n\n\n"),
+    ("interactions.jsonl", b"\n"),
+    ("interactions.csv.gz", gzip.compress(b"user_id,item_id,timestamp\n")),
+])
+@pytest.mark.parametrize("command", ["validate", "build-graph"])
+def test_no_interactions_is_exit_3(tmp_path, capsys, name, content, command):
+  from tfgnn_gfm.cli.main import main  # pylint: disable=g-import-not-at-top
+  folder = tmp_path / "data"
+  folder.mkdir()
+  (folder / "items.csv").write_text("item_id,item_type,title\ni,podcast,A\n")
+  (folder / name).write_bytes(content)
+  assert main([command, str(folder), "--out", str(tmp_path / "out")]) == 3
+  err = capsys.readouterr().err.strip()
+  assert len(err.splitlines()) == 1
+  assert f"{name}: the interactions table has no data rows" in err
+  assert not (tmp_path / "out").exists()
+
+
+def test_parquet_without_rows_is_no_rows(tmp_path):
+  from tfgnn_gfm.data import read_dataset  # pylint: disable=g-import-not-at-top
+  (tmp_path / "items.csv").write_text("item_id,item_type,title\ni,podcast,A\n")
+  pq.write_table(pa.table({"user_id": pa.array([], pa.string()),
+                           "item_id": pa.array([], pa.string()),
+                           "timestamp": pa.array([], pa.int64())}),
+                 tmp_path / "interactions.parquet")
+  with pytest.raises(reader.NoRowsError, match="no data rows"):
+    read_dataset(tmp_path)
