@@ -344,6 +344,11 @@ class ReportDir(StageDir):
     """JSON: the REST requests sent to the served export and the answers."""
     return self.root / "serving.json"
 
+  @property
+  def stages_plot_path(self) -> pathlib.Path:
+    """PNG: seconds per stage (bar chart)."""
+    return self.root / "stages.png"
+
 
 @dataclasses.dataclass(frozen=True)
 class ExportDir(StageDir):

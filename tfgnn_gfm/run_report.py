@@ -41,12 +41,36 @@ def _hgnn_section(layout: RunLayout) -> str:
     return ""
   metrics = json.loads(path.read_text(encoding="utf-8"))
   rows = [[name, m.get("queries"), _fmt(m.get("hgnn_hr@10")),
-           _fmt(m.get("text_hr@10")), _fmt(m.get("hgnn_mrr")),
+           _fmt(m.get("knn_hr@10", "-")), _fmt(m.get("text_hr@10")),
+           _fmt(m.get("hgnn_mrr")), _fmt(m.get("knn_mrr", "-")),
            _fmt(m.get("text_mrr"))]
           for name, m in sorted(metrics.items()) if isinstance(m, dict)]
   return ("## Static layer: link prediction on held-out edges\n\n" +
-          _table(["edge set", "queries", "HR@10 HGNN", "HR@10 text",
-                  "MRR HGNN", "MRR text"], rows) + "\n")
+          _table(["edge set", "queries", "HR@10 HGNN", "HR@10 item-kNN",
+                  "HR@10 text", "MRR HGNN", "MRR item-kNN", "MRR text"],
+                 rows) + "\n")
+
+
+def plot_stage_seconds(timings: Mapping[str, float],
+                       path: pathlib.Path) -> None:
+  """A horizontal bar chart of seconds per stage, in pipeline order."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  names = list(timings)
+  seconds = [float(timings[n]) for n in names]
+  fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.2))
+  bars = ax.barh(names, seconds, color="C0")
+  ax.invert_yaxis()
+  ax.bar_label(bars, labels=[f"{s:.1f} s" for s in seconds], padding=3,
+               fontsize=8)
+  ax.set_xlabel("seconds")
+  ax.set_title(f"Seconds per stage (total {sum(seconds):.1f} s)",
+               fontsize=10)
+  ax.set_xlim(right=max(seconds + [1.0]) * 1.2)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
 
 
 def _serving_section(tour: Mapping[str, Any]) -> str:
@@ -97,7 +121,9 @@ def write_run_report(layout: RunLayout, *, timings: Mapping[str, float],
            "## Stages\n",
            _table(["stage", "seconds"],
                   [[k, round(v, 1)] for k, v in timings.items()] +
-                  [["total", round(sum(timings.values()), 1)]])]
+                  [["total", round(sum(timings.values()), 1)]]),
+           f"![seconds per stage]({layout.report.stages_plot_path.name})\n"
+           if timings else ""]
   counts = data.get("counts", {})
   parts.append("## Data and graph\n")
   parts.append(_table(["what", "count"], [
@@ -140,6 +166,8 @@ def write_run_report(layout: RunLayout, *, timings: Mapping[str, float],
     for plot in plots:
       if plot.exists():
         shutil.copy(plot, tmp / plot.name)
+    if timings:
+      plot_stage_seconds(timings, report.stages_plot_path)
     text = "\n".join(p for p in parts if p)
     report.report_path.write_text(text, encoding="utf-8")
     if tour:

@@ -100,6 +100,8 @@ def test_demo_runs_every_stage_on_a_tiny_config(tmp_path):
       "serving_default", "serving_default", "similar_items", "search"]
   assert all(len(c["answer"]["item_ids"]) == 10 for c in tour["calls"])
   assert (layout.report.root / layout.evaluation.hr_plot_path.name).exists()
+  assert layout.report.stages_plot_path.stat().st_size > 1000
+  assert f"]({layout.report.stages_plot_path.name})" in report
 
 
 def test_console_script_runs():
