@@ -335,3 +335,34 @@ def test_validation_needs_the_test_cut():
     TwoTowerConfig(training_history="future").validate()
   with pytest.raises(ValueError, match="interaction_weight"):
     TwoTowerConfig(interaction_weight="sqrt").validate()
+
+
+def test_recent_popularity_by_hand_and_never_after_the_cut():
+  from tfgnn_gfm.twotower.features import recent_popularity  # pylint: disable=g-import-not-at-top
+  day = 86_400
+  cut = 100 * day
+  item = np.array([0, 0, 0, 1, 2, 2, 3])
+  # Item 2's first event is older than the 14-day window; item 3's is at
+  # the cut (never read).
+  ts = np.array([95, 96, 99.9, 90, 50, 99, 100]) * day
+  pop = recent_popularity(item, ts.astype(np.int64), 5, cut, 14)
+  expected = np.log1p([3, 1, 1, 0, 0]) / np.log1p(3)
+  np.testing.assert_allclose(pop, expected, rtol=1e-6)
+  assert pop.dtype == np.float32
+
+
+def test_popularity_days_reaches_the_item_features():
+  from tests.twotower.helpers import CUT, interactions, item_table  # pylint: disable=g-import-not-at-top
+  frame = interactions([("u0", "p0", 95), ("u1", "p0", 96), ("u1", "p1", 20),
+                        ("u2", "p0", 101)])
+  items = item_table()
+  without = build_training_data(frame, None, items, TimeSplit(CUT, 90),
+                                event_weight={})
+  assert "popularity" not in without.items.features()
+  data = build_training_data(frame, None, items, TimeSplit(CUT, 90),
+                             event_weight={}, popularity_days=14)
+  pop = data.items.features()["popularity"][:, 0]
+  rows = items.rows_of(["p0", "p1", "p2"])
+  # p0: 2 recent events (the one after the cut is not read); p1's is old.
+  np.testing.assert_allclose(pop[rows], [1.0, 0.0, 0.0])
+  assert data.training["popularity_days"] == 14

@@ -71,13 +71,20 @@ def test_layers_serialize():
     assert clone.get_config() == layer.get_config()
 
 
-@pytest.mark.parametrize("use_hgnn,item_ids", [(True, False), (False, False),
-                                               (True, True)])
-def test_towers_saved_model_round_trip(data, tmp_path, use_hgnn, item_ids):
+@pytest.mark.parametrize("use_hgnn,item_ids,popularity",
+                         [(True, False, False), (False, False, False),
+                          (True, True, True)])
+def test_towers_saved_model_round_trip(data, tmp_path, use_hgnn, item_ids,
+                                       popularity):
   config = dataclasses.replace(CONFIG, item_ids=item_ids)
+  if popularity:
+    data = dataclasses.replace(data, items=dataclasses.replace(
+        data.items, popularity=np.linspace(0, 1, len(data.items),
+                                           dtype=np.float32)))
   user_tower, item_tower = build_towers(data, config, use_hgnn=use_hgnn)
   if item_ids:
     assert {"hgnn", "item_row"} <= set(item_tower.input_names)
+  assert ("popularity" in item_tower.input_names) == popularity
   user_features = data.users.features()
   item_features = data.items.features(use_hgnn=use_hgnn)
   before_u = predict_in_batches(user_tower, user_features)

@@ -188,6 +188,8 @@ class RetrievalModule(_QueryBase):
       inputs["hgnn"] = tf.zeros([batch, self.hgnn_dim], tf.float32)
     # A learned item-id table (when the tower has one): row -1, no id vector.
     inputs["item_row"] = tf.fill([batch], -1)
+    # A popularity prior (when the tower has one): a query is not popular.
+    inputs["popularity"] = tf.zeros([batch, 1], tf.float32)
     names = self.item_tower.input_names
     return self.item_tower({n: inputs[n] for n in names}, training=False)
 

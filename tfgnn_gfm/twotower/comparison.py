@@ -80,7 +80,7 @@ def training_data_for(interactions: pd.DataFrame, users: pd.DataFrame | None,
       training_history=config.training_history,
       user_columns=config.user_columns,
       use_interest_vector=config.use_interest_vector, item_types=item_types,
-      user_ids=user_ids)
+      user_ids=user_ids, popularity_days=config.popularity_days)
 
 
 def _two_tower_scorer(name: str, data: TrainingData, config: cfg.TwoTowerConfig,

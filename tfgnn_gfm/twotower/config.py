@@ -109,6 +109,11 @@ class TwoTowerConfig:
       "--id-embedding-dim), one table shared by the item tower and the "
       "user history, next to the HGNN vectors; items without a training "
       "example keep a zero id vector (new items rely on HGNN and text)"))
+  popularity_days: int = dataclasses.field(default=0, metadata=_help(
+      "popularity prior: the item tower also reads log1p(positive events "
+      "in the last this-many days before the cut) / log1p(the largest such "
+      "count), so the model can lean towards what is trending at the cut; "
+      "0: no prior"))
   max_genres: int = dataclasses.field(default=4, metadata=_help(
       "genres per item kept (';'-separated in the data)"))
   use_interest_vector: bool = dataclasses.field(default=True, metadata=_help(
@@ -145,6 +150,9 @@ class TwoTowerConfig:
 
   def validate(self) -> None:
     """Raises ValueError naming the first impossible setting."""
+    if self.popularity_days < 0:
+      raise ValueError(f"popularity_days must be >= 0, got "
+                       f"{self.popularity_days}")
     for name in ("train_days", "max_history", "categorical_dim",
                  "id_embedding_dim", "max_genres", "batch_size", "epochs",
                  "inference_batch_size"):

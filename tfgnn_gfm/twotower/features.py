@@ -175,6 +175,8 @@ class ItemTable:
     type_names: sorted item type names.
     language_vocab: language values.
     genre_vocab: genre values.
+    popularity: [N] float32 recent-popularity prior of the split (see
+      ``recent_popularity``), or None when the towers use none.
   """
 
   item_id: np.ndarray
@@ -192,6 +194,7 @@ class ItemTable:
   type_names: list[str]
   language_vocab: list[str]
   genre_vocab: list[str]
+  popularity: np.ndarray | None = None
 
   def __len__(self) -> int:
     return len(self.item_id)
@@ -233,6 +236,8 @@ class ItemTable:
       flag = (np.ones(len(rows), bool) if known is None
               else np.asarray(known, bool)[rows])
     out["vector_known"] = flag.astype(np.float32)[:, None]
+    if self.popularity is not None:
+      out["popularity"] = self.popularity[rows][:, None].astype(np.float32)
     return out
 
   def with_hgnn(self, item_id: np.ndarray, vectors: np.ndarray,
@@ -785,6 +790,33 @@ def _positive_events(interactions: pd.DataFrame, items: ItemTable,
   return frame, unknown, info
 
 
+def recent_popularity(item: np.ndarray, timestamp: np.ndarray,
+                      num_items: int, cut: int, days: int) -> np.ndarray:
+  """The popularity prior: how much each item was consumed just before the cut.
+
+  ``log1p(examples in [cut - days, cut)) / log1p(the largest such count)``,
+  in [0, 1] whatever the size of the platform, so the item tower can learn
+  how much a user's score should lean towards what is trending now (the
+  hold-out follows the cut; on real logs recent popularity is a strong
+  signal that the history alone does not carry).
+
+  Args:
+    item: [n] item row of each training example.
+    timestamp: [n] its time.
+    num_items: N.
+    cut: the cut (nothing at or after it is read).
+    days: the recent window.
+
+  Returns:
+    [N] float32.
+  """
+  recent = (timestamp >= int(cut) - int(days) * SECONDS_PER_DAY) & (
+      timestamp < int(cut))
+  counts = np.bincount(item[recent], minlength=num_items).astype(np.float64)
+  scale = np.log1p(counts.max()) if len(counts) and counts.max() > 0 else 1.0
+  return (np.log1p(counts) / scale).astype(np.float32)
+
+
 def build_training_data(interactions: pd.DataFrame,
                         users: pd.DataFrame | None, items: ItemTable,
                         split: TimeSplit, *,
@@ -796,7 +828,8 @@ def build_training_data(interactions: pd.DataFrame,
                         user_columns: Sequence[str] = (),
                         use_interest_vector: bool = True,
                         item_types: Sequence[str] | None = None,
-                        user_ids: np.ndarray | None = None) -> TrainingData:
+                        user_ids: np.ndarray | None = None,
+                        popularity_days: int = 0) -> TrainingData:
   """Training examples and features from the window before the cut.
 
   Args:
@@ -819,6 +852,9 @@ def build_training_data(interactions: pd.DataFrame,
     item_types: keep only items of these (rolled-up) types, for examples and
       histories (the type-specific baseline); None: every type.
     user_ids: the user row order (default: users table, then interactions).
+    popularity_days: > 0: the item table of the result carries the
+      ``recent_popularity`` prior of the last ``popularity_days`` before the
+      cut (from the positive events); 0: none.
 
   Returns:
     The TrainingData.
@@ -880,6 +916,11 @@ def build_training_data(interactions: pd.DataFrame,
               "interaction_weight": interaction_weight,
               "weight_medians": weight_info["weight_medians"],
               "weight_missing_events": weight_info["weight_missing_events"]}
+  if popularity_days > 0:
+    items = dataclasses.replace(items, popularity=recent_popularity(
+        events["row"].to_numpy(), events["timestamp"].to_numpy(), n_items,
+        split.cut, popularity_days))
+    training["popularity_days"] = int(popularity_days)
   return TrainingData(items=items, users=user_table, examples=examples,
                       split=split, counts=counts_out, training=training)
 

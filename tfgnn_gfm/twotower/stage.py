@@ -125,7 +125,7 @@ def train_2t(data_dir: str | pathlib.Path,
   data = training_data_for(interactions, users, items, split, config)
   model = train_two_tower(data, config, use_hgnn=True, verbose=verbose)
   start = time.perf_counter()
-  item_vectors = model.embed_items(items,
+  item_vectors = model.embed_items(data.items,
                                    batch_size=config.inference_batch_size)
   embed_seconds = time.perf_counter() - start
   metrics = {

@@ -230,6 +230,7 @@ def build_item_tower(*, text_dim: int, num_types: int, num_languages: int,
                      num_genres: int, max_genres: int, units: Sequence[int],
                      categorical_dim: int = 16, hgnn_dim: int = 0,
                      id_table: ItemVectorTable | None = None,
+                     popularity: bool = False,
                      dropout_rate: float = 0.0,
                      name: str = "item_tower") -> tf.keras.Model:
   """The type-agnostic item tower (functional Keras model).
@@ -245,6 +246,8 @@ def build_item_tower(*, text_dim: int, num_types: int, num_languages: int,
     categorical_dim: embedding size of type, language and genre.
     hgnn_dim: size of the ``hgnn`` input; 0 leaves it out.
     id_table: a learned item-id table; adds an ``item_row`` input.
+    popularity: adds a ``popularity`` [B, 1] input (the recent-popularity
+      prior).
     dropout_rate: MLP dropout.
     name: model name.
 
@@ -276,6 +279,10 @@ def build_item_tower(*, text_dim: int, num_types: int, num_languages: int,
   if id_table is not None:
     inputs["item_row"] = tf.keras.Input((), name="item_row", dtype=tf.int32)
     parts.append(id_table(inputs["item_row"]))
+  if popularity:
+    inputs["popularity"] = tf.keras.Input((1,), name="popularity",
+                                          dtype=tf.float32)
+    parts.append(inputs["popularity"])
   x = tf.keras.layers.Concatenate(name="features")(parts)
   out = TowerMLP(units=units, dropout_rate=dropout_rate, name="mlp")(x)
   return tf.keras.Model(inputs, out, name=name)

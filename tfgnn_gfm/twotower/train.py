@@ -115,6 +115,7 @@ def build_towers(data: TrainingData, config: TwoTowerConfig, *,
       num_genres=len(items.genre_vocab), max_genres=items.genres.shape[1],
       units=config.tower_units, categorical_dim=config.categorical_dim,
       hgnn_dim=items.hgnn.shape[1] if use_hgnn else 0, id_table=id_table,
+      popularity=items.popularity is not None,
       dropout_rate=config.dropout_rate)
   user_tower = build_user_tower(
       history_table=history_table, type_table=type_table,
