@@ -93,10 +93,15 @@ class FullGraphEncoder:
         for n in self.node_sets}
     self._ends = {e: (graph.edge_sets[e].source_set,
                       graph.edge_sets[e].target_set) for e in self.edge_sets}
-    self._source = {e: tf.constant(graph.edge_sets[e].source, tf.int32)
-                    for e in self.edge_sets}
-    self._target = {e: tf.constant(graph.edge_sets[e].target, tf.int32)
-                    for e in self.edge_sets}
+    # Edges sorted by receiver (source) for sorted segment ops; ``keep``
+    # masks index edges in the graph's own order.
+    self._order, self._source, self._target = {}, {}, {}
+    for e in self.edge_sets:
+      es = graph.edge_sets[e]
+      order = np.argsort(es.source, kind="stable")
+      self._order[e] = tf.constant(order, tf.int32)
+      self._source[e] = tf.constant(es.source[order], tf.int32)
+      self._target[e] = tf.constant(es.target[order], tf.int32)
     self._projection = encoder.get_layer("input_projection")
     self._readout = encoder.get_layer("embeddings")
     self._layers = []
@@ -132,7 +137,8 @@ class FullGraphEncoder:
     for e in self.edge_sets:
       src, tgt = self._source[e], self._target[e]
       if e in keep:
-        src, tgt = tf.boolean_mask(src, keep[e]), tf.boolean_mask(tgt, keep[e])
+        kept = tf.gather(keep[e], self._order[e])
+        src, tgt = tf.boolean_mask(src, kept), tf.boolean_mask(tgt, kept)
       edges[e] = (src, tgt)
     # Inputs carry no #id: every node is distinct, nothing to de-duplicate.
     projected = self._projection(self._node_graph(self._features),
@@ -176,18 +182,78 @@ def _sage_parts(graph_update: tf.keras.layers.Layer
 def _max_pool(source: tf.Tensor, target: tf.Tensor, num_receivers: int):
   """``pool_to_receiver`` for node-level transformed sender states.
 
-  Gathers each edge's sender (target end) row, max-pools per receiver (source
-  end, ``receiver_tag=SOURCE``); receivers without edges get zeros, as TF-GNN's
-  ``max_no_inf``.
+  Gathers each edge's sender (target end) row and max-pools per receiver
+  (source end, ``receiver_tag=SOURCE``; edges sorted by source); receivers
+  without edges get zeros, as TF-GNN's ``max_no_inf``.
   """
 
   def pool(x, reduce_type="max_no_inf", **unused):
     del reduce_type, unused
-    out = tf.math.unsorted_segment_max(tf.gather(x, target), source,
-                                       num_receivers)
+    out = _gather_segment_max(x, source, target)
+    out = tf.pad(out, [[0, num_receivers - tf.shape(out)[0]], [0, 0]])
     return tf.where(out <= out.dtype.min, tf.zeros([], out.dtype), out)
 
   return pool
+
+
+_LOW_31_BITS = 0x7FFFFFFF
+
+
+def _ordered_bits(bits: tf.Tensor) -> tf.Tensor:
+  """Maps float32 bit patterns (as int32) to int32 of the same order, and back.
+
+  Non-negative floats compare like their bits; negative ones in reverse, so
+  their low 31 bits are flipped. The map is its own inverse.
+  """
+  return tf.where(bits >= 0, bits,
+                  tf.bitwise.bitwise_xor(bits, tf.constant(_LOW_31_BITS)))
+
+
+def _gather_segment_max(x: tf.Tensor, source: tf.Tensor, target: tf.Tensor
+                        ) -> tf.Tensor:
+  """``segment_max(gather(x, target), source)``, with its arg-max gradient.
+
+  Each sender's value is packed with its row into one int64 (order-preserving
+  float bits above, row below), so one segment max over the edges gives every
+  receiver's maximum and the sender it came from; the gradient is then a
+  scatter of [receivers, hidden] values, with no pass over the [edges,
+  hidden] messages. (Ties go to one sender, the highest row; TF's segment-max
+  gradient splits them, which only differs for equal values from distinct
+  senders.)
+
+  Args:
+    x: float32 [senders, hidden] node-level messages.
+    source: int32 [E] receiver of each edge, sorted.
+    target: int32 [E] sender of each edge.
+
+  Returns:
+    float32 [max(source) + 1, hidden]; rows of receivers without edges hold
+    the lowest float32.
+  """
+
+  @tf.custom_gradient
+  def fn(x):
+    senders, hidden = tf.shape(x)[0], tf.shape(x)[1]
+    key = tf.cast(_ordered_bits(tf.bitcast(x, tf.int32)), tf.int64)
+    row = tf.cast(tf.range(senders), tf.int64)[:, None]
+    packed = tf.bitwise.bitwise_or(tf.bitwise.left_shift(key, 32), row)
+    best = tf.math.segment_max(tf.gather(packed, target), source)
+    high = tf.cast(tf.bitwise.right_shift(best, 32), tf.int32)
+    empty = tf.equal(tf.math.segment_sum(tf.ones_like(source), source), 0)
+    out = tf.where(empty[:, None], x.dtype.min,
+                   tf.bitcast(_ordered_bits(high), tf.float32))
+    who = tf.cast(tf.bitwise.bitwise_and(best, _LOW_31_BITS), tf.int32)
+
+    def grad(dy):
+      dy = tf.where(empty[:, None], tf.zeros([], dy.dtype), dy)
+      flat = tf.reshape(who * hidden + tf.range(hidden)[None, :], [-1])
+      dx = tf.math.unsorted_segment_sum(tf.reshape(dy, [-1]), flat,
+                                        senders * hidden)
+      return tf.reshape(dx, [senders, hidden])
+
+    return out, grad
+
+  return fn(x)
 
 
 class _Positions:
