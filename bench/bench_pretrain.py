@@ -97,8 +97,7 @@ def train_speed(graph: ItemGraph, config: PretrainConfig) -> dict:
   timer = _StepTimer()
   result = train_link_prediction(graph, config, verbose=0, callbacks=[timer])
   step = float(np.median(timer.times))
-  positives = (config.positives_per_step if result.mode == "full_graph"
-               else config.batch_size)
+  positives = result.positives_per_step or config.batch_size
   return {"value": round(positives / step, 1), "step_s": round(step, 4),
           "positives_per_step": positives, "mode": result.mode,
           "encoder": result.encoder}
@@ -279,14 +278,17 @@ def main() -> None:
     full = train_speed(graph, dataclasses.replace(
         base, mode="full_graph", steps_per_epoch=args.full_steps + 2))
     _emit(name, "full_graph_positive_edges_per_s", full["value"],
-          step_s=full["step_s"], positives_per_step=args.positives_per_step,
+          step_s=full["step_s"], positives_per_step=full["positives_per_step"],
           **shape)
     _emit(name, "ratio_full_graph_over_sampled",
           round(full["value"] / sampled["value"], 2), **shape)
+    # References take the loss on as many positives per step.
+    base = dataclasses.replace(base,
+                               positives_per_step=full["positives_per_step"])
     ref = reference(graph, base, args.reference_steps)
     _emit(name, "plain_tf_full_graph_positive_edges_per_s",
           ref["train_positive_edges_per_s"], step_s=ref["train_step_s"],
-          positives_per_step=args.positives_per_step, **shape)
+          positives_per_step=base.positives_per_step, **shape)
     if args.torch_python:
       pyg = pyg_speed(args.torch_python, graph, base, args.reference_steps)
       pyg_value = pyg.pop("positive_edges_per_s")

@@ -177,3 +177,19 @@ def test_full_graph_gradients_equal_the_encoders():
   for a, b in zip(ours, tfgnn_path):
     np.testing.assert_allclose(tf.convert_to_tensor(a).numpy(),
                                tf.convert_to_tensor(b).numpy(), atol=1e-4)
+
+
+def test_small_graphs_get_min_steps_per_epoch():
+  from tfgnn_gfm.hgnn.graph_data import split_links  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.hgnn.link_data import LinkBatcher, epoch_plan  # pylint: disable=g-import-not-at-top
+  graph, _ = planted_graph()
+  config = dataclasses.replace(CONFIG, positives_per_step=8192,
+                               min_steps_per_epoch=4, epochs=1)
+  split = split_links(graph, config.validation_fraction, config.seed)
+  groups = len(LinkBatcher(graph, FullGraphBatcher(
+      graph, graph, LinkBatchSpec(32, 1), 1), LinkBatchSpec(32, 1))
+               .batch_chunks(epoch_plan(split.train_pairs, True,
+                                        np.random.default_rng(0))))
+  result = train_link_prediction(graph, config, verbose=0)
+  assert groups >= 8
+  assert result.positives_per_step == 32 * (groups // 4)

@@ -36,9 +36,13 @@ class PretrainConfig:
       "memory_budget_mb (and neither --sampler beam nor --distribute is "
       "set), else sampled", choices=("auto", "full_graph", "sampled")))
   positives_per_step: int = dataclasses.field(default=8192, metadata=_help(
-      "full_graph: positive edges per step, in groups of batch_size (each "
-      "group's in-batch negatives are its own targets, as on the sampled "
-      "path)"))
+      "full_graph: most positive edges per step, in groups of batch_size "
+      "(each group's in-batch negatives are its own targets, as on the "
+      "sampled path)"))
+  min_steps_per_epoch: int = dataclasses.field(default=16, metadata=_help(
+      "full_graph: fewer positives per step (down to one batch_size group) "
+      "when an epoch would otherwise have fewer steps than this, so small "
+      "graphs still get enough updates per epoch"))
   memory_budget_mb: int = dataclasses.field(default=2048, metadata=_help(
       "auto: memory for a full-graph step's messages, in MiB"))
   fanouts: tuple[int, ...] = dataclasses.field(default=(5, 3), metadata=_help(
@@ -144,6 +148,8 @@ class PretrainConfig:
     if self.positives_per_step < self.batch_size:
       raise ValueError(f"positives_per_step ({self.positives_per_step}) must "
                        f"be at least batch_size ({self.batch_size})")
+    if self.min_steps_per_epoch < 1:
+      raise ValueError("min_steps_per_epoch must be at least 1")
     if self.memory_budget_mb < 0:
       raise ValueError("memory_budget_mb must be >= 0")
     if self.beam_rounds < 1:

@@ -112,6 +112,7 @@ def pretrain_graph(graph: ItemGraph, out_dir: str | pathlib.Path,
         "hgnn_beats_knn_on_every_edge_set": bool(report) and all(
             r["hgnn_hr@10"] > r["knn_hr@10"] for r in report.values()),
         "mode": result.mode,
+        "positives_per_step": result.positives_per_step or config.batch_size,
         "epochs_run": result.epochs_run,
         "best_val_loss": min(result.history.get("val_loss", [float("nan")])),
         "train_seconds": round(result.seconds, 2),

@@ -41,6 +41,7 @@ class TrainResult:
     beam: with ``sampler=beam``, the Beam step's summary (runner, samples,
       seconds); None otherwise.
     mode: the training path run, ``full_graph`` or ``sampled``.
+    positives_per_step: positives per full-graph step (0 when sampled).
   """
 
   encoder: tf.keras.Model
@@ -52,6 +53,7 @@ class TrainResult:
   replicas: int = 1
   beam: dict[str, Any] | None = None
   mode: str = "sampled"
+  positives_per_step: int = 0
 
 
 def make_strategy(config: PretrainConfig) -> tf.distribute.Strategy:
@@ -237,8 +239,13 @@ def _train_full_graph(graph: ItemGraph, split: LinkSplit, val_plan,
                       ) -> TrainResult:
   """Full-graph training (``mode=full_graph``): see ``full_graph``."""
   spec = LinkBatchSpec(config.batch_size, config.uniform_negatives)
-  batcher = FullGraphBatcher(graph, split.train_graph, spec,
-                             config.positives_per_step // config.batch_size)
+  batcher = FullGraphBatcher(graph, split.train_graph, spec, 1)
+  groups = batcher.num_groups(epoch_plan(
+      split.train_pairs, config.balanced_sampling,
+      np.random.default_rng(config.seed)))
+  batcher.groups_per_step = max(1, min(
+      config.positives_per_step // config.batch_size,
+      groups // config.min_steps_per_epoch))
   rng = np.random.default_rng(config.seed + 100)
   seen = {"positives": 0}
 
@@ -271,8 +278,8 @@ def _train_full_graph(graph: ItemGraph, split: LinkSplit, val_plan,
       in_batch_negatives=config.in_batch_negatives, loss=config.loss,
       margin=config.margin, temperature=config.softmax_temperature)
   model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
-  _LOG.info("full-graph training: %d steps per epoch of %d positives",
-            steps, config.positives_per_step)
+  _LOG.info("full-graph training: %d steps per epoch of up to %d positives",
+            steps, batcher.groups_per_step * config.batch_size)
   start = time.perf_counter()
   history = model.fit(batcher.dataset(train_steps),
                       validation_data=batcher.dataset(val_steps),
@@ -285,7 +292,9 @@ def _train_full_graph(graph: ItemGraph, split: LinkSplit, val_plan,
   return TrainResult(encoder=model.encoder, history=hist, split=split,
                      epochs_run=len(hist.get("loss", [])),
                      positives_seen=seen["positives"], seconds=seconds,
-                     mode="full_graph")
+                     mode="full_graph",
+                     positives_per_step=batcher.groups_per_step *
+                     config.batch_size)
 
 
 def _sample_with_beam(graph: ItemGraph, split: LinkSplit,
