@@ -5,7 +5,7 @@ four edge sets, power-law degrees, 384-d text features):
 
 * the size of a 100k-rating dataset (--small-nodes 1700 items, about 275k
   directed edges, as MovieLens ml-latest-small's graph);
-* the --nodes 100k-item / --degree 20 (1M directed edges) graph.
+* the --nodes 100k-item / --degree 10 (1M directed edges) graph.
 
 On each, positive edges/s of ``gfm pretrain``'s two paths: ``sampled`` (one
 subgraph per root from TF-GNN's in-memory edge sampler inside tf.data, batch
@@ -238,7 +238,9 @@ def main() -> None:
   parser = argparse.ArgumentParser(
       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--nodes", type=int, default=100_000)
-  parser.add_argument("--degree", type=float, default=20.0)
+  parser.add_argument("--degree", type=float, default=10.0,
+                      help="average degree (undirected) of the big graph: "
+                      "10 gives 1M directed edges at 100k items")
   parser.add_argument("--small-nodes", type=int, default=1_700)
   parser.add_argument("--small-edges", type=int, default=275_000,
                       help="directed edges of the 100k-rating-sized graph")
