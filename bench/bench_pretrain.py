@@ -1,26 +1,38 @@
 """Benchmark: HGNN pretraining and embedding throughput on 2 cores.
 
-Ours: link-prediction training on subgraphs sampled by TF-GNN's in-memory edge
-sampler inside tf.data (the production path), and embedding of items from
-their sampled neighbourhoods. Reference, in the same run: a minimal
-plain-TensorFlow full-graph GraphSAGE of the same size (one max-pooling
-convolution per edge set, same dims), where every step runs both layers over
-the whole graph with segment ops and takes the loss on a batch of positives.
+Training, in one run, on two random heterogeneous item graphs (two node sets,
+four edge sets, power-law degrees, 384-d text features):
 
-Graphs are random heterogeneous item graphs (two node sets, four edge sets,
-power-law degrees, 384-d text features) of --nodes items at two average
-degrees, to show how training time scales with edges.
+* the size of a 100k-rating dataset (--small-nodes 1700 items, about 275k
+  directed edges, as MovieLens ml-latest-small's graph);
+* the --nodes 100k-item / --degree 10 (1M directed edges) graph.
 
-Prints one JSON line per graph size.
+On each, positive edges/s of ``gfm pretrain``'s two paths: ``sampled`` (one
+subgraph per root from TF-GNN's in-memory edge sampler inside tf.data, batch
+256) and ``full_graph`` (one encoder pass over the whole graph per step, the
+step's positives masked out, --positives-per-step positives); their ratio; and
+two references of the same model size, whole graph every step, margin loss on
+--positives-per-step positives: a minimal plain-TensorFlow GraphSAGE, and
+PyG (HeteroConv of SAGEConv, max aggregation; bench/pyg_reference.py) when
+``--torch-python PATH`` names a Python with torch and torch_geometric (e.g.
+``python3.11 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install
+torch==2.13.0 torch_geometric``). On the big graph also embedding items/s
+from sampled neighbourhoods and with ``--full-graph``.
 
-usage: python bench/bench_pretrain.py [--nodes 100000] [--degrees 10,20]
-       [--steps 20] [--quick]
+Prints one JSON line per figure ("graph", "figure", "value", details).
+
+usage: python bench/bench_pretrain.py [--torch-python PATH] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
+import pathlib
+import subprocess
+import tempfile
 import time
 
 import numpy as np
@@ -80,27 +92,62 @@ class _StepTimer(tf.keras.callbacks.Callback):
       self.times.append(time.perf_counter() - self._t)
 
 
-def ours(graph: ItemGraph, config: PretrainConfig, embed_items: int):
+def train_speed(graph: ItemGraph, config: PretrainConfig) -> dict:
+  """Positive edges/s of ``train_link_prediction`` (median step, after 2)."""
   timer = _StepTimer()
   result = train_link_prediction(graph, config, verbose=0, callbacks=[timer])
   step = float(np.median(timer.times))
-  embedder = NodeEmbedder(result.encoder,
-                          SubgraphSampler(graph, config.fanouts, seed=0))
+  positives = result.positives_per_step or config.batch_size
+  return {"value": round(positives / step, 1), "step_s": round(step, 4),
+          "positives_per_step": positives, "mode": result.mode,
+          "encoder": result.encoder}
+
+
+def embed_speed(graph: ItemGraph, encoder, config: PretrainConfig,
+                embed_items: int) -> tuple[float, float]:
+  """Items/s embedded from sampled neighbourhoods, and with --full-graph."""
+  embedder = NodeEmbedder(encoder, SubgraphSampler(graph, config.fanouts,
+                                                   seed=0))
   counts = {n: min(graph.num_nodes(n), embed_items // 2)
             for n in graph.node_sets}
   embedder({n: 512 for n in graph.node_sets})  # trace once
   start = time.perf_counter()
   embedder(counts, batch_size=512)
   embed_s = time.perf_counter() - start
-  embed_full_graph(result.encoder, graph)  # trace once
+  embed_full_graph(encoder, graph)  # trace once
   start = time.perf_counter()
-  embed_full_graph(result.encoder, graph)
+  embed_full_graph(encoder, graph)
   full_s = time.perf_counter() - start
   total = sum(graph.num_nodes(n) for n in graph.node_sets)
-  return {"train_positive_edges_per_s": round(config.batch_size / step, 1),
-          "train_step_s": round(step, 4),
-          "embed_items_per_s": round(sum(counts.values()) / embed_s, 1),
-          "embed_full_graph_items_per_s": round(total / full_s, 1)}
+  return (round(sum(counts.values()) / embed_s, 1), round(total / full_s, 1))
+
+
+def pyg_speed(python: str, graph: ItemGraph, config: PretrainConfig,
+              steps: int) -> dict:
+  """The PyG reference (bench/pyg_reference.py) in ``python``."""
+  with tempfile.TemporaryDirectory() as tmp:
+    path = pathlib.Path(tmp) / "graph.npz"
+    arrays = {"node_sets": np.array(graph.node_sets),
+              "edge_sets": np.array(sorted(graph.edge_sets))}
+    for n in graph.node_sets:
+      arrays[f"x/{n}"] = np.concatenate(
+          [graph.node_features[n]["text_embedding"],
+           graph.node_features[n]["log_degree"]], 1)
+    for e, es in graph.edge_sets.items():
+      arrays[f"ends/{e}"] = np.array([es.source_set, es.target_set])
+      arrays[f"source/{e}"], arrays[f"target/{e}"] = es.source, es.target
+    np.savez(path, **arrays)
+    out = subprocess.run(
+        [python, str(pathlib.Path(__file__).with_name("pyg_reference.py")),
+         str(path), "--hidden", str(config.hidden_dim),
+         "--dim", str(config.embedding_dim),
+         "--layers", str(config.num_layers),
+         "--positives", str(config.positives_per_step),
+         "--steps", str(steps), "--threads", str(os.cpu_count() or 1)],
+        capture_output=True, text=True, check=False)
+  if out.returncode != 0:
+    raise RuntimeError(f"PyG reference failed: {out.stderr[-2000:]}")
+  return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def reference(graph: ItemGraph, config: PretrainConfig, steps: int):
@@ -157,10 +204,10 @@ def reference(graph: ItemGraph, config: PretrainConfig, steps: int):
     return loss
 
   def batch():
-    pick = rng.integers(0, len(es), config.batch_size)
+    pick = rng.integers(0, len(es), config.positives_per_step)
     return (tf.constant(es.source[pick]), tf.constant(es.target[pick]),
             tf.constant(rng.integers(0, graph.num_nodes(es.target_set),
-                                     config.batch_size)))
+                                     config.positives_per_step)))
 
   train_step(*batch())  # trace
   times = []
@@ -176,42 +223,86 @@ def reference(graph: ItemGraph, config: PretrainConfig, steps: int):
   f()
   forward_s = time.perf_counter() - start
   total = sum(graph.num_nodes(n) for n in names)
-  return {"train_positive_edges_per_s": round(config.batch_size / step, 1),
-          "train_step_s": round(step, 4),
+  return {"train_positive_edges_per_s": round(
+      config.positives_per_step / step, 1), "train_step_s": round(step, 4),
           "embed_items_per_s": round(total / forward_s, 1)}
+
+
+def _emit(graph_name: str, figure: str, value, **details) -> None:
+  print(json.dumps({"bench": "pretrain", "graph": graph_name,
+                    "figure": figure, "value": value, **details}),
+        flush=True)
 
 
 def main() -> None:
   parser = argparse.ArgumentParser(
       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--nodes", type=int, default=100_000)
-  parser.add_argument("--degrees", default="10,20")
-  parser.add_argument("--steps", type=int, default=20)
+  parser.add_argument("--degree", type=float, default=10.0,
+                      help="average degree (undirected) of the big graph: "
+                      "10 gives 1M directed edges at 100k items")
+  parser.add_argument("--small-nodes", type=int, default=1_700)
+  parser.add_argument("--small-edges", type=int, default=275_000,
+                      help="directed edges of the 100k-rating-sized graph")
+  parser.add_argument("--steps", type=int, default=20,
+                      help="timed steps of the sampled path")
+  parser.add_argument("--full-steps", type=int, default=8,
+                      help="timed steps of the full-graph path")
+  parser.add_argument("--reference-steps", type=int, default=4,
+                      help="timed steps of the plain-TF and PyG references")
+  parser.add_argument("--positives-per-step", type=int,
+                      default=PretrainConfig().positives_per_step)
   parser.add_argument("--embed-items", type=int, default=20_000)
+  parser.add_argument("--torch-python", default=os.environ.get(
+      "TFGNN_GFM_TORCH_PYTHON"), help="a Python with torch and "
+      "torch_geometric, for the PyG reference")
   parser.add_argument("--quick", action="store_true",
                       help="a 10k-item graph and few steps (smoke test)")
   args = parser.parse_args()
   if args.quick:
-    args.nodes, args.steps, args.embed_items = 10_000, 5, 2_000
-  for degree in (float(d) for d in args.degrees.split(",")):
-    graph = random_graph(args.nodes, degree)
-    config = PretrainConfig(epochs=1, steps_per_epoch=args.steps,
-                            max_validation_edges=512)
-    mine = ours(graph, config, args.embed_items)
-    ref = reference(graph, config, max(3, args.steps // 4))
+    args.nodes, args.steps, args.full_steps = 10_000, 5, 4
+    args.reference_steps, args.embed_items = 2, 2_000
+  graphs = [("100k_ratings", random_graph(
+      args.small_nodes, args.small_edges / args.small_nodes)),
+            (f"{args.nodes // 1000}k_items",
+             random_graph(args.nodes, args.degree))]
+  for name, graph in graphs:
     edges = sum(len(e) for e in graph.edge_sets.values())
-    print(json.dumps({
-        "bench": "pretrain", "items": args.nodes, "directed_edges": edges,
-        "avg_degree": degree, "fanouts": list(config.fanouts),
-        "batch_size": config.batch_size, "ours": mine,
-        "reference_full_graph_tf": ref,
-        "ratio_train": round(mine["train_positive_edges_per_s"] /
-                             ref["train_positive_edges_per_s"], 3),
-        "ratio_embed": round(mine["embed_items_per_s"] /
-                             ref["embed_items_per_s"], 3),
-        "ratio_embed_full_graph": round(mine["embed_full_graph_items_per_s"] /
-                                        ref["embed_items_per_s"], 3)}),
-          flush=True)
+    shape = {"items": sum(graph.num_nodes(n) for n in graph.node_sets),
+             "directed_edges": edges}
+    base = PretrainConfig(epochs=1, max_validation_edges=512,
+                          positives_per_step=args.positives_per_step)
+    sampled = train_speed(graph, dataclasses.replace(
+        base, mode="sampled", steps_per_epoch=args.steps))
+    _emit(name, "sampled_positive_edges_per_s", sampled["value"],
+          step_s=sampled["step_s"], batch_size=base.batch_size,
+          fanouts=list(base.fanouts), **shape)
+    full = train_speed(graph, dataclasses.replace(
+        base, mode="full_graph", steps_per_epoch=args.full_steps + 2))
+    _emit(name, "full_graph_positive_edges_per_s", full["value"],
+          step_s=full["step_s"], positives_per_step=full["positives_per_step"],
+          **shape)
+    _emit(name, "ratio_full_graph_over_sampled",
+          round(full["value"] / sampled["value"], 2), **shape)
+    # References take the loss on as many positives per step.
+    base = dataclasses.replace(base,
+                               positives_per_step=full["positives_per_step"])
+    ref = reference(graph, base, args.reference_steps)
+    _emit(name, "plain_tf_full_graph_positive_edges_per_s",
+          ref["train_positive_edges_per_s"], step_s=ref["train_step_s"],
+          positives_per_step=base.positives_per_step, **shape)
+    if args.torch_python:
+      pyg = pyg_speed(args.torch_python, graph, base, args.reference_steps)
+      pyg_value = pyg.pop("positive_edges_per_s")
+      _emit(name, "pyg_full_graph_positive_edges_per_s", pyg_value, **pyg,
+            **shape)
+      _emit(name, "ratio_full_graph_over_pyg",
+            round(full["value"] / pyg_value, 2), **shape)
+    if name != graphs[0][0]:
+      embed_s, embed_full = embed_speed(graph, sampled["encoder"], base,
+                                        args.embed_items)
+      _emit(name, "embed_sampled_items_per_s", embed_s, **shape)
+      _emit(name, "embed_full_graph_items_per_s", embed_full, **shape)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,22 @@ _DESCRIPTION = """\
 Pretrain the heterogeneous GraphSAGE encoder on a graph written by
 'gfm build-graph', by self-supervised link prediction: positives are
 co-interaction edges, negatives random non-neighbour items (and the batch's
-other targets); subgraphs around each item are sampled with fixed fanouts by
-TF-GNN's in-memory edge sampler inside tf.data (--sampler in_memory), or by
-TF-GNN's Beam sampler over the graph's sharded/ files in a Beam pipeline run
-before training (--sampler beam); the predicted edge is removed from its own
-subgraphs; 10% of edges are held out for validation and early stopping.
+other targets); 10% of edges are held out for validation and early stopping.
+
+Two training paths (--mode, default auto), same model, loss and negatives:
+  full_graph (--full-graph): each step runs the encoder once over the whole
+    training graph, with the step's positive edges removed from message
+    passing (both directions), and takes the loss on --positives-per-step
+    positives (in groups of --batch-size for in-batch negatives);
+  sampled (--sampled): subgraphs around each root item are sampled with fixed
+    fanouts by TF-GNN's in-memory edge sampler inside tf.data (--sampler
+    in_memory), or by TF-GNN's Beam sampler over the graph's sharded/ files
+    in a Beam pipeline run before training (--sampler beam); the predicted
+    edge is removed from its own subgraphs.
+  auto picks full_graph when the step's messages fit the memory budget:
+    directed edges x hidden_dim x num_layers x 4 bytes x 4
+    <= --memory-budget-mb MiB (default 2048), and neither --sampler beam nor
+    --distribute mirrored is given; else sampled.
 
 With --sampler beam, every argument not listed below is a Beam pipeline
 option, as for build-graph, e.g.
@@ -26,7 +37,8 @@ Without --runner, Beam's classic local DirectRunner engine runs the step.
 
 Writes to OUT: encoder/ (Keras SavedModel), export/ (inference SavedModel:
 serialized GraphTensors in, embeddings out), input_schema.pbtxt, metrics.json
-(HR@10 and MRR per edge set, against the text-embedding baseline),
+(HR@10 and MRR per edge set, against the text-embedding and item-kNN
+baselines),
 history.json, pretrain.png, checkpoints/, logs/ (TensorBoard), manifest.json;
 with --sampler beam also beam_samples/ (the sampled subgraphs, per round and
 node set, with their schema and TF-GNN sampling specs).
@@ -52,6 +64,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
   parser.add_argument("--out", required=True, metavar="DIR",
                       help="output folder (replaced atomically)")
   add_config_arguments(parser, PretrainConfig)
+  shortcuts = parser.add_mutually_exclusive_group()
+  for flag, mode in (("--full-graph", "full_graph"), ("--sampled", "sampled")):
+    shortcuts.add_argument(flag, dest="mode", action="store_const",
+                           const=mode, default=argparse.SUPPRESS,
+                           help=f"same as --mode {mode}")
   parser.set_defaults(func=run, beam_args=[])
   return parser
 
@@ -68,13 +85,18 @@ def run(args: argparse.Namespace) -> int:
 
 def format_report(metrics: dict) -> str:
   """The link-prediction table of a pretrain run, for the terminal."""
-  lines = [f"{'edge set':<28}{'queries':>8}{'HR@10 hgnn':>12}"
-           f"{'HR@10 text':>12}{'MRR hgnn':>10}{'MRR text':>10}"]
+  lines = [f"{'edge set':<28}{'queries':>8}"
+           f"{'HR@10 hgnn':>12}{'HR@10 kNN':>11}{'HR@10 text':>12}"
+           f"{'MRR hgnn':>10}{'MRR kNN':>9}{'MRR text':>10}"]
   for name, r in sorted(metrics["link_prediction"].items()):
     lines.append(f"{name:<28}{r['queries']:>8}{r['hgnn_hr@10']:>12.3f}"
+                 f"{r['knn_hr@10']:>11.3f}"
                  f"{r['text_hr@10']:>12.3f}{r['hgnn_mrr']:>10.3f}"
+                 f"{r['knn_mrr']:>9.3f}"
                  f"{r['text_mrr']:>10.3f}")
-  lines.append(f"epochs: {metrics['epochs_run']}, "
+  lines.append(f"mode: {metrics.get('mode', 'sampled')}, "
+               f"epochs: {metrics['epochs_run']}, "
+               f"{metrics.get('train_seconds')} s, "
                f"{metrics['positive_edges_per_second']} positive edges/s, "
                f"embedding {metrics['embed_items_per_second']} items/s")
   if "beam_sampling_seconds" in metrics:

@@ -26,6 +26,25 @@ class PretrainConfig:
       "units of the per-type input projection and of the pooling MLP"))
   num_layers: int = dataclasses.field(default=2, metadata=_help(
       "GraphSAGE layers (one convolution per edge set in each)"))
+  mode: str = dataclasses.field(default="auto", metadata=_help(
+      "how training embeds the roots. full_graph: every step runs the "
+      "encoder once over the whole training graph (all neighbours, the "
+      "step's positive edges masked out in both directions) and takes the "
+      "loss on positives_per_step positives; sampled: one sampled subgraph "
+      "per root (--fanouts, --sampler); auto: full_graph when directed "
+      "edges x hidden_dim x num_layers x 4 bytes x 4 fits in "
+      "memory_budget_mb (and neither --sampler beam nor --distribute is "
+      "set), else sampled", choices=("auto", "full_graph", "sampled")))
+  positives_per_step: int = dataclasses.field(default=8192, metadata=_help(
+      "full_graph: most positive edges per step, in groups of batch_size "
+      "(each group's in-batch negatives are its own targets, as on the "
+      "sampled path)"))
+  min_steps_per_epoch: int = dataclasses.field(default=16, metadata=_help(
+      "full_graph: fewer positives per step (down to one batch_size group) "
+      "when an epoch would otherwise have fewer steps than this, so small "
+      "graphs still get enough updates per epoch"))
+  memory_budget_mb: int = dataclasses.field(default=2048, metadata=_help(
+      "auto: memory for a full-graph step's messages, in MiB"))
   fanouts: tuple[int, ...] = dataclasses.field(default=(5, 3), metadata=_help(
       "neighbours sampled uniformly per hop and edge set (one entry per "
       "layer); the subgraph of a root grows as the product, so keep it small "
@@ -117,6 +136,22 @@ class PretrainConfig:
     if self.sampler not in ("in_memory", "beam"):
       raise ValueError(f"unknown sampler {self.sampler!r}; use in_memory or "
                        "beam")
+    if self.mode not in ("auto", "full_graph", "sampled"):
+      raise ValueError(f"unknown mode {self.mode!r}; use auto, full_graph or "
+                       "sampled")
+    if self.mode == "full_graph" and self.sampler == "beam":
+      raise ValueError("mode full_graph samples nothing: drop --sampler beam "
+                       "or use --mode sampled")
+    if self.mode == "full_graph" and self.distribute != "none":
+      raise ValueError("mode full_graph runs on one device: drop "
+                       "--distribute or use --mode sampled")
+    if self.positives_per_step < self.batch_size:
+      raise ValueError(f"positives_per_step ({self.positives_per_step}) must "
+                       f"be at least batch_size ({self.batch_size})")
+    if self.min_steps_per_epoch < 1:
+      raise ValueError("min_steps_per_epoch must be at least 1")
+    if self.memory_budget_mb < 0:
+      raise ValueError("memory_budget_mb must be >= 0")
     if self.beam_rounds < 1:
       raise ValueError("beam_rounds must be at least 1")
     if self.distribute not in ("none", "mirrored"):

@@ -21,13 +21,16 @@ def link_scores(z: tf.Tensor, batch_size: tf.Tensor, k: int
                 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
   """Splits root embeddings into (positive [B], uniform [B, k], in-batch [B, B]).
 
-  Roots are ordered as B sources, B targets, then B*k uniform negatives.
+  Roots are ordered as B sources, B targets, then B*k uniform negatives, along
+  the second-last axis of ``z`` ([R, d], or [G, R, d] for G groups, which
+  gives [G, B], [G, B, k] and [G, B, B]).
   """
-  z_s = z[:batch_size]
-  z_t = z[batch_size:2 * batch_size]
-  z_n = tf.reshape(z[2 * batch_size:], [batch_size, k, -1])
+  z_s = z[..., :batch_size, :]
+  z_t = z[..., batch_size:2 * batch_size, :]
+  z_n = tf.reshape(z[..., 2 * batch_size:, :], tf.concat(
+      [tf.shape(z)[:-2], [batch_size, k, tf.shape(z)[-1]]], axis=0))
   pos = tf.reduce_sum(z_s * z_t, axis=-1)
-  uniform = tf.einsum("bd,bkd->bk", z_s, z_n)
+  uniform = tf.einsum("...bd,...bkd->...bk", z_s, z_n)
   inbatch = tf.matmul(z_s, z_t, transpose_b=True)
   return pos, uniform, inbatch
 
@@ -45,6 +48,37 @@ def softmax_loss(pos, neg, valid, temperature: float) -> tf.Tensor:
   logits /= temperature
   return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
       labels=tf.zeros(tf.shape(pos)[0], tf.int32), logits=logits))
+
+
+def link_loss(pos, uniform, inbatch, neg_valid, inbatch_valid, *,
+              in_batch: bool, loss: str, margin: float, temperature: float
+              ) -> tuple[tf.Tensor, tf.Tensor]:
+  """The link-prediction loss of a batch and the share of beaten negatives.
+
+  Args:
+    pos: [B] positive scores.
+    uniform: [B, k] scores of the uniform negatives; neg_valid: their mask.
+    inbatch: [B, B] scores of the batch's targets; inbatch_valid: their mask.
+    in_batch: use the in-batch negatives.
+    loss: ``margin`` or ``softmax``.
+    margin: hinge margin.
+    temperature: softmax temperature.
+
+  Returns:
+    (loss, share of valid negatives scored below their positive).
+  """
+  negs, valid = [uniform], [neg_valid]
+  if in_batch:
+    negs.append(inbatch)
+    valid.append(inbatch_valid)
+  neg, valid = tf.concat(negs, axis=1), tf.concat(valid, axis=1)
+  if loss == "softmax":
+    value = softmax_loss(pos, neg, valid, temperature)
+  else:
+    value = margin_loss(pos, neg, valid, margin)
+  beats = tf.reduce_sum(tf.cast((pos[:, None] > neg) & valid, tf.float32))
+  share = beats / tf.maximum(tf.reduce_sum(tf.cast(valid, tf.float32)), 1.0)
+  return value, share
 
 
 @tf.keras.utils.register_keras_serializable(package="tfgnn_gfm")
@@ -106,18 +140,10 @@ class LinkPredictionModel(tf.keras.Model):
     z = self.embed_roots(data["graph"], data["positions"], training)
     b = tf.shape(data["inbatch_valid"])[0]
     pos, uniform, inbatch = link_scores(z, b, self._k)
-    negs, valid = [uniform], [data["neg_valid"]]
-    if self._in_batch:
-      negs.append(inbatch)
-      valid.append(data["inbatch_valid"])
-    neg, valid = tf.concat(negs, axis=1), tf.concat(valid, axis=1)
-    if self._loss_name == "softmax":
-      loss = softmax_loss(pos, neg, valid, self._temperature)
-    else:
-      loss = margin_loss(pos, neg, valid, self._margin)
-    beats = tf.reduce_sum(tf.cast((pos[:, None] > neg) & valid, tf.float32))
-    share = beats / tf.maximum(tf.reduce_sum(tf.cast(valid, tf.float32)), 1.0)
-    return loss, share
+    return link_loss(pos, uniform, inbatch, data["neg_valid"],
+                     data["inbatch_valid"], in_batch=self._in_batch,
+                     loss=self._loss_name, margin=self._margin,
+                     temperature=self._temperature)
 
   def train_step(self, data):
     with tf.GradientTape() as tape:

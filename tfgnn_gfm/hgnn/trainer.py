@@ -5,12 +5,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 import pathlib
+import time
 from typing import Any, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from tfgnn_gfm.hgnn.config import PretrainConfig
+from tfgnn_gfm.hgnn.embedding import whole_graph_tensor
+from tfgnn_gfm.hgnn.full_graph import (FullGraphBatcher, FullGraphLinkModel,
+                                       resolve_mode)
 from tfgnn_gfm.hgnn.graph_data import (ItemGraph, LinkSplit, removed_edges,
                                        split_links)
 from tfgnn_gfm.hgnn.link_data import (LinkBatcher, LinkBatchSpec, epoch_plan,
@@ -36,6 +40,8 @@ class TrainResult:
     replicas: replicas that trained in sync (tf.distribute).
     beam: with ``sampler=beam``, the Beam step's summary (runner, samples,
       seconds); None otherwise.
+    mode: the training path run, ``full_graph`` or ``sampled``.
+    positives_per_step: positives per full-graph step (0 when sampled).
   """
 
   encoder: tf.keras.Model
@@ -46,6 +52,8 @@ class TrainResult:
   seconds: float
   replicas: int = 1
   beam: dict[str, Any] | None = None
+  mode: str = "sampled"
+  positives_per_step: int = 0
 
 
 def make_strategy(config: PretrainConfig) -> tf.distribute.Strategy:
@@ -89,7 +97,9 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
                           beam_args: Sequence[str] = ()) -> TrainResult:
   """Trains the encoder; writes checkpoints and TensorBoard logs to out_dir.
 
-  With ``config.sampler == "beam"`` the subgraphs come from TF-GNN's Beam
+  ``config.mode`` picks the path (``full_graph.resolve_mode``): full-graph
+  steps (``full_graph``), or sampled subgraphs. With ``config.sampler ==
+  "beam"`` the subgraphs come from TF-GNN's Beam
   sampler over ``graph_dir``'s sharded files (``beam_link_samples``): the
   Beam step runs first and writes its samples to ``out_dir``'s
   ``beam_samples/``; batches, model, validation, early stopping and
@@ -127,6 +137,9 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
                               config.seed + 1)
   if not val_plan:
     raise ValueError("too few edges to hold out a validation set")
+  if resolve_mode(graph, config) == "full_graph":
+    return _train_full_graph(graph, split, val_plan, config, out_dir, verbose,
+                             callbacks)
   seen = {"positives": 0}
   beam = None
   if config.sampler == "beam":
@@ -188,17 +201,7 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
         in_batch_negatives=config.in_batch_negatives, loss=config.loss,
         margin=config.margin, temperature=config.softmax_temperature)
     model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
-  callbacks = list(callbacks or []) + [tf.keras.callbacks.EarlyStopping(
-      monitor="val_loss", patience=config.patience,
-      restore_best_weights=True)]
-  if out_dir is not None:
-    out_dir = pathlib.Path(out_dir)
-    callbacks += [
-        tf.keras.callbacks.ModelCheckpoint(
-            str(out_dir / "checkpoints" / "best"), monitor="val_loss",
-            save_best_only=True, save_weights_only=True),
-        tf.keras.callbacks.TensorBoard(str(out_dir / "logs"))]
-  import time  # pylint: disable=g-import-not-at-top
+  callbacks = _callbacks(callbacks, config, out_dir)
   start = time.perf_counter()
   history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
                       steps_per_epoch=steps, validation_steps=val_steps,
@@ -210,6 +213,88 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
                      positives_seen=seen["positives"], seconds=seconds,
                      replicas=strategy.num_replicas_in_sync,
                      beam=beam.summary if beam is not None else None)
+
+
+def _callbacks(extra: list[tf.keras.callbacks.Callback] | None,
+               config: PretrainConfig, out_dir: str | pathlib.Path | None
+               ) -> list[tf.keras.callbacks.Callback]:
+  """Early stopping on validation loss, plus checkpoints and TensorBoard."""
+  callbacks = list(extra or []) + [tf.keras.callbacks.EarlyStopping(
+      monitor="val_loss", patience=config.patience,
+      restore_best_weights=True)]
+  if out_dir is not None:
+    out_dir = pathlib.Path(out_dir)
+    callbacks += [
+        tf.keras.callbacks.ModelCheckpoint(
+            str(out_dir / "checkpoints" / "best"), monitor="val_loss",
+            save_best_only=True, save_weights_only=True),
+        tf.keras.callbacks.TensorBoard(str(out_dir / "logs"))]
+  return callbacks
+
+
+def _train_full_graph(graph: ItemGraph, split: LinkSplit, val_plan,
+                      config: PretrainConfig,
+                      out_dir: str | pathlib.Path | None, verbose: int,
+                      callbacks: list[tf.keras.callbacks.Callback] | None
+                      ) -> TrainResult:
+  """Full-graph training (``mode=full_graph``): see ``full_graph``."""
+  spec = LinkBatchSpec(config.batch_size, config.uniform_negatives)
+  batcher = FullGraphBatcher(graph, split.train_graph, spec, 1)
+  groups = batcher.num_groups(epoch_plan(
+      split.train_pairs, config.balanced_sampling,
+      np.random.default_rng(config.seed)))
+  batcher.groups_per_step = max(1, min(
+      config.positives_per_step // config.batch_size,
+      groups // config.min_steps_per_epoch))
+  rng = np.random.default_rng(config.seed + 100)
+  seen = {"positives": 0}
+
+  def train_steps():
+    while True:  # One pass per epoch, drawn afresh; Keras counts steps.
+      plan = epoch_plan(split.train_pairs, config.balanced_sampling, rng)
+      for step in batcher.steps_of(plan, rng):
+        seen["positives"] += int(step["row_valid"].sum())
+        yield step
+
+  val_groups = batcher.num_groups(val_plan)
+
+  def val_steps():
+    while True:  # The same step every pass; held-out edges are not in the
+      # training graph, so nothing is masked.
+      yield from batcher.steps_of(val_plan, np.random.default_rng(
+          config.seed + 7), shuffle=False, mask_positives=False,
+          groups_per_step=val_groups)
+
+  steps = config.steps_per_epoch or batcher.steps(epoch_plan(
+      split.train_pairs, config.balanced_sampling,
+      np.random.default_rng(config.seed)))
+  # The sampled path's input spec, so saved encoders are alike.
+  input_spec = whole_graph_tensor(graph).spec.relax(
+      num_components=True, num_nodes=True, num_edges=True)
+  model = FullGraphLinkModel(
+      encoder=build_encoder(input_spec, config),
+      train_graph=split.train_graph,
+      uniform_negatives=config.uniform_negatives,
+      in_batch_negatives=config.in_batch_negatives, loss=config.loss,
+      margin=config.margin, temperature=config.softmax_temperature)
+  model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
+  _LOG.info("full-graph training: %d steps per epoch of up to %d positives",
+            steps, batcher.groups_per_step * config.batch_size)
+  start = time.perf_counter()
+  history = model.fit(batcher.dataset(train_steps),
+                      validation_data=batcher.dataset(val_steps),
+                      epochs=config.epochs, steps_per_epoch=steps,
+                      validation_steps=1,
+                      callbacks=_callbacks(callbacks, config, out_dir),
+                      verbose=verbose)
+  seconds = time.perf_counter() - start
+  hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+  return TrainResult(encoder=model.encoder, history=hist, split=split,
+                     epochs_run=len(hist.get("loss", [])),
+                     positives_seen=seen["positives"], seconds=seconds,
+                     mode="full_graph",
+                     positives_per_step=batcher.groups_per_step *
+                     config.batch_size)
 
 
 def _sample_with_beam(graph: ItemGraph, split: LinkSplit,
