@@ -37,7 +37,8 @@ import tensorflow_gnn as tfgnn
 from tfgnn_gfm.hgnn.config import PretrainConfig
 from tfgnn_gfm.hgnn.graph_data import DEGREE_FEATURE, TEXT_FEATURE, ItemGraph
 from tfgnn_gfm.hgnn.link_data import LinkBatcher, LinkBatchSpec
-from tfgnn_gfm.hgnn.link_model import link_loss, link_scores
+from tfgnn_gfm.hgnn.link_model import (LinkPredictionModel, link_loss,
+                                       link_scores)
 
 # Live [edges, hidden] float32 tensors per layer and training step: gathered
 # messages, their max-pooling selection and their gradients (measured peak
@@ -423,9 +424,7 @@ class FullGraphLinkModel(tf.keras.Model):
     self._loss_tracker = tf.keras.metrics.Mean(name="loss")
     self._accuracy = tf.keras.metrics.Mean(name="pos_beats_negs")
 
-  @property
-  def metrics(self):
-    return [self._loss_tracker, self._accuracy]
+  metrics = LinkPredictionModel.metrics
 
   def call(self, inputs, training=False):
     keep = self.keep_masks(inputs.get("drop", {}))
@@ -455,17 +454,7 @@ class FullGraphLinkModel(tf.keras.Model):
         in_batch=self._in_batch, loss=self._loss_name, margin=self._margin,
         temperature=self._temperature)
 
-  def train_step(self, data):
-    with tf.GradientTape() as tape:
-      loss, share = self._loss(data, training=True)
-    grads = tape.gradient(loss, self.trainable_variables)
-    self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-    self._loss_tracker.update_state(loss)
-    self._accuracy.update_state(share)
-    return {m.name: m.result() for m in self.metrics}
-
-  def test_step(self, data):
-    loss, share = self._loss(data, training=False)
-    self._loss_tracker.update_state(loss)
-    self._accuracy.update_state(share)
-    return {m.name: m.result() for m in self.metrics}
+  # The same steps and metrics as the sampled path (over one replica the
+  # replica scaling there is a division by 1); only ``_loss`` differs.
+  train_step = LinkPredictionModel.train_step
+  test_step = LinkPredictionModel.test_step
