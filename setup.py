@@ -13,7 +13,7 @@ _ROOT = pathlib.Path(__file__).resolve().parent
 _VERSION = re.search(r'__version__ = "([^"]+)"',
                      (_ROOT / "tfgnn_gfm" / "version.py").read_text()).group(1)
 
-# The verified dependency set (DESIGN.md section 4), pinned exactly.
+# The verified dependency set (docs/DESIGN.md section 7.1), pinned exactly.
 _PINNED = [
     "tensorflow==2.20.0",
     "tf-keras==2.20.1",

@@ -32,6 +32,7 @@ is complete once its ``manifest.json`` exists.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import logging
@@ -48,6 +49,7 @@ import tfgnn_gfm  # noqa: F401  # pylint: disable=unused-import
 import apache_beam as beam
 
 from beam import catalog as catalog_lib
+from beam import command as command_lib
 from beam import edges as edges_lib
 from beam import graph_writer
 from beam.metrics import pipeline_counters
@@ -58,7 +60,7 @@ from beam import validation
 from beam.elements import DEAD_LETTERS, SUMMARY
 from tfgnn_gfm.artifacts import (DatasetDir, GraphDir, atomic_directory,
                                  write_manifest)
-from tfgnn_gfm.config import ConfigError, config_to_dict
+from tfgnn_gfm.config import ConfigError, config_from_args, config_to_dict
 from tfgnn_gfm.graph import schema as schema_lib
 from tfgnn_gfm.graph import stats as stats_lib
 from tfgnn_gfm.graph.config import GraphBuildConfig, format_time
@@ -507,11 +509,53 @@ def format_summary(summary: dict[str, Any]) -> str:
   return "\n".join(lines)
 
 
+def run(args: argparse.Namespace) -> int:
+  """Builds the graph from parsed command-line arguments; prints the summary.
+
+  Args:
+    args: arguments parsed by a parser that ``beam.command.configure_parser``
+      set up (``gfm build-graph`` or ``python -m beam.build_graph``).
+
+  Returns:
+    The exit code (0).
+
+  Raises:
+    ConfigError: if neither DATA nor both ``--items`` and ``--interactions``
+      are given, or for an invalid option.
+  """
+  config = config_from_args(GraphBuildConfig, args)
+  if args.data is None and not (args.items and args.interactions):
+    raise ConfigError("give DATA (a dataset folder) or both --items and "
+                      "--interactions")
+  summary = build_graph(args.data, args.out, config, items=args.items,
+                        interactions=args.interactions, users=args.users,
+                        beam_args=args.beam_args)
+  print(format_summary(summary))
+  return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-  """``python -m beam.build_graph``: the same command as ``gfm build-graph``."""
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
-  from tfgnn_gfm.cli import build_graph_cmd
-  return build_graph_cmd.main_standalone(argv)
+  """``python -m beam.build_graph``: the same command as ``gfm build-graph``.
+
+  Args:
+    argv: the arguments (default: ``sys.argv[1:]``).
+
+  Returns:
+    The exit code: 0, or the error's ``exit_code`` (2 unless it says
+    otherwise) for a known user error, printed as one line.
+  """
+  args = command_lib.standalone_parser().parse_args(argv)
+  logging.basicConfig(
+      level=logging.DEBUG if args.verbose else logging.INFO,
+      format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+      datefmt="%H:%M:%S")
+  try:
+    return run(args)
+  except (ConfigError, FileNotFoundError, ValueError) as e:
+    if args.verbose:
+      raise
+    print(f"build-graph: error: {e}", file=sys.stderr)
+    return getattr(e, "exit_code", 2)
 
 
 if __name__ == "__main__":

@@ -5,12 +5,13 @@ Every argument the graph command does not know is a Beam pipeline option
 ``--temp_location``, ``--setup_file``, ``--project``, ``--flink_master``,
 ...). ``pipeline_options`` checks them against every option Beam defines and
 raises ``ConfigError`` for a misspelt or unknown one (Beam itself would only
-log a warning and drop it) or an invalid value.
+log a warning and drop it) or an invalid value. ``BeamArgsParser`` is the
+command-line parser that sets those arguments aside as ``beam_args``.
 
 Runner: the DirectRunner of Beam 2.77 first tries to download the Prism
 runner binary; offline that fails and it falls back to the classic engine
-after a delay and log noise (DESIGN.md section 7). For ``--runner`` unset or
-``DirectRunner`` this module selects the classic local engine, Beam's
+after a delay and log noise (docs/DESIGN.md section 7.2). For ``--runner``
+unset or ``DirectRunner`` this module selects the classic local engine, Beam's
 ``FnApiRunner``, directly: it honours ``--direct_num_workers`` and
 ``--direct_running_mode`` (``in_memory``, ``multi_threading``,
 ``multi_processing``). ``--runner=PrismRunner`` still selects Prism, and any
@@ -20,6 +21,7 @@ passed to Beam by name.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import logging
@@ -33,6 +35,30 @@ from tfgnn_gfm.config import ConfigError
 _LOG = logging.getLogger(__name__)
 _LOCAL_RUNNERS = (None, "DirectRunner", "direct", "SwitchingDirectRunner")
 _PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+class BeamArgsParser(argparse.ArgumentParser):
+  """An argument parser that keeps unknown arguments as ``beam_args``.
+
+  The arguments the command does not define are Beam pipeline options; they
+  are collected, in order, in the namespace's ``beam_args`` list (checked
+  strictly later by ``pipeline_options``) instead of failing the parse.
+  """
+
+  def parse_known_args(self, args=None, namespace=None):
+    """Parses ``args``; unknown arguments are appended to ``beam_args``.
+
+    Args:
+      args: the arguments (default: ``sys.argv[1:]``).
+      namespace: the namespace to fill (default: a new one).
+
+    Returns:
+      (namespace, []): nothing is left over.
+    """
+    namespace, extras = super().parse_known_args(args, namespace)
+    namespace.beam_args = list(getattr(namespace, "beam_args", None) or [])
+    namespace.beam_args += extras
+    return namespace, []
 
 
 def pipeline_options(beam_args: Sequence[str]) -> Any:

@@ -4,7 +4,8 @@ For each catalog size it writes a synthetic two-tower directory (clustered
 unit 128-d item vectors, a user tower 256-128 over a 50-item history and a
 country column, an item tower, the 16-d hashing text encoder: this measures
 retrieval and serving, not model quality), runs the real ``gfm export``
-(ScaNN with the size rules of DESIGN.md section 5, recall measured), starts
+(ScaNN with the size rules of docs/DESIGN.md section 5.5, recall measured),
+starts
 ``gfm serve`` on the export's ``models.config`` in a subprocess, and sends
 top-10 ``serving_default`` requests (one user per request: 5 recent item
 ids, a country) from an aiohttp client at concurrency 1, 8 and 32 for

@@ -1,10 +1,11 @@
 """Stage configuration: one small dataclass per stage, from defaults, a file and flags.
 
 Every stage of tfgnn-gfm is configured by a frozen-free ``@dataclass`` whose field
-defaults come from DESIGN.md. This module turns such a dataclass into command-line
-flags (help text from ``field(metadata={"help": ...})``), loads it from a YAML or
-JSON file, and applies the flags the user actually typed on top of the file. The
-precedence is: dataclass defaults < ``--config FILE`` < explicit flags.
+defaults come from docs/DESIGN.md section 6. This module turns such a dataclass
+into command-line flags (help text from ``field(metadata={"help": ...})``), loads
+it from a YAML or JSON file, and applies the flags the user actually typed on top
+of the file. The precedence is: dataclass defaults < ``--config FILE`` <
+explicit flags.
 """
 
 from __future__ import annotations

@@ -16,8 +16,10 @@ import tensorflow_gnn as tfgnn
 
 from tfgnn_gfm.artifacts import HGNNDir
 from tfgnn_gfm.cli import main
-from tfgnn_gfm.hgnn.beam_link_samples import BeamSampleStore, read_samples
+from tfgnn_gfm.hgnn.beam_link_samples import (BeamSampleStore, read_samples,
+                                              write_link_samples)
 from tfgnn_gfm.hgnn.config import PretrainConfig
+from tfgnn_gfm.hgnn.embedding import embed_nodes
 from tfgnn_gfm.hgnn.graph_data import (load_item_graph, removed_edges,
                                        split_links)
 from tfgnn_gfm.hgnn.link_data import LinkBatcher, LinkBatchSpec, link_dataset
@@ -122,6 +124,32 @@ def test_beam_and_in_memory_batches_give_the_model_the_same_loss(trained):
     valid = tf.concat([batch["neg_valid"], batch["inbatch_valid"]], axis=1)
     losses.append(float(margin_loss(pos, neg, valid, 0.5)))
   assert losses[0] == pytest.approx(losses[1], abs=1e-5)
+
+
+def test_beam_and_in_memory_samples_embed_every_node_the_same(trained):
+  # Inference from Beam samples: the store feeds ``embed_nodes`` as the
+  # in-memory sampler does, and every seed node gets the same embedding.
+  root, graph, split = trained
+  store = _store(root, graph, split)
+  in_memory = SubgraphSampler(split.train_graph, FANOUTS, features=graph,
+                              seed=0)
+  spec = in_memory.sample(tf.constant([0], tf.int32),
+                          tf.constant([0], tf.int64))[0].spec
+  tf.keras.utils.set_random_seed(0)
+  encoder = build_encoder(spec, PretrainConfig(embedding_dim=8, hidden_dim=8,
+                                               fanouts=FANOUTS))
+  counts = {SET: graph.num_nodes(SET)}
+  from_memory = embed_nodes(encoder, in_memory, counts, batch_size=5)[SET]
+  from_beam = embed_nodes(encoder, store, counts, batch_size=5)[SET]
+  assert from_beam.shape == (graph.num_nodes(SET), 8)
+  np.testing.assert_allclose(from_beam, from_memory, atol=1e-5)
+
+
+def test_beam_step_refuses_an_unknown_node_set(trained, tmp_path):
+  root, _, _ = trained
+  with pytest.raises(ValueError, match=r"unknown node set\(s\) \['nope'\]"):
+    write_link_samples(root / "graph", HGNNDir(tmp_path / "hgnn"),
+                       fanouts=FANOUTS, node_sets=["nope"])
 
 
 def test_seed_edges_are_masked_in_beam_training_batches(trained):

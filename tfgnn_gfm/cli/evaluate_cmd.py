@@ -8,7 +8,7 @@ from tfgnn_gfm.config import add_config_arguments, config_from_args
 from tfgnn_gfm.twotower.config import EvaluateConfig
 
 _DESCRIPTION = """\
-Evaluate on one global time cut (DESIGN.md section 3): train on the
+Evaluate on one global time cut (docs/DESIGN.md section 4): train on the
 --train-days before the cut, hold out the --holdout-days after it. HR@10 per
 item type (all items, and new items only), MRR@100, coverage@100, warm vs
 cold users, cold items; for, on the same split: popularity, LLM-kNN (text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tfgnn_gfm.cli.build_graph_cmd import _BeamArgsParser
+from beam.options import BeamArgsParser
 from tfgnn_gfm.config import add_config_arguments, config_from_args
 from tfgnn_gfm.hgnn.config import PretrainConfig
 
@@ -58,7 +58,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
       allow_abbrev=False)
   # Unknown arguments are Beam pipeline options (--sampler beam), checked
   # strictly before training.
-  parser.__class__ = _BeamArgsParser
+  parser.__class__ = BeamArgsParser
   parser.add_argument("graph", metavar="GRAPH_DIR",
                       help="output folder of gfm build-graph")
   parser.add_argument("--out", required=True, metavar="DIR",

@@ -1,4 +1,4 @@
-"""The input data contract (DESIGN.md section 2), loaded from ``schemas/``.
+"""The input data contract (docs/DESIGN.md section 2), read from ``schemas/``.
 
 Each table's Frictionless Table Schema is the single source of truth: the reader
 validates against it, the README documents it, and tests check examples in it.

@@ -1,6 +1,6 @@
 """Configuration of ``gfm export``: the TF Serving model base path.
 
-The ScaNN defaults follow DESIGN.md section 5 ("ScaNN rules of thumb"):
+The ScaNN defaults follow docs/DESIGN.md section 5.5 (the ScaNN index):
 brute-force scoring under ~20k candidates, asymmetric hashing (AH) with
 exact re-ranking under ~100k, and a partitioning tree with about sqrt(n)
 leaves plus AH plus re-ranking above. Recall@10 against exact search is
@@ -44,7 +44,8 @@ class ExportConfig:
       "largest K a request may ask for (requests with a larger k get an "
       "error naming this limit)"))
   scann_mode: str = dataclasses.field(default="auto", metadata=_help(
-      "ScaNN index kind: auto (by size, DESIGN.md section 5), brute_force, "
+      "ScaNN index kind: auto (by size, docs/DESIGN.md section 5.5), "
+      "brute_force, "
       "ah (asymmetric hashing + re-ranking) or tree (partitioning + AH + "
       "re-ranking)", choices=SCANN_MODES))
   num_leaves: int = dataclasses.field(default=0, metadata=_help(

@@ -10,8 +10,8 @@ wrote to ``features.json`` and ``items.csv``:
   columns, numbers for numeric ones, an optional interest vector) and the
   recent item ids -> the user tower's inputs. Unknown categorical values map
   to index 0 (the zero embedding, as in training); unknown recent item ids
-  are ignored and counted (DESIGN.md section 5: a request for a user never
-  fails because an id is unknown; a cold user is just an empty history).
+  are ignored and counted (docs/DESIGN.md section 5.4: a request for a user
+  never fails because an id is unknown; a cold user is just an empty history).
 """
 
 from __future__ import annotations

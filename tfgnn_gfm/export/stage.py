@@ -34,7 +34,8 @@ from tfgnn_gfm.export.lookups import ItemLookup, UserFeatureResolver
 from tfgnn_gfm.export.signatures import RetrievalModule, UserTowerModule
 
 _LOG = logging.getLogger(__name__)
-#: Saving a ScaNN index needs its op namespace whitelisted (DESIGN.md §5).
+#: Saving a ScaNN index needs its op namespace whitelisted
+#: (docs/DESIGN.md section 5.5).
 SCANN_SAVE_OPTIONS = dict(namespace_whitelist=["Scann"])
 RECALL_K = 10
 MAX_TUNING_ROUNDS = 4

@@ -11,7 +11,7 @@ results to one item type (``-1``: every type).
 * ``ScannTopK`` holds one ScaNN index over every candidate plus one per item
   type (so a type filter is exact, not a post-filter that could return fewer
   than ``k``), each a ``tfrs.layers.factorized_top_k.ScaNN`` layer built
-  with parameters from ``scann_parameters`` (DESIGN.md section 5). The
+  with parameters from ``scann_parameters`` (docs/DESIGN.md section 5.5). The
   per-type indexes are searched only when a batch asks for that type. Save a
   model holding it with ``tf.saved_model.SaveOptions(namespace_whitelist=
   ["Scann"])``; loading needs ``import scann`` first.
@@ -66,7 +66,7 @@ def scann_parameters(num_candidates: int,
                      config: cfg.ExportConfig) -> ScannParameters:
   """The ScaNN setting for an index of ``num_candidates`` vectors.
 
-  ``auto`` follows DESIGN.md section 5: brute force under
+  ``auto`` follows docs/DESIGN.md section 5.5: brute force under
   ``BRUTE_FORCE_BELOW`` candidates, AH + re-ranking under ``NO_TREE_BELOW``,
   tree (about sqrt(n) leaves, 5% searched) + AH + re-ranking above. Explicit
   config values override the rule.

@@ -1,9 +1,10 @@
 """Configuration of the graph stage (``gfm build-graph``) and its time cut.
 
 The item-item graph is built from the interactions of one time window before a
-global cut (DESIGN.md section 3): ``[cut - window_days, cut)``. Interactions
-after the cut are the hold-out and never reach the graph; items published
-after the cut are "new items", embedded inductively later, and are not nodes.
+global cut (docs/DESIGN.md section 4.1): ``[cut - window_days, cut)``.
+Interactions after the cut are the hold-out and never reach the graph; items
+published after the cut are "new items", embedded inductively later, and are
+not nodes.
 
 The default cut is day-aligned: midnight (UTC) after the day of the last valid
 interaction, minus ``holdout_days``. On data written by ``gfm synth`` this is
@@ -27,7 +28,7 @@ _EPOCH_RE = re.compile(r"^\s*-?\d+(\.\d+)?\s*$")
 
 @dataclasses.dataclass
 class GraphBuildConfig:
-  """Configuration of the Beam graph pipeline (defaults from DESIGN.md).
+  """Configuration of the Beam graph pipeline (docs/DESIGN.md section 6.1).
 
   Caps keep heavy users and hub items from blowing up the pair count:
 

@@ -5,7 +5,7 @@ Node sets: one per item type whose items are not rolled up (an item with a
 name is the sanitized item type (lowercase ``[a-z0-9_]``). Node features:
 
 * ``#id`` (string): the item id. TF-GNN's Beam sampler needs it declared, or
-  its samples carry no ids (DESIGN.md section 7).
+  its samples carry no ids (docs/DESIGN.md section 7.2).
 * ``text_embedding`` (float32 ``[D]``): the text encoder's vector of the
   item's composed text; ``D`` comes from the encoder.
 * ``log_degree`` (float32 ``[1]``): ``log1p`` of the node's degree summed over

@@ -38,10 +38,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import importlib
 import logging
 import pathlib
-import sys
 import tempfile
 import time
 from typing import Any, Sequence
@@ -50,6 +48,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_gnn as tfgnn
 
+from beam import options as options_lib
+from beam.metrics import pipeline_counters
 from tfgnn_gfm.artifacts import GraphDir, HGNNDir
 from tfgnn_gfm.hgnn.graph_data import (DEGREE_FEATURE, ID_FEATURE,
                                        TEXT_FEATURE, ItemGraph)
@@ -60,26 +60,17 @@ _METRICS_NAMESPACE = "tfgnn_gfm.beam_link_samples"
 _PROGRESS_EVERY = 10000
 
 
-def beam_options_module():
-  """The repository's Beam options module (``beam/options.py``).
-
-  ``gfm build-graph`` and this step share its conventions: every Beam option
-  is checked strictly, and the DirectRunner runs Beam's classic local engine.
-  """
-  try:
-    return importlib.import_module("beam.options")
-  except ModuleNotFoundError as e:
-    if e.name != "beam":
-      raise
-    # A source checkout installed before beam/ existed: use the checkout.
-    root = pathlib.Path(__file__).resolve().parents[2]
-    sys.path.insert(0, str(root))
-    return importlib.import_module("beam.options")
-
-
 def check_beam_args(beam_args: Sequence[str]) -> None:
-  """Raises ConfigError for an unknown or invalid Beam pipeline option."""
-  beam_options_module().pipeline_options(list(beam_args))
+  """Raises ConfigError for an unknown or invalid Beam pipeline option.
+
+  ``gfm build-graph`` and this step share ``beam/options.py``: every Beam
+  option is checked strictly, and the DirectRunner runs Beam's classic local
+  engine.
+
+  Args:
+    beam_args: Beam pipeline options (``--runner=...``, ...).
+  """
+  options_lib.pipeline_options(list(beam_args))
 
 
 def _samples_schema(schema: tfgnn.proto.GraphSchema, keep_ids: bool
@@ -283,7 +274,6 @@ def write_link_samples(graph_dir: str | pathlib.Path, layout: HGNNDir, *,
   from tensorflow_gnn.data import unigraph
   from tensorflow_gnn.experimental.sampler.beam import sampler as beam_sampler
   from tensorflow_gnn.experimental.sampler.beam import unigraph_utils
-  options_lib = beam_options_module()
   options = options_lib.pipeline_options(list(beam_args))
   beam, drop_held_out, sample_round, count_progress = _make_transforms()
   start = time.perf_counter()
@@ -347,8 +337,7 @@ def write_link_samples(graph_dir: str | pathlib.Path, layout: HGNNDir, *,
   t = time.perf_counter()
   result = pipeline.run()
   result.wait_until_finish()
-  counters = importlib.import_module("beam.metrics").pipeline_counters(
-      result, _METRICS_NAMESPACE)
+  counters = pipeline_counters(result, _METRICS_NAMESPACE)
   samples = {name: [counters.get(f"samples/{name}/round-{r:03d}", 0)
                     for r in range(rounds)] for name in sorted(node_sets)}
   for name, counts in samples.items():

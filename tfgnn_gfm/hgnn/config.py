@@ -12,7 +12,7 @@ from tfgnn_gfm.config import option_help as _help
 class PretrainConfig:
   """``gfm pretrain``: heterogeneous GraphSAGE trained by link prediction.
 
-  Defaults follow the 2T-HGNN paper (DESIGN.md section 6): two GraphSAGE
+  Defaults follow the 2T-HGNN paper (docs/DESIGN.md section 6.2): two GraphSAGE
   layers with max-pooling, 128-d L2-normalised output, margin loss with random
   non-neighbour negatives, balanced multi-link sampling, Adam 1e-3, batch 256,
   early stopping with patience 10 and 10% of edges held out for validation.

@@ -1,6 +1,6 @@
 """The heterogeneous GraphSAGE encoder (the static foundation layer).
 
-Architecture (2T-HGNN paper, DESIGN.md section 6):
+Architecture (2T-HGNN paper, docs/DESIGN.md section 6.2):
 
 * a per-type input projection of ``concat(text_embedding, log_degree)``, so
   every item type enters one shared hidden space;

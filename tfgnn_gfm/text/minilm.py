@@ -7,8 +7,8 @@ pipeline of the original model in TensorFlow and saves it as a TF2 SavedModel
 that ``tensorflow_hub.KerasLayer`` loads: a batch of strings in, float32
 ``[N, 384]`` L2-normalised sentence embeddings out.
 
-The pipeline, matching sentence-transformers' ``all-MiniLM-L6-v2`` (DESIGN.md
-section 7):
+The pipeline, matching sentence-transformers' ``all-MiniLM-L6-v2``
+(docs/DESIGN.md section 7.2):
 
 1. Normalisation, as the original (Hugging Face ``BertNormalizer``,
    ``lowercase=True``, ``strip_accents`` following it): remove control and

@@ -1,10 +1,10 @@
 """Configuration of the dynamic layer: two-tower training and evaluation.
 
-Defaults follow the 2T-HGNN paper (DESIGN.md section 6): towers
+Defaults follow the 2T-HGNN paper (docs/DESIGN.md section 6.3): towers
 512 -> 256 -> 128, batch 128, Adam 1e-3, 10 epochs, in-batch negatives with
 inverse-frequency (logQ) correction, weak signals (follow, preview) as
 positives; a 90-day training window before the global cut and a 14-day
-hold-out after it (DESIGN.md section 3).
+hold-out after it (docs/DESIGN.md section 4.1).
 
 This module imports no TensorFlow (``gfm --help`` reads it).
 """
@@ -197,7 +197,7 @@ class TwoTowerConfig:
 
 @dataclasses.dataclass
 class EvaluateConfig(TwoTowerConfig):
-  """``gfm evaluate``: the evaluation protocol of DESIGN.md section 3.
+  """``gfm evaluate``: the evaluation protocol of docs/DESIGN.md section 4.
 
   Every two-tower option applies to the two-tower models trained here.
   """

@@ -1,4 +1,4 @@
-"""The evaluation protocol (DESIGN.md section 3) and the model comparison.
+"""The evaluation protocol (docs/DESIGN.md section 4) and the model comparison.
 
 Protocol, for one global cut:
 

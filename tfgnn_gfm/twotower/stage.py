@@ -178,7 +178,7 @@ def evaluate(data_dir: str | pathlib.Path, embeddings_dir: str | pathlib.Path,
              retrained_embeddings: str | pathlib.Path | None = None,
              progress: bool = True,
              verbose: int | None = None) -> dict[str, Any]:
-  """``gfm evaluate``: every model on one time split (DESIGN.md section 3).
+  """``gfm evaluate``: every model on one split (docs/DESIGN.md section 4).
 
   Args:
     data_dir: the dataset folder.
