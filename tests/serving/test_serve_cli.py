@@ -94,7 +94,8 @@ def test_gfm_serve_argument_errors(tmp_path, capsys):
   bad = tmp_path / "bad.config"
   bad.write_text("model_config_list {\n  config { nam: 'x' }\n}\n")
   assert main(["serve", "--model_config_file", str(bad)]) == 2
-  assert f"{bad}:2: unknown field 'nam'" in capsys.readouterr().err
+  assert (f'{bad}:2:12: Message type "tensorflow.serving.ModelConfig" has '
+          'no field named "nam".') in capsys.readouterr().err
 
 
 def test_gfm_serve_port_in_use_is_one_line_error(tmp_path, capsys):

@@ -32,6 +32,8 @@ from tfgnn_gfm.export import config as cfg
 from tfgnn_gfm.export import topk
 from tfgnn_gfm.export.lookups import ItemLookup, UserFeatureResolver
 from tfgnn_gfm.export.signatures import RetrievalModule, UserTowerModule
+from tfgnn_gfm.serving.model_config import (ModelConfig, ModelServerConfig,
+                                            model_server_config_text)
 
 _LOG = logging.getLogger(__name__)
 #: Saving a ScaNN index needs its op namespace whitelisted (DESIGN.md §5).
@@ -321,16 +323,18 @@ def example_requests(inputs: ExportInputs, resolver: UserFeatureResolver,
 
 
 def models_config_text(base: ExportDir) -> str:
-  """A ModelServerConfig text proto serving the three models from ``base``."""
-  blocks = []
-  for name in cfg.MODEL_NAMES:
-    blocks.append(
-        "  config {\n"
-        f"    name: \"{name}\"\n"
-        f"    base_path: \"{base.model_dir(name).resolve()}\"\n"
-        "    model_platform: \"tensorflow\"\n"
-        "  }\n")
-  return "model_config_list {\n" + "".join(blocks) + "}\n"
+  """A ModelServerConfig text proto serving the three models from ``base``.
+
+  Args:
+    base: the export's base path.
+
+  Returns:
+    The ``--model_config_file`` text (absolute base paths, as TF Serving
+    requires).
+  """
+  return model_server_config_text(ModelServerConfig(tuple(
+      ModelConfig(name=name, base_path=str(base.model_dir(name).resolve()))
+      for name in cfg.MODEL_NAMES)))
 
 
 def _save(module: tf.Module, signatures: Mapping[str, Any],
