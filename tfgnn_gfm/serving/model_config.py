@@ -3,7 +3,8 @@ with TF Serving's own protos.
 
 ``tensorflow_model_server --model_config_file`` reads a
 ``tensorflow.serving.ModelServerConfig`` in protobuf text format; so does
-``gfm serve``. The file is parsed by ``google.protobuf.text_format`` into
+``gfm serve``. The file is parsed by ``google.protobuf.text_format``
+(``text_proto``) into
 ``tensorflow_serving.config.model_server_config_pb2.ModelServerConfig``
 (tensorflow-serving-api), then checked for what ``gfm serve`` serves::
 
@@ -41,6 +42,8 @@ from typing import Mapping
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+from tfgnn_gfm.serving.text_proto import parse_text_proto, read_text_proto
+
 _LOG = logging.getLogger(__name__)
 
 LATEST = "latest"
@@ -49,8 +52,6 @@ SPECIFIC = "specific"
 PLATFORM = "tensorflow"
 
 _LABEL_RE = re.compile(r"^[A-Za-z0-9_]+$")
-# protobuf's ParseError text starts with "LINE:COLUMN : ".
-_POSITION_RE = re.compile(r"^(\d+):(\d+) : ")
 
 
 class ModelConfigError(ValueError):
@@ -273,14 +274,8 @@ def parse_model_server_config(text: str, source: str = "<config>",
       twice (``SOURCE:LINE:COLUMN: ...``), or a value gfm serve does not
       serve (``SOURCE: model 'NAME': ...``).
   """
-  proto = model_server_config_pb2.ModelServerConfig()
-  try:
-    text_format.Parse(text, proto)
-  except text_format.ParseError as e:
-    match = _POSITION_RE.match(str(e))
-    where = f"{source}:{match.group(1)}:{match.group(2)}" if match else source
-    raise ModelConfigError(
-        f"{where}: {str(e)[match.end() if match else 0:]}") from e
+  proto = parse_text_proto(text, model_server_config_pb2.ModelServerConfig(),
+                           source, ModelConfigError)
   return from_proto(proto, source, base_dir)
 
 
@@ -299,12 +294,9 @@ def load_model_server_config(path: str | os.PathLike) -> ModelServerConfig:
     ModelConfigError: if the file cannot be read or parsed.
   """
   path = pathlib.Path(path)
-  try:
-    text = path.read_text(encoding="utf-8")
-  except (OSError, UnicodeDecodeError) as e:
-    raise ModelConfigError(f"cannot read model config file {path}: {e}") from e
-  return parse_model_server_config(text, source=str(path),
-                                   base_dir=path.resolve().parent)
+  proto = read_text_proto(path, model_server_config_pb2.ModelServerConfig(),
+                          "model config file", ModelConfigError)
+  return from_proto(proto, str(path), path.resolve().parent)
 
 
 def model_server_config_text(config: ModelServerConfig) -> str:
