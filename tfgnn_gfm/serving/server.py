@@ -130,10 +130,10 @@ class _JsonErrorProtocol(web.RequestHandler):
   on_error: Callable[[int], None] | None = None
 
   def handle_error(self, request, http_code=500, exc=None, message=None):  # pylint: disable=arguments-renamed
-    if self.on_error is not None:
-      self.on_error(http_code)
     if request.writer.output_size > 0:
       raise ConnectionError("response already started; cannot send an error")
+    if self.on_error is not None:
+      self.on_error(http_code)
     if http_code >= 500:
       _LOG.error("HTTP error %d for %s", http_code, request.remote,
                  exc_info=exc)
