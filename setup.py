@@ -21,6 +21,7 @@ _PINNED = [
     "tensorflow-recommenders==0.7.7",
     "tensorflow-hub==0.16.1",
     "tensorflow-text==2.20.1",
+    "tensorflow-serving-api==2.20.0",  # TF Serving's config and log protos.
     "scann==1.4.2",
     "apache-beam==2.77.0",
     "implicit==0.7.2",  # ALS and BPR peers of gfm evaluate.

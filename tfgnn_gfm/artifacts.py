@@ -30,9 +30,10 @@ from typing import Any, Iterator, Mapping
 
 _LOG = logging.getLogger(__name__)
 MANIFEST_NAME = "manifest.json"
-#: Inside a served SavedModel version: REST predict bodies (JSON Lines) that
-#: ``gfm serve`` runs once after loading, before serving the version.
-SERVING_WARMUP_FILE = "assets.extra/gfm_warmup_requests.jsonl"
+#: Inside a served SavedModel version: TF Serving's warm-up file, a TFRecord of
+#: PredictionLog records that TF Serving and ``gfm serve`` replay once after
+#: loading the version, before serving it (``tfgnn_gfm.serving.warmup``).
+SERVING_WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
 MANIFEST_VERSION = 1
 TABLES = ("items", "interactions", "users")
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".json", ".json.gz",
@@ -370,7 +371,8 @@ class ExportDir(StageDir):
     return self.model_dir(name) / str(int(version))
 
   def warmup_path(self, name: str, version: int) -> pathlib.Path:
-    """Warm-up requests of one version (run by ``gfm serve`` on load)."""
+    """TF Serving's warm-up file of one version (replayed on load by TF
+    Serving and ``gfm serve``)."""
     return self.version_dir(name, version) / SERVING_WARMUP_FILE
 
   def version_manifest_path(self, name: str, version: int) -> pathlib.Path:

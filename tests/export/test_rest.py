@@ -145,3 +145,36 @@ def test_a_new_export_is_swapped_in_without_failed_requests(served):
   assert client.served_versions() == [2]
   assert not failures
   assert len(answers) > 5
+
+
+def test_gfm_serve_replays_the_exports_tf_serving_warm_up_file(
+    exported, tmp_path, caplog):
+  """The file gfm export wrote is what gfm serve runs at load: version 1
+  replays its record; version 2, whose record lacks an input, never serves
+  and its status names the record."""
+  import logging  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.serving import ModelStore, single_model_config, warmup  # pylint: disable=g-import-not-at-top
+  root, _ = exported
+  source = ExportDir(root / "exports").version_dir(cfg.USER_TOWER, 1)
+  base = tmp_path / cfg.USER_TOWER
+  shutil.copytree(source, base / "1")
+  shutil.copytree(source, base / "2")
+  (log,) = warmup.read_warmup_file(base / "2")
+  del log.predict_log.request.inputs["recent_item_ids"]
+  warmup.write_warmup_file(base / "2", [log])
+  store = ModelStore(single_model_config(cfg.USER_TOWER, base))
+  with caplog.at_level(logging.INFO, logger="tfgnn_gfm.serving.servable"):
+    store.poll(initial=True)
+  try:
+    assert store.served_versions(cfg.USER_TOWER) == [1]
+    assert (f"{cfg.USER_TOWER} version 1: ran 1 warm-up request(s)"
+            in caplog.text)
+    failed = store.status(cfg.USER_TOWER, version=2)[
+        "model_version_status"][0]
+    assert failed["state"] == "END"
+    assert failed["status"]["error_code"] == "INVALID_ARGUMENT"
+    assert ("warm-up request 1 of <base_path>/2/assets.extra/"
+            "tf_serving_warmup_requests failed" in
+            failed["status"]["error_message"])
+  finally:
+    store.stop()

@@ -9,10 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import tensorflow as tf
+from tensorflow_serving.apis import prediction_log_pb2
 
 from tfgnn_gfm.artifacts import ExportDir, TwoTowerDir
 from tfgnn_gfm.cli import main
 from tfgnn_gfm.export import config as cfg
+from tfgnn_gfm.serving import load_model_server_config, warmup
 
 
 def _load(root, name, version=1):
@@ -50,11 +52,17 @@ def test_export_writes_versioned_models_and_manifest(exported):
     assert (base.version_dir(name, 1) / "saved_model.pb").exists()
     assert json.loads(base.version_manifest_path(name, 1).read_text())[
         "model"] == name
-    warmup = [json.loads(line) for line in
-              base.warmup_path(name, 1).read_text().splitlines()]
-    assert [r["signature_name"] for r in warmup] == (
+    assert base.warmup_path(name, 1) == (
+        base.version_dir(name, 1) / "assets.extra" /
+        "tf_serving_warmup_requests")
+    records = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
+               for r in tf.data.TFRecordDataset(
+                   str(base.warmup_path(name, 1)))]
+    requests = [r.predict_log.request for r in records]
+    assert [r.model_spec.signature_name for r in requests] == (
         ["serving_default"] if name == cfg.USER_TOWER else
         ["serving_default", "similar_items", "search", "embed_items"])
+    assert {r.model_spec.name for r in requests} == {name}
   manifest = base.read_manifest()
   assert manifest["version"] == 1
   assert manifest["metrics"]["scann_recall@10_min"] >= 0.95
@@ -65,6 +73,35 @@ def test_export_writes_versioned_models_and_manifest(exported):
   for name in cfg.MODEL_NAMES:
     assert f'name: "{name}"' in config
     assert str(base.model_dir(name).resolve()) in config
+  served = load_model_server_config(base.models_config_path)
+  assert [(m.name, m.base_path) for m in served.models] == [
+      (name, str(base.model_dir(name).resolve())) for name in cfg.MODEL_NAMES]
+
+
+def test_warm_up_records_hold_the_example_requests_as_tensors(exported,
+                                                              models):
+  root, _ = exported
+  base = ExportDir(root / "exports")
+  examples = base.read_manifest()["examples"]
+  logs = warmup.read_warmup_file(base.version_dir("gfm_retrieval_bf", 1))
+  by_signature = dict(warmup.predict_inputs(log) for log in logs)
+  similar = by_signature["similar_items"]
+  instance = examples["similar_items"]["instances"][0]
+  assert similar["item_id"].tolist() == [instance["item_id"].encode()]
+  assert similar["k"].dtype == np.int32 and similar["k"].tolist() == [10]
+  # Every record holds exactly its signature's inputs, and runs on the
+  # loaded SavedModel as it is.
+  model = models["gfm_retrieval_bf"]
+  for signature, arrays in by_signature.items():
+    fn = model.signatures[signature]
+    assert set(arrays) == set(fn.structured_input_signature[1])
+    outputs = _call(model, signature, **arrays)
+    assert all(len(v) == 1 for v in outputs.values())
+  ((user_signature, user),) = [warmup.predict_inputs(log) for log in
+                               warmup.read_warmup_file(base.version_dir(
+                                   cfg.USER_TOWER, 1))]
+  assert user_signature == "serving_default"
+  assert user["recent_item_ids"].shape == (1, 3)
 
 
 def test_a_new_export_adds_a_version_and_never_overwrites(exported, tmp_path):

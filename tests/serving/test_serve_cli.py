@@ -9,7 +9,9 @@ import os
 import signal
 import subprocess
 import sys
+import pathlib
 import time
+import urllib.request
 
 import numpy as np
 import pytest
@@ -17,6 +19,8 @@ import pytest
 from tfgnn_gfm.cli import main
 from tfgnn_gfm.serving import ServingClient, ServingError
 from tests.serving import models
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 CONFIG = """\
 model_config_list {{
@@ -57,9 +61,11 @@ def test_gfm_serve_process_serves_scann_and_shuts_down_on_sigterm(tmp_path):
   config.write_text(CONFIG.format(root=tmp_path))
   # TF Serving's flag spellings work too; --port (gRPC) is only accepted.
   # Without --rest-api-host the server listens on loopback only.
+  monitoring = ROOT / "serving" / "monitoring.config"
   process, url = _start([f"--model_config_file={config}", "--rest_api_port=0",
                          "--file-system-poll-wait-seconds", "0",
-                         "--port", "8500"])
+                         "--port", "8500",
+                         f"--monitoring_config_file={monitoring}"])
   try:
     assert url.startswith("http://127.0.0.1:")
     client = ServingClient(url, "gfm_retrieval", timeout=60)
@@ -76,6 +82,14 @@ def test_gfm_serve_process_serves_scann_and_shuts_down_on_sigterm(tmp_path):
     with pytest.raises(ServingError) as e:
       client.predict(inputs={"query": [[1.0, 2.0]]})
     assert e.value.status == 400 and "input 'query'" in e.value.message
+    with urllib.request.urlopen(url + "/monitoring/prometheus/metrics",
+                                timeout=30) as response:
+      scraped = response.read().decode()
+    assert (':tensorflow:serving:request_count{model_name="gfm_retrieval",'
+            'status="OK",model_version="1",signature_name="serving_default"}'
+            ' 2') in scraped
+    assert ('gfm_serve_loaded_versions{model_name="half_plus_two"} 1'
+            in scraped)
   finally:
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
@@ -94,7 +108,13 @@ def test_gfm_serve_argument_errors(tmp_path, capsys):
   bad = tmp_path / "bad.config"
   bad.write_text("model_config_list {\n  config { nam: 'x' }\n}\n")
   assert main(["serve", "--model_config_file", str(bad)]) == 2
-  assert f"{bad}:2: unknown field 'nam'" in capsys.readouterr().err
+  assert (f'{bad}:2:12: Message type "tensorflow.serving.ModelConfig" has '
+          'no field named "nam".') in capsys.readouterr().err
+  monitoring = tmp_path / "monitoring.config"
+  monitoring.write_text("prometheus_config { enable: yes_please }\n")
+  assert main(["serve", "--model-base-path", str(tmp_path),
+               "--monitoring_config_file", str(monitoring)]) == 2
+  assert f"{monitoring}:1:29: " in capsys.readouterr().err
 
 
 def test_gfm_serve_port_in_use_is_one_line_error(tmp_path, capsys):

@@ -26,6 +26,12 @@ swapped in only once fully loaded; a version that fails to load is reported
 in the status and the previous one keeps serving. The server imports ScaNN
 and TF Text first, so ScaNN and brute-force exports both load.
 
+With --monitoring-config-file FILE (TF Serving's MonitoringConfig text
+proto, prometheus_config { enable: true }), the REST port also serves
+Prometheus metrics on /monitoring/prometheus/metrics (or the file's path):
+request counts and latency per model, version and signature, answers by
+HTTP status, loaded versions.
+
 Only the REST API is implemented: no gRPC (--port is accepted and
 ignored), no :classify/:regress. Every option is also accepted in TF
 Serving's spelling (--rest_api_port, --model_base_path, ...).
@@ -42,6 +48,8 @@ examples:
       --model-base-path out/exports/gfm_retrieval
   gfm serve --model-config-file out/exports/models.config --rest-api-port 8501
   gfm serve --model-config-file /models/models.config --rest-api-host 0.0.0.0
+  gfm serve --model-config-file out/exports/models.config \\
+      --monitoring-config-file serving/monitoring.config
   curl http://localhost:8501/v1/models/gfm_retrieval
 """
 
@@ -73,9 +81,19 @@ def _model_config(config: ServeConfig):
                                           config.model_base_path)
 
 
+def _monitoring_path(config: ServeConfig) -> str | None:
+  if not config.monitoring_config_file:
+    return None
+  from tfgnn_gfm.serving import monitoring_config  # pylint: disable=g-import-not-at-top
+  return monitoring_config.load_monitoring_config(
+      config.monitoring_config_file)
+
+
 def _print_ready(server) -> None:
   print(f"serve: REST API at {server.url} (TF Serving's REST contract; gRPC "
         "not implemented)")
+  if server.monitoring_path:
+    print(f"serve: Prometheus metrics at {server.url}{server.monitoring_path}")
   if server.host in ("0.0.0.0", "::", ""):
     print(f"serve: listening on all interfaces ({server.host or 'all'}): "
           "reachable from other machines")
@@ -90,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
   """Serves until interrupted."""
   config = config_from_args(ServeConfig, args)
   server_config = _model_config(config)  # ModelConfigError is a ValueError.
+  monitoring_path = _monitoring_path(config)  # So is MonitoringConfigError.
   if "port" in vars(args):
     logging.getLogger(__name__).warning(
         "--port %d ignored: gfm serve implements the REST API only (no gRPC)",
@@ -103,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
       max_request_bytes=config.max_request_bytes,
       max_batch_size=config.max_batch_size,
       header_timeout_seconds=config.header_read_timeout_seconds,
-      body_timeout_seconds=config.body_read_timeout_seconds)
+      body_timeout_seconds=config.body_read_timeout_seconds,
+      monitoring_path=monitoring_path)
   try:
     code = run_server(server, on_ready=_print_ready)
   except OSError as e:

@@ -23,15 +23,18 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from tfgnn_gfm.artifacts import (SERVING_WARMUP_FILE, ArtifactError,
-                                 EmbeddingsDir, ExportDir, GraphDir,
-                                 TwoTowerDir, atomic_directory,
+from tfgnn_gfm.artifacts import (ArtifactError, EmbeddingsDir, ExportDir,
+                                 GraphDir, TwoTowerDir, atomic_directory,
                                  atomic_write_text, write_manifest)
 from tfgnn_gfm.config import config_to_dict
 from tfgnn_gfm.export import config as cfg
 from tfgnn_gfm.export import topk
 from tfgnn_gfm.export.lookups import ItemLookup, UserFeatureResolver
 from tfgnn_gfm.export.signatures import RetrievalModule, UserTowerModule
+from tfgnn_gfm.serving import warmup
+from tfgnn_gfm.serving.model_config import (ModelConfig, ModelServerConfig,
+                                            model_server_config_text)
+from tfgnn_gfm.serving.servable import signature_input_specs
 
 _LOG = logging.getLogger(__name__)
 #: Saving a ScaNN index needs its op namespace whitelisted
@@ -322,30 +325,34 @@ def example_requests(inputs: ExportInputs, resolver: UserFeatureResolver,
 
 
 def models_config_text(base: ExportDir) -> str:
-  """A ModelServerConfig text proto serving the three models from ``base``."""
-  blocks = []
-  for name in cfg.MODEL_NAMES:
-    blocks.append(
-        "  config {\n"
-        f"    name: \"{name}\"\n"
-        f"    base_path: \"{base.model_dir(name).resolve()}\"\n"
-        "    model_platform: \"tensorflow\"\n"
-        "  }\n")
-  return "model_config_list {\n" + "".join(blocks) + "}\n"
+  """A ModelServerConfig text proto serving the three models from ``base``.
+
+  Args:
+    base: the export's base path.
+
+  Returns:
+    The ``--model_config_file`` text (absolute base paths, as TF Serving
+    requires).
+  """
+  return model_server_config_text(ModelServerConfig(tuple(
+      ModelConfig(name=name, base_path=str(base.model_dir(name).resolve()))
+      for name in cfg.MODEL_NAMES)))
 
 
 def _save(module: tf.Module, signatures: Mapping[str, Any],
           final: pathlib.Path, scann: bool, manifest: Mapping[str, Any],
-          warmup: list[dict[str, Any]]) -> None:
+          examples: list[dict[str, Any]]) -> None:
+  """Saves one version with its manifest and TF Serving warm-up file (one
+  PredictionLog per example request)."""
   options = tf.saved_model.SaveOptions(
       **(SCANN_SAVE_OPTIONS if scann else {}))
+  specs = {key: signature_input_specs(function)
+           for key, function in signatures.items()}
+  logs = warmup.example_logs(examples, specs, model_name=final.parent.name)
   with atomic_directory(final) as tmp:
     tf.saved_model.save(module, str(tmp), signatures=dict(signatures),
                         options=options)
-    warmup_path = tmp / SERVING_WARMUP_FILE
-    warmup_path.parent.mkdir(parents=True, exist_ok=True)
-    warmup_path.write_text("".join(json.dumps(r) + "\n" for r in warmup),
-                           encoding="utf-8")
+    warmup.write_warmup_file(tmp, logs)
     write_manifest(tmp, **manifest)
 
 
@@ -390,17 +397,17 @@ def export(two_tower_dir: str | pathlib.Path, base_dir: str | pathlib.Path,
                   inputs=inputs.inputs, counts=built.counts, metrics=metrics,
                   extra=extra)
   start = time.perf_counter()
-  retrieval_warmup = [built.examples[k] for k in (
+  retrieval_examples = [built.examples[k] for k in (
       "serving_default", "similar_items", "search", "embed_items")]
-  for name, module, scann, warmup in (
+  for name, module, scann, examples in (
       (cfg.USER_TOWER, built.user_tower, False,
        [built.examples["user_tower"]]),
       (cfg.RETRIEVAL_BRUTE_FORCE, built.retrieval_bf, False,
-       retrieval_warmup),
-      (cfg.RETRIEVAL_SCANN, built.retrieval_scann, True, retrieval_warmup)):
+       retrieval_examples),
+      (cfg.RETRIEVAL_SCANN, built.retrieval_scann, True, retrieval_examples)):
     _LOG.info("saving %s version %d", name, version)
     _save(module, module.signatures(), base.version_dir(name, version),
-          scann, {**manifest, "extra": {**extra, "model": name}}, warmup)
+          scann, {**manifest, "extra": {**extra, "model": name}}, examples)
   metrics["save_seconds"] = round(time.perf_counter() - start, 1)
   atomic_write_text(base.models_config_path, models_config_text(base))
   with tempfile.TemporaryDirectory(dir=base.root, prefix=".manifest-") as tmp:

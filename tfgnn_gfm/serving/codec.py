@@ -39,6 +39,8 @@ from tfgnn_gfm.serving.status import StatusError, invalid_argument
 
 ROW = "row"
 COLUMNAR = "columnar"
+#: The signature of a request that names none (``signature_name`` "").
+DEFAULT_SIGNATURE = "serving_default"
 
 _BYTES_SUFFIX = "_bytes"
 _DEBUG_CHARS = 256

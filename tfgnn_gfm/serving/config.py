@@ -37,6 +37,11 @@ class ServeConfig:
           "ModelServerConfig text proto listing several models (name, "
           "base_path, model_version_policy, version_labels); replaces "
           "--model-name/--model-base-path", metavar="FILE"))
+  monitoring_config_file: str | None = dataclasses.field(
+      default=None, metadata=_help(
+          "MonitoringConfig text proto; with prometheus_config { enable: "
+          "true } the REST port serves Prometheus metrics on its path "
+          "(default /monitoring/prometheus/metrics)", metavar="FILE"))
   rest_api_port: int = dataclasses.field(default=8501, metadata=_help(
       "port of the REST API (0: any free port, printed at start)",
       metavar="PORT"))

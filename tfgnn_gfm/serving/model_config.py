@@ -1,10 +1,12 @@
-"""TF Serving's ModelServerConfig text proto: a strict parser for its core.
+"""TF Serving's ModelServerConfig (``--model_config_file``), read and written
+with TF Serving's own protos.
 
 ``tensorflow_model_server --model_config_file`` reads a
-``tensorflow.serving.ModelServerConfig`` in protobuf text format. The
-TF Serving protos are not installed here, so this module parses the subset
-that matters for serving SavedModels from a file system, and rejects
-anything else with the file name and line number::
+``tensorflow.serving.ModelServerConfig`` in protobuf text format; so does
+``gfm serve``. The file is parsed by ``google.protobuf.text_format``
+(``text_proto``) into
+``tensorflow_serving.config.model_server_config_pb2.ModelServerConfig``
+(tensorflow-serving-api), then checked for what ``gfm serve`` serves::
 
   model_config_list {
     config {
@@ -19,12 +21,13 @@ anything else with the file name and line number::
     }
   }
 
-Text format details accepted: ``#`` comments, single- or double-quoted
-strings (C escapes, adjacent strings concatenated), an optional ``:`` before
-a message, ``{}`` or ``<>`` around messages, ``,`` or ``;`` after a field,
-and ``[a, b]`` lists for repeated numbers.
+Every error is one line naming the file: ``FILE:LINE:COLUMN: ...`` for a
+syntax error, an unknown field or a field given twice (protobuf's parser),
+``FILE: model 'NAME': ...`` for a value ``gfm serve`` does not accept
+(``custom_model_config``, ``logging_config``, another platform, a bad
+label, ...).
 
-This module imports nothing heavy.
+This module imports no TensorFlow (the config protos need protobuf only).
 """
 
 from __future__ import annotations
@@ -34,20 +37,25 @@ import logging
 import os
 import pathlib
 import re
-from typing import Any, Mapping
+from typing import Mapping
+
+from google.protobuf import text_format
+from tensorflow_serving.config import model_server_config_pb2
+
+from tfgnn_gfm.serving.text_proto import parse_text_proto, read_text_proto
 
 _LOG = logging.getLogger(__name__)
 
 LATEST = "latest"
 ALL = "all"
 SPECIFIC = "specific"
+PLATFORM = "tensorflow"
 
 _LABEL_RE = re.compile(r"^[A-Za-z0-9_]+$")
-_INT64_MAX = 2**63 - 1
 
 
 class ModelConfigError(ValueError):
-  """A model server config that cannot be read, with file and line."""
+  """A model server config that cannot be read, naming the file."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +74,14 @@ class VersionPolicy:
   versions: tuple[int, ...] = ()
 
   def select(self, available: set[int] | frozenset[int]) -> set[int]:
-    """The versions to serve among those available on disk."""
+    """The versions to serve among those available on disk.
+
+    Args:
+      available: versions found under the base path.
+
+    Returns:
+      The subset to serve.
+    """
     if self.kind == ALL:
       return set(available)
     if self.kind == SPECIFIC:
@@ -88,7 +103,7 @@ class ModelConfig:
 
   name: str
   base_path: str
-  model_platform: str = "tensorflow"
+  model_platform: str = PLATFORM
   version_policy: VersionPolicy = VersionPolicy()
   version_labels: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
@@ -110,6 +125,23 @@ class ModelServerConfig:
         return model
     return None
 
+  def to_proto(self) -> model_server_config_pb2.ModelServerConfig:
+    """This config as TF Serving's ``ModelServerConfig`` message."""
+    proto = model_server_config_pb2.ModelServerConfig()
+    for model in self.models:
+      entry = proto.model_config_list.config.add(
+          name=model.name, base_path=model.base_path,
+          model_platform=model.model_platform)
+      policy = model.version_policy
+      if policy.kind == ALL:
+        entry.model_version_policy.all.SetInParent()
+      elif policy.kind == SPECIFIC:
+        entry.model_version_policy.specific.versions.extend(policy.versions)
+      elif policy != VersionPolicy():
+        entry.model_version_policy.latest.num_versions = policy.num_versions
+      entry.version_labels.update(model.version_labels)
+    return proto
+
 
 def single_model_config(name: str, base_path: str | os.PathLike
                         ) -> ModelServerConfig:
@@ -128,293 +160,98 @@ def single_model_config(name: str, base_path: str | os.PathLike
       name=name, base_path=os.path.abspath(os.fspath(base_path))),))
 
 
-# -- Text format tokens --------------------------------------------------------
-
-_TOKEN_RE = re.compile(r"""
-    (?P<space>[ \t\r\f\v]+) |
-    (?P<newline>\n) |
-    (?P<comment>\#[^\n]*) |
-    (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*') |
-    (?P<number>[-+]?(?:0[xX][0-9A-Fa-f]+|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)) |
-    (?P<ident>[A-Za-z_][A-Za-z0-9_.]*) |
-    (?P<symbol>[{}<>:\[\],;])
-""", re.VERBOSE)
-
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"',
-            "a": "\a", "b": "\b", "f": "\f", "v": "\v", "?": "?"}
-
-
-@dataclasses.dataclass(frozen=True)
-class _Token:
-  kind: str
-  text: str
-  line: int
-
-
-def _unquote(text: str, error) -> str:
-  body = text[1:-1]
-  out = []
-  i = 0
-  while i < len(body):
-    char = body[i]
-    if char != "\\":
-      out.append(char)
-      i += 1
-      continue
-    nxt = body[i + 1]
-    if nxt in _ESCAPES:
-      out.append(_ESCAPES[nxt])
-      i += 2
-    elif nxt in "xX":
-      match = re.match(r"[0-9A-Fa-f]{1,2}", body[i + 2:])
-      if not match:
-        raise error(f"bad escape in string {text}")
-      out.append(chr(int(match.group(), 16)))
-      i += 2 + len(match.group())
-    elif nxt in "01234567":
-      match = re.match(r"[0-7]{1,3}", body[i + 1:])
-      out.append(chr(int(match.group(), 8)))
-      i += 1 + len(match.group())
-    else:
-      raise error(f"bad escape \\{nxt} in string {text}")
-  return "".join(out)
-
-
-def _tokenize(text: str, source: str) -> list[_Token]:
-  tokens = []
-  line = 1
-  pos = 0
-  while pos < len(text):
-    match = _TOKEN_RE.match(text, pos)
-    if not match:
-      snippet = text[pos:pos + 20].split("\n")[0]
-      raise ModelConfigError(f"{source}:{line}: unexpected text {snippet!r}")
-    kind = match.lastgroup
-    if kind == "newline":
-      line += 1
-    elif kind not in ("space", "comment"):
-      tokens.append(_Token(kind, match.group(), line))
-    pos = match.end()
-  tokens.append(_Token("end", "", line))
-  return tokens
-
-
-# -- Schema of the accepted subset ---------------------------------------------
-
-# field name -> (kind, repeated, message type or None); kinds: "message",
-# "string", "int", "unsupported".
-_SCHEMA: dict[str, dict[str, tuple[str, bool, str | None]]] = {
-    "ModelServerConfig": {
-        "model_config_list": ("message", False, "ModelConfigList"),
-        "custom_model_config": ("unsupported", False, None),
-    },
-    "ModelConfigList": {
-        "config": ("message", True, "ModelConfig"),
-    },
-    "ModelConfig": {
-        "name": ("string", False, None),
-        "base_path": ("string", False, None),
-        "model_platform": ("string", False, None),
-        "model_version_policy": ("message", False, "ServableVersionPolicy"),
-        "version_labels": ("message", True, "VersionLabel"),
-        "model_type": ("unsupported", False, None),
-        "logging_config": ("unsupported", False, None),
-    },
-    "ServableVersionPolicy": {
-        "latest": ("message", False, "Latest"),
-        "all": ("message", False, "All"),
-        "specific": ("message", False, "Specific"),
-    },
-    "Latest": {"num_versions": ("int", False, None)},
-    "All": {},
-    "Specific": {"versions": ("int", True, None)},
-    "VersionLabel": {
-        "key": ("string", False, None),
-        "value": ("int", False, None),
-    },
-}
-
-
-@dataclasses.dataclass
-class _Message:
-  type_name: str
-  line: int
-  fields: dict[str, Any] = dataclasses.field(default_factory=dict)
-  lines: dict[str, int] = dataclasses.field(default_factory=dict)
-
-
-class _Parser:
-  """Recursive-descent parser of text-format messages against _SCHEMA."""
-
-  def __init__(self, text: str, source: str):
-    self.source = source
-    self.tokens = _tokenize(text, source)
-    self.pos = 0
-
-  def error(self, message: str, line: int | None = None) -> ModelConfigError:
-    line = self.peek().line if line is None else line
-    return ModelConfigError(f"{self.source}:{line}: {message}")
-
-  def peek(self) -> _Token:
-    return self.tokens[self.pos]
-
-  def take(self) -> _Token:
-    token = self.tokens[self.pos]
-    self.pos += 1
-    return token
-
-  def accept(self, text: str) -> bool:
-    if self.peek().kind == "symbol" and self.peek().text == text:
-      self.pos += 1
-      return True
-    return False
-
-  def parse(self) -> _Message:
-    message = self.message("ModelServerConfig", line=1, close="end")
-    return message
-
-  def message(self, type_name: str, line: int, close: str) -> _Message:
-    schema = _SCHEMA[type_name]
-    message = _Message(type_name, line)
-    while True:
-      token = self.peek()
-      if close == "end" and token.kind == "end":
-        return message
-      if token.kind == "symbol" and token.text == close:
-        self.take()
-        return message
-      if token.kind == "end":
-        raise self.error(f"missing '{close}' to close the {type_name} opened "
-                         f"on line {line}")
-      if token.kind != "ident":
-        raise self.error(f"expected a field name of {type_name}, got "
-                         f"{token.text!r}")
-      self.take()
-      name = token.text
-      if name not in schema:
-        known = ", ".join(sorted(schema)) or "none"
-        raise self.error(f"unknown field {name!r} in {type_name} (known: "
-                         f"{known})", token.line)
-      kind, repeated, sub_type = schema[name]
-      if kind == "unsupported":
-        raise self.error(f"field {name!r} of {type_name} is not supported by "
-                         "gfm serve", token.line)
-      if kind == "message":
-        self.accept(":")
-        if self.accept("{"):
-          value = self.message(sub_type, token.line, "}")
-        elif self.accept("<"):
-          value = self.message(sub_type, token.line, ">")
-        else:
-          raise self.error(f"expected '{{' after {name!r}")
-        values = [value]
-      else:
-        if not self.accept(":"):
-          raise self.error(f"expected ':' after {name!r}")
-        if self.accept("["):
-          if not repeated:
-            raise self.error(f"field {name!r} is not repeated; a list is not "
-                             "allowed", token.line)
-          values = []
-          if not self.accept("]"):
-            while True:
-              values.append(self.scalar(kind, name))
-              if self.accept("]"):
-                break
-              if not self.accept(","):
-                raise self.error("expected ',' or ']' in the list of "
-                                 f"{name!r}")
-        else:
-          values = [self.scalar(kind, name)]
-      if repeated:
-        message.fields.setdefault(name, []).extend(values)
-      else:
-        if name in message.fields:
-          raise self.error(f"field {name!r} of {type_name} given twice (first "
-                           f"on line {message.lines[name]})", token.line)
-        message.fields[name] = values[0]
-      message.lines.setdefault(name, token.line)
-      if not self.accept(","):
-        self.accept(";")
-
-  def scalar(self, kind: str, name: str) -> Any:
-    token = self.peek()
-    if kind == "string":
-      if token.kind != "string":
-        raise self.error(f"field {name!r} needs a quoted string, got "
-                         f"{token.text!r}")
-      parts = []
-      while self.peek().kind == "string":
-        parts.append(_unquote(self.take().text, self.error))
-      return "".join(parts)
-    if token.kind != "number" or not re.fullmatch(
-        r"[-+]?(0[xX][0-9A-Fa-f]+|\d+)", token.text):
-      raise self.error(f"field {name!r} needs an integer, got {token.text!r}")
-    self.take()
-    return int(token.text, 0) if "x" in token.text.lower() else int(token.text)
-
-
-# -- From parsed messages to configs -------------------------------------------
-
-
-def _policy(message: _Message, error) -> VersionPolicy:
-  chosen = [name for name in ("latest", "all", "specific")
-            if name in message.fields]
-  if len(chosen) > 1:
-    raise error(f"model_version_policy sets {' and '.join(chosen)}; choose one",
-                message.lines[chosen[1]])
-  if not chosen or chosen[0] == LATEST:
-    latest = message.fields.get("latest")
-    num = latest.fields.get("num_versions", 0) if latest else 0
-    if num < 0:
-      raise error("latest.num_versions must be >= 0", latest.line)
-    return VersionPolicy(LATEST, num_versions=max(num, 1))
-  if chosen[0] == ALL:
+def _policy(proto, error) -> VersionPolicy:
+  chosen = proto.WhichOneof("policy_choice")
+  if chosen in (None, LATEST):
+    return VersionPolicy(LATEST, num_versions=max(proto.latest.num_versions,
+                                                  1))
+  if chosen == ALL:
     return VersionPolicy(ALL)
-  specific = message.fields["specific"]
-  versions = tuple(specific.fields.get("versions", ()))
+  versions = tuple(sorted(set(proto.specific.versions)))
   if not versions:
-    raise error("specific policy lists no versions", specific.line)
-  if any(v < 0 or v > _INT64_MAX for v in versions):
-    raise error("versions must be non-negative int64 values", specific.line)
-  return VersionPolicy(SPECIFIC, versions=tuple(sorted(set(versions))))
+    raise error("the specific version policy lists no versions")
+  if versions[0] < 0:
+    raise error(f"version {versions[0]} of the specific policy is negative")
+  return VersionPolicy(SPECIFIC, versions=versions)
 
 
-def _model(message: _Message, error, base_dir: pathlib.Path | None
+def _model(proto, index: int, source: str, base_dir: pathlib.Path | None
            ) -> ModelConfig:
-  name = message.fields.get("name", "")
+  """Checks one ``ModelConfig`` message and turns it into a ModelConfig."""
+  name = proto.name
+
+  def error(message: str) -> ModelConfigError:
+    which = f"model {name!r}" if name else f"config {index + 1}"
+    return ModelConfigError(f"{source}: {which}: {message}")
+
   if not name:
-    raise error("a config has no name", message.line)
-  base_path = message.fields.get("base_path", "")
-  if not base_path:
-    raise error(f"model {name!r} has no base_path", message.line)
+    raise error("a config has no name")
+  if not proto.base_path:
+    raise error("it has no base_path")
+  if proto.HasField("logging_config"):
+    raise error("field 'logging_config' is not supported by gfm serve")
+  if proto.model_type:
+    raise error("field 'model_type' (deprecated in TF Serving) is not "
+                "supported by gfm serve; use model_platform")
+  platform = proto.model_platform or PLATFORM
+  if platform != PLATFORM:
+    raise error(f"model_platform {platform!r} is not supported (only "
+                f"{PLATFORM!r})")
+  base_path = proto.base_path
   if "://" not in base_path and not os.path.isabs(base_path):
     resolved = os.path.abspath(os.path.join(base_dir or ".", base_path))
     _LOG.warning("model %s: relative base_path %r read as %s (TF Serving "
                  "requires absolute paths)", name, base_path, resolved)
     base_path = resolved
-  platform = message.fields.get("model_platform", "tensorflow")
-  if platform != "tensorflow":
-    raise error(f"model {name!r}: model_platform {platform!r} is not "
-                "supported (only 'tensorflow')",
-                message.lines.get("model_platform", message.line))
-  policy_message = message.fields.get("model_version_policy")
-  policy = _policy(policy_message, error) if policy_message else VersionPolicy()
-  labels: dict[str, int] = {}
-  for entry in message.fields.get("version_labels", []):
-    key = entry.fields.get("key", "")
-    if not _LABEL_RE.match(key):
-      raise error(f"model {name!r}: version label {key!r} must be letters, "
-                  "digits and underscores", entry.line)
-    if "value" not in entry.fields:
-      raise error(f"model {name!r}: version label {key!r} has no value",
-                  entry.line)
-    if key in labels:
-      raise error(f"model {name!r}: version label {key!r} given twice",
-                  entry.line)
-    labels[key] = entry.fields["value"]
+  for label in sorted(proto.version_labels):
+    if not _LABEL_RE.match(label):
+      raise error(f"version label {label!r} must be letters, digits and "
+                  "underscores")
   return ModelConfig(name=name, base_path=base_path, model_platform=platform,
-                     version_policy=policy, version_labels=labels)
+                     version_policy=_policy(proto.model_version_policy, error),
+                     version_labels=dict(proto.version_labels))
+
+
+def from_proto(proto: model_server_config_pb2.ModelServerConfig,
+               source: str = "<config>",
+               base_dir: str | os.PathLike | None = None
+               ) -> ModelServerConfig:
+  """Checks a ``ModelServerConfig`` message and turns it into a config.
+
+  Args:
+    proto: the message.
+    source: name used in error messages (usually the file path).
+    base_dir: folder against which relative base paths are resolved
+      (default: the current directory).
+
+  Returns:
+    The config.
+
+  Raises:
+    ModelConfigError: for what gfm serve does not serve (no model list, a
+      custom config, a duplicate name, another platform, a bad label...).
+  """
+  if proto.HasField("custom_model_config"):
+    raise ModelConfigError(f"{source}: custom_model_config is not supported "
+                           "by gfm serve (use model_config_list)")
+  if not proto.HasField("model_config_list"):
+    raise ModelConfigError(f"{source}: no model_config_list (the only "
+                           "supported config)")
+  configs = proto.model_config_list.config
+  if not configs:
+    raise ModelConfigError(f"{source}: model_config_list has no config")
+  base = pathlib.Path(base_dir) if base_dir is not None else None
+  models = []
+  seen: dict[str, int] = {}
+  for index, message in enumerate(configs):
+    model = _model(message, index, source, base)
+    if model.name in seen:
+      raise ModelConfigError(
+          f"{source}: Illegal to list model {model.name} multiple times in "
+          f"config list (configs {seen[model.name] + 1} and {index + 1})")
+    seen[model.name] = index
+    models.append(model)
+  return ModelServerConfig(tuple(models))
 
 
 def parse_model_server_config(text: str, source: str = "<config>",
@@ -433,32 +270,13 @@ def parse_model_server_config(text: str, source: str = "<config>",
     The config.
 
   Raises:
-    ModelConfigError: on any syntax error, unknown or unsupported field,
-      duplicate model name or invalid value, naming the line.
+    ModelConfigError: on a syntax error, an unknown field or one given
+      twice (``SOURCE:LINE:COLUMN: ...``), or a value gfm serve does not
+      serve (``SOURCE: model 'NAME': ...``).
   """
-  parser = _Parser(text, source)
-  root = parser.parse()
-
-  def error(message: str, line: int) -> ModelConfigError:
-    return ModelConfigError(f"{source}:{line}: {message}")
-
-  config_list = root.fields.get("model_config_list")
-  if config_list is None:
-    raise error("no model_config_list (the only supported config)", 1)
-  models = []
-  seen: dict[str, int] = {}
-  for message in config_list.fields.get("config", []):
-    model = _model(message, error,
-                   pathlib.Path(base_dir) if base_dir is not None else None)
-    if model.name in seen:
-      raise error(f"Illegal to list model {model.name} multiple times in "
-                  f"config list (first on line {seen[model.name]})",
-                  message.line)
-    seen[model.name] = message.line
-    models.append(model)
-  if not models:
-    raise error("model_config_list has no config", config_list.line)
-  return ModelServerConfig(tuple(models))
+  proto = parse_text_proto(text, model_server_config_pb2.ModelServerConfig(),
+                           source, ModelConfigError)
+  return from_proto(proto, source, base_dir)
 
 
 def load_model_server_config(path: str | os.PathLike) -> ModelServerConfig:
@@ -476,9 +294,19 @@ def load_model_server_config(path: str | os.PathLike) -> ModelServerConfig:
     ModelConfigError: if the file cannot be read or parsed.
   """
   path = pathlib.Path(path)
-  try:
-    text = path.read_text(encoding="utf-8")
-  except (OSError, UnicodeDecodeError) as e:
-    raise ModelConfigError(f"cannot read model config file {path}: {e}") from e
-  return parse_model_server_config(text, source=str(path),
-                                   base_dir=path.resolve().parent)
+  proto = read_text_proto(path, model_server_config_pb2.ModelServerConfig(),
+                          "model config file", ModelConfigError)
+  return from_proto(proto, str(path), path.resolve().parent)
+
+
+def model_server_config_text(config: ModelServerConfig) -> str:
+  """A config as a ``--model_config_file`` (ModelServerConfig text proto).
+
+  Args:
+    config: the models.
+
+  Returns:
+    The text proto, as protobuf's ``text_format`` writes it; TF Serving and
+    ``parse_model_server_config`` read it back.
+  """
+  return text_format.MessageToString(config.to_proto())

@@ -9,6 +9,9 @@ SavedModels may use custom ops from libraries that register them when
 imported: ScaNN (``Scann>ScannSearchBatched``) and TF Text (the text
 encoder's tokenizer). ``import_custom_ops`` imports them; the server calls
 it once before loading any model, so ScaNN and brute-force exports both load.
+
+After loading, a version replays its TF Serving warm-up file (``warmup``)
+before it is served.
 """
 
 from __future__ import annotations
@@ -22,23 +25,18 @@ from typing import Mapping
 
 import numpy as np
 
-from tfgnn_gfm.artifacts import SERVING_WARMUP_FILE
+from tfgnn_gfm.serving import codec
 from tfgnn_gfm.serving import status
-from tfgnn_gfm.serving.codec import TensorSpec
+from tfgnn_gfm.serving import warmup
+from tfgnn_gfm.serving.codec import DEFAULT_SIGNATURE, TensorSpec
 from tfgnn_gfm.serving.status import StatusError, invalid_argument
 
 _LOG = logging.getLogger(__name__)
 
-DEFAULT_SIGNATURE = "serving_default"
 SERVE_TAG = "serve"
 
 #: Libraries whose import registers TensorFlow ops that exports may use.
 CUSTOM_OP_MODULES = ("scann", "tensorflow_text")
-#: Warm-up requests of a version (JSON Lines of REST predict bodies), run
-#: once after loading and before the version is served. TF Serving's own
-#: warm-up file (``assets.extra/tf_serving_warmup_requests``, PredictionLog
-#: TFRecords) is a different file; TF Serving ignores this one.
-WARMUP_FILE = SERVING_WARMUP_FILE
 
 
 def import_custom_ops(modules: tuple[str, ...] = CUSTOM_OP_MODULES
@@ -116,30 +114,35 @@ class Servable:
     return self._signature(signature_name).inputs
 
   def warm_up(self) -> int:
-    """Runs the version's warm-up requests (``WARMUP_FILE``), if any, so the
+    """Replays the version's TF Serving warm-up file, if any
+    (``assets.extra/tf_serving_warmup_requests``, see ``warmup``), so the
     first real requests do not pay for tracing and kernel set-up.
 
     Returns:
       The number of requests run.
 
     Raises:
-      StatusError: when a warm-up request fails (the version is then not
-        served, as TF Serving does with a failing warm-up).
+      StatusError: when the file cannot be read or a request fails (the
+        version is then not served, as TF Serving does with a failing
+        warm-up).
     """
-    from tfgnn_gfm.serving import codec  # pylint: disable=g-import-not-at-top
-    path = pathlib.Path(self.path) / WARMUP_FILE
-    if not path.exists():
-      return 0
-    count = 0
-    for line in path.read_text(encoding="utf-8").splitlines():
-      if line.strip():
-        try:
-          run_predict(self, codec.parse_predict_request(line))
-        except StatusError as e:
-          raise StatusError(e.code, f"warm-up request {count + 1} of {path} "
-                            f"failed: {e.message}") from e
-        count += 1
-    return count
+    logs = warmup.read_warmup_file(self.path)
+    for number, log in enumerate(logs, 1):
+      try:
+        signature_name, arrays = warmup.predict_inputs(log)
+        specs = self.input_specs(signature_name)
+        if set(arrays) != set(specs):
+          raise invalid_argument(
+              f"inputs {sorted(arrays)} do not match the signature's "
+              f"{sorted(specs)}")
+        codec.check_input_shapes(arrays, specs,
+                                 signature_name or DEFAULT_SIGNATURE)
+        self.run(signature_name, arrays)
+      except StatusError as e:
+        raise StatusError(e.code, f"warm-up request {number} of "
+                          f"{warmup.warmup_path(self.path)} failed: "
+                          f"{e.message}") from e
+    return len(logs)
 
   def run(self, signature_name: str, inputs: Mapping[str, np.ndarray]
           ) -> dict[str, np.ndarray]:
@@ -203,7 +206,6 @@ def run_predict(servable, request, max_batch_size: int | None = None
   Raises:
     StatusError: for any request or model error.
   """
-  from tfgnn_gfm.serving import codec  # pylint: disable=g-import-not-at-top
   specs = servable.input_specs(request.signature_name)
   fmt, arrays = codec.decode_inputs(request, specs, max_batch_size)
   codec.check_input_shapes(arrays, specs,
@@ -264,6 +266,34 @@ def _tensor_spec(spec) -> TensorSpec:
                                  for d in spec.shape.as_list()))
 
 
+def _tf_input_specs(function) -> dict[str, object]:
+  """Input name -> ``tf.TensorSpec`` of a signature function: the keyword
+  inputs of a loaded signature, or the (named) specs of a tf.function's
+  ``input_signature``, a dict argument giving its keys."""
+  args, kwargs = function.structured_input_signature
+  specs = dict(kwargs)
+  for arg in args:
+    if isinstance(arg, Mapping):
+      specs.update(arg)
+    else:
+      specs[arg.name] = arg
+  return specs
+
+
+def signature_input_specs(function) -> dict[str, TensorSpec]:
+  """The inputs of a signature function, as the REST codec reads them.
+
+  Args:
+    function: a loaded SavedModel signature, or a concrete function about
+      to be saved as one.
+
+  Returns:
+    Input name -> ``codec.TensorSpec`` (dtype name and shape).
+  """
+  return {name: _tensor_spec(spec)
+          for name, spec in _tf_input_specs(function).items()}
+
+
 def _load_error(error: Exception) -> StatusError:
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if isinstance(error, StatusError):
@@ -301,11 +331,10 @@ def load_servable(name: str, version: int, path: str | os.PathLike
     loaded = tf.saved_model.load(str(path), tags=[SERVE_TAG])
     signatures = {}
     for key, function in loaded.signatures.items():
-      specs = dict(function.structured_input_signature[1])
       signatures[key] = _Signature(
-          function=function,
-          inputs={n: _tensor_spec(s) for n, s in specs.items()},
-          tf_dtypes={n: s.dtype for n, s in specs.items()})
+          function=function, inputs=signature_input_specs(function),
+          tf_dtypes={n: s.dtype
+                     for n, s in _tf_input_specs(function).items()})
   except Exception as e:  # pylint: disable=broad-except
     raise _load_error(e) from e
   servable = Servable(name, version, str(path), signature_def_map, signatures,

@@ -6,6 +6,7 @@ Endpoints (exactly TF Serving's; ``[...]`` is optional, ``/versions/V`` and
   GET  /v1/models/NAME[/versions/V|/labels/L]            model status
   GET  /v1/models/NAME[/versions/V|/labels/L]/metadata   signature defs
   POST /v1/models/NAME[/versions/V|/labels/L]:predict    row or columnar
+  GET  /monitoring/prometheus/metrics                    with monitoring
 
 Answers and errors are TF Serving's: JSON bodies, ``{"error": "..."}`` with
 404 for an unknown model or version, 400 for a malformed request, a request
@@ -14,7 +15,8 @@ that does not fit the signature or an invalid argument raised by the model
 off the event loop, so the server keeps answering while models work; the
 model store (``model_store``) polls the base paths and swaps in new versions
 once they are loaded. ``:classify`` and ``:regress`` (tf.Example APIs) and
-gRPC are not implemented.
+gRPC are not implemented. With a monitoring path (``--monitoring_config_file``)
+the same port serves Prometheus metrics (``monitoring``).
 
 Hostile or broken clients get a 4xx JSON error and cost bounded resources:
 malformed HTTP (a bad Content-Length, an unknown method, an oversized
@@ -36,6 +38,7 @@ import os
 import re
 import signal
 import threading
+import time
 import urllib.parse
 from typing import Callable
 
@@ -45,8 +48,10 @@ from tfgnn_gfm.serving import codec
 from tfgnn_gfm.serving import request_body
 from tfgnn_gfm.serving import status
 from tfgnn_gfm.serving.config import ServeConfig
+from tfgnn_gfm.serving.metrics import CONTENT_TYPE as _METRICS_CONTENT_TYPE
 from tfgnn_gfm.serving.model_config import ModelServerConfig
 from tfgnn_gfm.serving.model_store import Loader, ModelStore
+from tfgnn_gfm.serving.monitoring import PredictLabels, ServingMetrics
 from tfgnn_gfm.serving.servable import run_predict
 from tfgnn_gfm.serving.status import StatusError, invalid_argument
 
@@ -121,9 +126,14 @@ class _JsonErrorProtocol(web.RequestHandler):
   log line.
   """
 
+  #: Called with the HTTP status of each error answered here (metrics).
+  on_error: Callable[[int], None] | None = None
+
   def handle_error(self, request, http_code=500, exc=None, message=None):  # pylint: disable=arguments-renamed
     if request.writer.output_size > 0:
       raise ConnectionError("response already started; cannot send an error")
+    if self.on_error is not None:
+      self.on_error(http_code)
     if http_code >= 500:
       _LOG.error("HTTP error %d for %s", http_code, request.remote,
                  exc_info=exc)
@@ -143,16 +153,21 @@ class _JsonErrorServer(web.Server):
 
   Args:
     handler: answers each request.
+    on_error: called with the HTTP status of each malformed-HTTP answer.
     **protocol_kwargs: options of each connection's ``RequestHandler``.
   """
 
-  def __init__(self, handler, **protocol_kwargs):
+  def __init__(self, handler, on_error: Callable[[int], None] | None = None,
+               **protocol_kwargs):
     super().__init__(handler, **protocol_kwargs)
+    self._on_error = on_error
     self._protocol_kwargs = protocol_kwargs
 
   def __call__(self) -> web.RequestHandler:
-    return _JsonErrorProtocol(self, loop=asyncio.get_running_loop(),
-                              **self._protocol_kwargs)
+    protocol = _JsonErrorProtocol(self, loop=asyncio.get_running_loop(),
+                                  **self._protocol_kwargs)
+    protocol.on_error = self._on_error
+    return protocol
 
 
 class _Request:
@@ -203,6 +218,9 @@ class RestApi:
       None for no limit.
     body_timeout_seconds: time allowed for receiving a body (408 after);
       None for no limit.
+    metrics: where requests are counted (default: a new ``ServingMetrics``).
+    metrics_path: the path answering ``GET`` with the metrics in
+      Prometheus' text format; None to not expose them.
   """
 
   def __init__(self, store: ModelStore,
@@ -211,8 +229,12 @@ class RestApi:
                max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
                max_batch_size: int | None = DEFAULT_MAX_BATCH_SIZE,
                body_timeout_seconds: float | None = (
-                   DEFAULT_BODY_TIMEOUT_SECONDS)):
+                   DEFAULT_BODY_TIMEOUT_SECONDS),
+               metrics: ServingMetrics | None = None,
+               metrics_path: str | None = None):
     self.store = store
+    self.metrics = metrics or ServingMetrics(store)
+    self.metrics_path = metrics_path
     self.executor = executor
     self.timeout_seconds = timeout_seconds
     self.max_request_bytes = max_request_bytes
@@ -228,14 +250,26 @@ class RestApi:
         request line and headers this long after it opened, or after its
         previous answer, is closed (idle keep-alive connections too).
     """
-    return _JsonErrorServer(self.handle, access_log=None,
+    return _JsonErrorServer(self.handle,
+                            on_error=self.metrics.record_response,
+                            access_log=None,
                             keepalive_timeout=header_timeout_seconds,
                             lingering_time=_LINGER_SECONDS,
                             auto_decompress=False)
 
   async def handle(self, request: web.BaseRequest) -> web.Response:
-    """Dispatches one request; never raises."""
+    """Dispatches one request and counts its answer; never raises."""
+    response = await self._dispatch(request)
+    self.metrics.record_response(response.status)
+    return response
+
+  async def _dispatch(self, request: web.BaseRequest) -> web.Response:
     path = request.rel_url.raw_path
+    if self.metrics_path is not None and path == self.metrics_path:
+      if request.method != "GET":
+        return _json_response({"error": f"Use GET for {path}"}, 405)
+      return web.Response(body=self.metrics.render().encode("utf-8"),
+                          headers={"Content-Type": _METRICS_CONTENT_TYPE})
     if not _API_PATH.fullmatch(path):
       return _json_response(
           {"error": f"Not found: {status.bounded(path, _QUOTED_CHARS)}"}, 404)
@@ -252,8 +286,7 @@ class RestApi:
         raise StatusError(status.UNIMPLEMENTED,
                           f"gfm serve does not implement :{parsed.verb} "
                           "(tf.Example APIs); use :predict")
-      body = await self._read_body(request)
-      return _json_response(await self._predict_async(parsed, body))
+      return _json_response(await self._predict_counted(request, parsed))
     except StatusError as e:
       if e.http_status >= 500:
         _LOG.error("%s %s: %s", request.method, path,
@@ -305,10 +338,32 @@ class RestApi:
         "metadata": {"signature_def": servable.signature_def_map},
     }
 
-  async def _predict_async(self, parsed: _Request, body: bytes) -> bytes:
+  async def _predict_counted(self, request: web.BaseRequest,
+                             parsed: _Request) -> bytes:
+    """Reads and runs a predict request, counting it and its wall time."""
+    started = time.perf_counter()
+    labels = self.metrics.predict_labels(parsed.name)
+    code = status.INTERNAL
+    try:
+      answer = await self._predict_async(
+          parsed, await self._read_body(request), labels)
+      code = status.OK
+      return answer
+    except StatusError as e:
+      code = e.code
+      raise
+    except ConnectionError:
+      code = status.CANCELLED
+      raise
+    finally:
+      self.metrics.record_predict(labels, code,
+                                  time.perf_counter() - started)
+
+  async def _predict_async(self, parsed: _Request, body: bytes,
+                           labels: PredictLabels) -> bytes:
     loop = asyncio.get_running_loop()
     future = loop.run_in_executor(self.executor, self.predict, parsed.name,
-                                  parsed.version, parsed.label, body)
+                                  parsed.version, parsed.label, body, labels)
     if self.timeout_seconds is None:
       return await future
     try:
@@ -319,14 +374,26 @@ class RestApi:
                         f"{self.timeout_seconds * 1000:.0f} ms") from e
 
   def predict(self, name: str, version: int | None, label: str | None,
-              body: bytes) -> bytes:
+              body: bytes, labels: PredictLabels | None = None) -> bytes:
     """Runs one predict request (blocking); returns the response body.
+
+    Args:
+      name: model name.
+      version: requested version, or None.
+      label: requested version label, or None.
+      body: the request body.
+      labels: filled in with the version and signature that answer, once
+        they are known to exist (for the metrics).
 
     Raises:
       StatusError: for any request or model error.
     """
+    labels = labels or PredictLabels()
     request = codec.parse_predict_request(body)
     servable = self.store.get(name, version, label)
+    labels.model_version = str(servable.version)
+    servable.input_specs(request.signature_name)  # Raises if there is none.
+    labels.signature_name = request.signature_name or codec.DEFAULT_SIGNATURE
     fmt, outputs = run_predict(servable, request, self.max_batch_size)
     return codec.dumps(codec.encode_outputs(outputs, fmt))
 
@@ -355,6 +422,8 @@ class ModelServer:
       line and headers, from its opening or its previous answer.
     body_timeout_seconds: time a request has for sending its body (408
       after); 0 for no limit.
+    monitoring_path: the REST path answering with Prometheus metrics
+      (``monitoring_config.DEFAULT_PATH`` as TF Serving); None for none.
   """
 
   def __init__(self, config: ModelServerConfig, *, host: str = "127.0.0.1",
@@ -364,7 +433,8 @@ class ModelServer:
                max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
                max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
                header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS,
-               body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS):
+               body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS,
+               monitoring_path: str | None = None):
     self.config = config
     self.host = host
     self._port = port
@@ -377,6 +447,8 @@ class ModelServer:
     self.header_timeout_seconds = header_timeout_seconds
     self.body_timeout_seconds = body_timeout_seconds
     self.store = ModelStore(config, loader=loader)
+    self.monitoring_path = monitoring_path
+    self.metrics = ServingMetrics(self.store)
     self._executor: concurrent.futures.ThreadPoolExecutor | None = None
     self._runner: web.AppRunner | None = None
 
@@ -413,7 +485,8 @@ class ModelServer:
         self.timeout_ms / 1000 if self.timeout_ms > 0 else None,
         max_request_bytes=self.max_request_bytes,
         max_batch_size=self.max_batch_size or None,
-        body_timeout_seconds=self.body_timeout_seconds or None)
+        body_timeout_seconds=self.body_timeout_seconds or None,
+        metrics=self.metrics, metrics_path=self.monitoring_path)
     self._runner = web.ServerRunner(
         api.web_server(self.header_timeout_seconds), handle_signals=False,
         shutdown_timeout=_SHUTDOWN_TIMEOUT_S)
