@@ -317,7 +317,9 @@ class TwoTowerDir(StageDir):
 
   @property
   def items_path(self) -> pathlib.Path:
-    """CSV: row, item_id, item_type, root_row, candidate, vector_known."""
+    """CSV: row, item_id, item_type, root_row, candidate, vector_known,
+    score_offset (the popularity prior added to user queries' dot product;
+    0 without one)."""
     return self.root / "items.csv"
 
   @property

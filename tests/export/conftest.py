@@ -26,7 +26,8 @@ def exported(tmp_path_factory):
   encoder = build_hashing_encoder(root / "encoder")
   write_embeddings(root / "emb", platform, text_dim=16)
   assert main(["train-2t", str(root / "data"), "--embeddings",
-               str(root / "emb"), "--out", str(root / "2t")] + SMALL) == 0
+               str(root / "emb"), "--out", str(root / "2t"),
+               "--popularity-weight", "1.0"] + SMALL) == 0
   assert main(["export", str(root / "2t"), "--out", str(root / "exports"),
                "--text-encoder", str(encoder), "--max-k", "50",
                "--recall-queries", "200"]) == 0

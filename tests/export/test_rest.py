@@ -56,7 +56,10 @@ def test_every_signature_over_rest(served):
         assert len(out[0]["item_ids"]) == 10 and all(out[0]["item_ids"])
   user = ServingClient(running.url, "gfm_user_tower").predict(
       instances=manifest["examples"]["user_tower"]["instances"])
-  assert len(user[0]["query_embedding"]) == 16
+  # The index's layout: the 16-d user vector, then the 1 that meets each
+  # item's popularity prior (the export fixture trains with one).
+  assert len(user[0]["query_embedding"]) == 17
+  assert user[0]["query_embedding"][-1] == 1.0
 
 
 def test_row_and_columnar_formats_agree(served):

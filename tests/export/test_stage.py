@@ -140,7 +140,12 @@ def test_scann_and_brute_force_agree_and_scores_are_dot_products(exported,
   root, platform = exported
   layout = TwoTowerDir(root / "2t")
   items = pd.read_csv(layout.items_path, keep_default_na=False)
-  vectors = np.load(layout.item_embeddings_path)
+  # The index holds [item tower output, score offset]; user queries end
+  # with a 1, so a user's score is cosine + the popularity prior.
+  offset = items["score_offset"].to_numpy(np.float32)
+  assert (offset < 0).all()
+  vectors = np.concatenate([np.load(layout.item_embeddings_path),
+                            offset[:, None]], axis=1)
   history = platform.interactions.sort_values("timestamp")["item_id"]
   recent = [history.tail(5).tolist()[::-1]]
   request = dict(**_user(1, recent, country="SE"), k=[10], item_type=[""])
@@ -149,6 +154,7 @@ def test_scann_and_brute_force_agree_and_scores_are_dot_products(exported,
   np.testing.assert_array_equal(scann["item_ids"], bf["item_ids"])
   query = _call(models["gfm_user_tower"], "serving_default",
                 **_user(1, recent, country="SE"))["query_embedding"]
+  assert query[0, -1] == 1.0
   rows = pd.Index(items["item_id"]).get_indexer(
       [i.decode() for i in bf["item_ids"][0]])
   np.testing.assert_allclose(bf["scores"][0], vectors[rows] @ query[0],
@@ -157,6 +163,23 @@ def test_scann_and_brute_force_agree_and_scores_are_dot_products(exported,
   exact = candidates.iloc[np.argsort(-(vectors[candidates["row"]] @
                                        query[0]))[:10]]["item_id"].tolist()
   assert [i.decode() for i in bf["item_ids"][0]] == exact
+
+
+def test_similar_items_and_search_scores_are_cosines_without_the_prior(
+    exported, models):
+  root, _ = exported
+  layout = TwoTowerDir(root / "2t")
+  items = pd.read_csv(layout.items_path, keep_default_na=False)
+  vectors = np.load(layout.item_embeddings_path)
+  query_row = int(items.index[items["item_id"] == "pod_000001"][0])
+  out = _call(models["gfm_retrieval_bf"], "similar_items",
+              item_id=["pod_000001"], k=[5], item_type=[""])
+  rows = pd.Index(items["item_id"]).get_indexer(
+      [i.decode() for i in out["item_ids"][0]])
+  np.testing.assert_allclose(out["scores"][0],
+                             vectors[rows] @ vectors[query_row],
+                             rtol=1e-4, atol=1e-5)
+  assert (np.abs(out["scores"][0]) <= 1.0 + 1e-5).all()
 
 
 def test_type_filter_and_similar_items(models):

@@ -42,17 +42,42 @@ class _QueryBase(tf.Module):
   """Shared parts: the user tower and its feature resolver."""
 
   def __init__(self, *, user_tower: tf.keras.Model,
-               resolver: UserFeatureResolver, name: str):
+               resolver: UserFeatureResolver, name: str,
+               score_offset: bool = False):
     super().__init__(name=name)
     self.user_tower = user_tower
     self.resolver = resolver
+    self.score_offset = bool(score_offset)
 
   def _user_vectors(self, request: Mapping[str, tf.Tensor]
                     ) -> tuple[tf.Tensor, tf.Tensor]:
+    """User queries in the index's layout (a trailing 1 with an offset)."""
     features, unknown = self.resolver(request)
     names = self.user_tower.input_names
-    return self.user_tower({n: features[n] for n in names},
-                           training=False), unknown
+    vectors = self.user_tower({n: features[n] for n in names},
+                              training=False)
+    return index_query(vectors, 1.0 if self.score_offset else None), unknown
+
+
+def index_query(vectors: tf.Tensor, offset_weight: float | None) -> tf.Tensor:
+  """Queries in the layout of an index with a score-offset column.
+
+  An index over ``[item vector, score offset]`` scores a query
+  ``[q, w]`` as ``q . item + w * offset``: user queries take the popularity
+  prior (``w = 1``), item and text queries do not (``w = 0``).
+
+  Args:
+    vectors: [B, D] query vectors.
+    offset_weight: ``w``; None: the index has no offset column.
+
+  Returns:
+    [B, D] or [B, D + 1].
+  """
+  if offset_weight is None:
+    return vectors
+  column = tf.fill([tf.shape(vectors)[0], 1],
+                   tf.constant(offset_weight, vectors.dtype))
+  return tf.concat([vectors, column], axis=1)
 
 
 class UserTowerModule(_QueryBase):
@@ -61,12 +86,15 @@ class UserTowerModule(_QueryBase):
   Args:
     user_tower: the trained user tower.
     resolver: raw request values -> user tower inputs.
+    score_offset: the model has a popularity prior: the query embedding
+      ends with a 1 that meets each item's ``score_offset`` (items.csv of
+      the two-tower output) appended to its vector in the index.
   """
 
   def __init__(self, *, user_tower: tf.keras.Model,
-               resolver: UserFeatureResolver):
+               resolver: UserFeatureResolver, score_offset: bool = False):
     super().__init__(user_tower=user_tower, resolver=resolver,
-                     name="gfm_user_tower")
+                     name="gfm_user_tower", score_offset=score_offset)
 
   def signatures(self) -> dict[str, Callable[..., Any]]:
     """``{"serving_default": concrete function}``."""
@@ -101,6 +129,8 @@ class RetrievalModule(_QueryBase):
     item_tower_spec: ``features.json``'s ``items`` section (for the shapes
       of a text-only item).
     name: module name.
+    score_offset: the retriever's vectors end with a score-offset column
+      (the popularity prior of user queries; see ``index_query``).
   """
 
   def __init__(self, *, user_tower: tf.keras.Model,
@@ -108,8 +138,10 @@ class RetrievalModule(_QueryBase):
                items: ItemLookup, item_embeddings: np.ndarray,
                candidate_rows: np.ndarray, retriever: tf.Module,
                type_names: list[str], max_k: int, text_encoder: Any,
-               item_tower_spec: Mapping[str, Any], name: str):
-    super().__init__(user_tower=user_tower, resolver=resolver, name=name)
+               item_tower_spec: Mapping[str, Any], name: str,
+               score_offset: bool = False):
+    super().__init__(user_tower=user_tower, resolver=resolver, name=name,
+                     score_offset=score_offset)
     self.item_tower = item_tower
     self.items = items
     self.retriever = retriever
@@ -213,14 +245,16 @@ class RetrievalModule(_QueryBase):
                                    "k": k_spec, "item_type": type_spec}])
     def similar_items(request):
       rows = self.items.known_rows(request["item_id"])
-      vectors = tf.gather(self.item_embeddings, rows)
+      vectors = index_query(tf.gather(self.item_embeddings, rows),
+                            0.0 if self.score_offset else None)
       return self._top_k(vectors, request["k"], request["item_type"],
                          exclude_rows=rows)
 
     @tf.function(input_signature=[{"query": _batched("query", tf.string),
                                    "k": k_spec, "item_type": type_spec}])
     def search(request):
-      vectors = self._text_items(request["query"])
+      vectors = index_query(self._text_items(request["query"]),
+                            0.0 if self.score_offset else None)
       return self._top_k(vectors, request["k"], request["item_type"])
 
     @tf.function(input_signature=[{"item_id": _batched("item_id",

@@ -66,6 +66,24 @@ class ExportInputs:
   text_encoder: str | None
   inputs: dict[str, str]
 
+  @property
+  def score_offset(self) -> np.ndarray | None:
+    """[N] popularity prior of user queries (items.csv ``score_offset``),
+    or None when the model has none."""
+    if "score_offset" not in self.items:
+      return None
+    offset = self.items["score_offset"].to_numpy(np.float32)
+    return offset if np.any(offset) else None
+
+  def index_vectors(self, rows: np.ndarray) -> np.ndarray:
+    """The retrieval index's vectors of ``rows``: item tower output, plus
+    the score-offset column when the model has a popularity prior."""
+    vectors = self.item_embeddings[rows]
+    offset = self.score_offset
+    if offset is None:
+      return vectors
+    return np.concatenate([vectors, offset[rows, None]], axis=1)
+
 
 def _graph_text_encoder(two_tower: TwoTowerDir) -> str | None:
   """The text encoder the item texts were encoded with, via the manifests
@@ -159,6 +177,9 @@ def _recall_queries(inputs: ExportInputs, resolver: UserFeatureResolver,
   n_items = count // 2
   item_queries = inputs.item_embeddings[
       rng.choice(candidate_rows, n_items, replace=True)]
+  if inputs.score_offset is not None:  # Item queries take no prior.
+    item_queries = np.concatenate(
+        [item_queries, np.zeros((len(item_queries), 1), np.float32)], axis=1)
   n_users = count - n_items
   ids = inputs.items["item_id"].to_numpy(object)
   history = np.full((n_users, 10), "", dtype=object)
@@ -219,11 +240,12 @@ def build_export(inputs: ExportInputs,
   resolver = UserFeatureResolver(features["users"],
                                  features["user_tower_inputs"], lookup,
                                  rollup=rollup)
+  has_offset = inputs.score_offset is not None
   user_module = UserTowerModule(user_tower=inputs.user_tower,
-                                resolver=resolver)
+                                resolver=resolver, score_offset=has_offset)
   user_module.signatures()  # Traces serving_default for the recall queries.
   candidate_rows, type_index, type_names = _candidate_table(inputs)
-  vectors = inputs.item_embeddings[candidate_rows]
+  vectors = inputs.index_vectors(candidate_rows)
   num_types = len(type_names)
   per_type = topk.per_type_counts(type_index, num_types)
   params = {None: topk.scann_parameters(len(candidate_rows), config)}
@@ -265,7 +287,7 @@ def build_export(inputs: ExportInputs,
                 item_embeddings=inputs.item_embeddings,
                 candidate_rows=candidate_rows, type_names=type_names,
                 max_k=config.max_k, text_encoder=text_encoder,
-                item_tower_spec=features["items"])
+                item_tower_spec=features["items"], score_offset=has_offset)
   retrieval_scann = RetrievalModule(retriever=scann, name=cfg.RETRIEVAL_SCANN,
                                     **common)
   retrieval_bf = RetrievalModule(

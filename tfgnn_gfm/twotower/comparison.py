@@ -88,12 +88,10 @@ def _two_tower_scorer(name: str, data: TrainingData, config: cfg.TwoTowerConfig,
                       verbose: int | None) -> tuple[Scorer, dict[str, Any]]:
   model = train_two_tower(data, config, use_hgnn=use_hgnn, seed=seed,
                           verbose=verbose)
-  scorer = Scorer(
-      name=name, user_rows=user_rows,
-      user_vectors=model.embed_users(data.users, user_rows,
-                                     config.inference_batch_size),
-      item_vectors=model.embed_items(data.items,
-                                     batch_size=config.inference_batch_size))
+  user_vectors, item_vectors = model.retrieval_vectors(
+      data.users, user_rows, data.items, config.inference_batch_size)
+  scorer = Scorer(name=name, user_rows=user_rows, user_vectors=user_vectors,
+                  item_vectors=item_vectors)
   info = {"train_seconds": round(model.seconds, 2),
           "examples_per_second": round(model.examples_per_second, 1),
           "examples": len(data.examples),

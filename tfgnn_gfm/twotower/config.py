@@ -114,6 +114,12 @@ class TwoTowerConfig:
       "in the last this-many days before the cut) / log1p(the largest such "
       "count), so the model can lean towards what is trending at the cut; "
       "0: no prior"))
+  popularity_weight: float = dataclasses.field(default=0.0, metadata=_help(
+      "popularity prior of user queries: a user's score of an item is the "
+      "towers' cosine / temperature plus this weight x log(the item's "
+      "add-one smoothed share of the training examples), the term the logQ "
+      "correction takes out in training; 0: cosine only. Item and text "
+      "queries (similar items, search) never get it"))
   max_genres: int = dataclasses.field(default=4, metadata=_help(
       "genres per item kept (';'-separated in the data)"))
   use_interest_vector: bool = dataclasses.field(default=True, metadata=_help(
@@ -150,6 +156,9 @@ class TwoTowerConfig:
 
   def validate(self) -> None:
     """Raises ValueError naming the first impossible setting."""
+    if self.popularity_weight < 0:
+      raise ValueError(f"popularity_weight must be >= 0, got "
+                       f"{self.popularity_weight}")
     if self.popularity_days < 0:
       raise ValueError(f"popularity_days must be >= 0, got "
                        f"{self.popularity_days}")

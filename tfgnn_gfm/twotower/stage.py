@@ -145,8 +145,9 @@ def train_2t(data_dir: str | pathlib.Path,
         "row": np.arange(len(items)), "item_id": items.item_id,
         "item_type": items.item_type, "root_row": items.root,
         "candidate": items.candidate,
-        "vector_known": items.graph_vector}).to_csv(layout.items_path,
-                                                    index=False)
+        "vector_known": items.graph_vector,
+        "score_offset": model.item_offset}).to_csv(layout.items_path,
+                                                   index=False)
     spec = data.spec()
     spec["user_tower_inputs"] = list(model.user_tower.input_names)
     spec["item_tower_inputs"] = list(model.item_tower.input_names)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tfgnn_gfm.twotower.baselines import item_counts
 from tfgnn_gfm.twotower.config import TwoTowerConfig
 from tfgnn_gfm.twotower.features import ItemTable, TrainingData, UserTable
 from tfgnn_gfm.twotower.model import TwoTowerModel
@@ -41,6 +42,34 @@ def predict_in_batches(tower: tf.keras.Model, features: dict[str, np.ndarray],
           else np.zeros((0, dim), np.float32))
 
 
+def popularity_offset(counts: np.ndarray, *, weight: float,
+                      temperature: float) -> np.ndarray:
+  """Per-item score offset of user queries: the log-popularity prior.
+
+  The in-batch softmax with logQ correction learns cosine scores that, in
+  practice, under-express how popular an item is (the towers' cosine must
+  encode it and the correction removes it from every negative). The prior
+  adds it back explicitly: a user query scores ``cosine(u, i) + offset(i)``
+  with ``offset = weight * temperature * log q(i)``, i.e. ``weight * log q``
+  in logit units (``cosine / temperature``), where ``q`` is the item's
+  add-one smoothed share of the training examples (an item without a
+  training example, a new item, counts as half an item seen once).
+
+  Args:
+    counts: [N] training examples per item row.
+    weight: the prior's weight in logits (0: no prior, all zeros).
+    temperature: the softmax temperature of the model.
+
+  Returns:
+    [N] float32 offsets (<= 0), in the units of the towers' dot product.
+  """
+  counts = np.asarray(counts, np.float64)
+  if weight == 0 or not len(counts):
+    return np.zeros(len(counts), np.float32)
+  log_q = np.log((counts + 1.0) / (counts.sum() + len(counts)))
+  return (weight * temperature * log_q).astype(np.float32)
+
+
 @dataclasses.dataclass
 class TrainedTwoTower:
   """A trained model: both towers and how it was trained.
@@ -52,6 +81,8 @@ class TrainedTwoTower:
     history: Keras fit history (loss per epoch).
     seconds: training wall time.
     examples_per_second: training throughput.
+    item_offset: [N] score offset of user queries per item row (the
+      popularity prior, ``popularity_offset``); zeros without a prior.
   """
 
   user_tower: tf.keras.Model
@@ -61,6 +92,7 @@ class TrainedTwoTower:
   history: dict[str, list[float]]
   seconds: float
   examples_per_second: float
+  item_offset: np.ndarray | None = None
 
   def embed_items(self, items: ItemTable, rows: np.ndarray | None = None,
                   batch_size: int = 4096) -> np.ndarray:
@@ -74,6 +106,31 @@ class TrainedTwoTower:
     """User embeddings [len(rows), dim] from their window features."""
     return predict_in_batches(self.user_tower, users.features(rows),
                               batch_size)
+
+  def retrieval_vectors(self, users: UserTable, user_rows: np.ndarray,
+                        items: ItemTable, batch_size: int = 4096
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """(user, item) vectors whose dot product is the retrieval score.
+
+    With a popularity prior the item vectors carry their offset as one more
+    column and the user vectors a 1, so ``user . item = cosine + offset``
+    (the layout the export's index uses).
+
+    Args:
+      users: the user table.
+      user_rows: the users to embed.
+      items: the item table.
+      batch_size: rows per tower call.
+
+    Returns:
+      ([len(user_rows), D (+1)], [N, D (+1)]) float32.
+    """
+    u = self.embed_users(users, user_rows, batch_size)
+    i = self.embed_items(items, batch_size=batch_size)
+    if self.item_offset is None or not np.any(self.item_offset):
+      return u, i
+    return (np.concatenate([u, np.ones((len(u), 1), np.float32)], axis=1),
+            np.concatenate([i, self.item_offset[:, None]], axis=1))
 
 
 def build_towers(data: TrainingData, config: TwoTowerConfig, *,
@@ -187,9 +244,12 @@ def train_two_tower(data: TrainingData, config: TwoTowerConfig, *,
   history: dict[str, Any] = {k: [float(x) for x in v]
                              for k, v in fit.history.items()
                              if k == "mean_batch_loss"}
+  offset = popularity_offset(
+      item_counts(data.examples, len(data.items)),
+      weight=config.popularity_weight, temperature=config.temperature)
   return TrainedTwoTower(
       user_tower=user_tower, item_tower=item_tower, use_hgnn=use_hgnn,
       known=known,
       history=history, seconds=seconds,
       examples_per_second=len(data.examples) * config.epochs /
-      max(seconds, 1e-9))
+      max(seconds, 1e-9), item_offset=offset)
