@@ -1,8 +1,9 @@
 """Co-interaction edges in Beam: user shards -> pair shards -> capped edges.
 
 Two items are linked when at least ``min_co_users`` users interacted with
-both inside the training window ``[cut - train_days, cut)``. The work is sharded twice
-and every step is vectorised (``tfgnn_gfm.graph.pairs``):
+both inside the training window ``[cut - train_days, cut)``
+(``tfgnn_gfm.timesplit``). The work is sharded twice and every step is
+vectorised (``tfgnn_gfm.graph.pairs``):
 
 1. ``UserPairsFn``, per user shard (users were grouped by a stable hash of
    their id): keep the window, roll items up to their node (the ``NodeIndex``
