@@ -18,7 +18,7 @@ The pipeline (every element is a batch, see ``beam/elements.py``):
    cut, one node set per item type; episodes roll up to their show.
 4. Node text composed and encoded in batches by a DoFn that loads the text
    encoder once per worker (``beam/text_encoding.py``).
-5. Co-interaction edges in the window ``[cut - window_days, cut)``, with
+5. Co-interaction edges in the training window ``[cut - train_days, cut)``, with
    per-user item caps and per-node edge caps (``beam/edges.py``).
 6. Writing: sharded node/edge files, the whole graph as one GraphTensor,
    vocabularies, dead letters, summary (``beam/graph_writer.py``); then this
@@ -58,12 +58,12 @@ from beam import read as read_lib
 from beam import text_encoding
 from beam import validation
 from beam.elements import DEAD_LETTERS, SUMMARY
-from tfgnn_gfm.artifacts import (DatasetDir, GraphDir, atomic_directory,
-                                 write_manifest)
+from tfgnn_gfm.artifacts import DatasetDir, GraphDir, atomic_directory
 from tfgnn_gfm.config import ConfigError, config_from_args, config_to_dict
 from tfgnn_gfm.graph import schema as schema_lib
 from tfgnn_gfm.graph import stats as stats_lib
-from tfgnn_gfm.graph.config import GraphBuildConfig, format_time
+from tfgnn_gfm.graph.config import GraphBuildConfig
+from tfgnn_gfm.timesplit import format_time
 
 _LOG = logging.getLogger(__name__)
 _NAMES = GraphDir(pathlib.Path("."))
@@ -395,11 +395,9 @@ def build_graph(data: str | os.PathLike | None, out: str | os.PathLike,
       counters = pipeline_counters(result, read_lib.METRICS_NAMESPACE)
       fingerprinted, remote_inputs = _input_fingerprints(inputs, text_encoder)
       seconds = time.perf_counter() - start
-      write_manifest(
-          local, stage="build_graph",
-          config={**config_to_dict(config), "resolved_cut": summary["cut"],
-                  "resolved_cut_utc": format_time(summary["cut"]),
-                  "text_encoder_path": text_encoder},
+      GraphDir(local).write_manifest(
+          config=config_to_dict(config), cut=summary["cut"],
+          text_encoder_path=text_encoder, input_files=inputs.as_dict(),
           inputs=fingerprinted,
           counts={"nodes": stats["nodes"], "edges": stats["edges"],
                   "num_nodes": stats["num_nodes"],
@@ -414,7 +412,6 @@ def build_graph(data: str | os.PathLike | None, out: str | os.PathLike,
                    "beam_counters": counters},
           extra={"beam": {"runner": options_lib.runner_name(options),
                           "args": list(beam_args)},
-                 "input_files": inputs.as_dict(),
                  "remote_inputs": remote_inputs, "outputs": OUTPUTS})
       if remote:
         _upload(local, root)
@@ -426,10 +423,10 @@ def build_graph(data: str | os.PathLike | None, out: str | os.PathLike,
                  "item's publication?", format_time(summary["cut"]))
   elif not stats["num_edges"]:
     _LOG.warning("the graph has no edges: no user has two items in the "
-                 "window of %d days before the cut (%s)", config.window_days,
+                 "window of %d days before the cut (%s)", config.train_days,
                  format_time(summary["cut"]))
   summary["graph_stats"] = stats
-  summary["window_days"] = config.window_days
+  summary["train_days"] = config.train_days
   summary["seconds"] = round(time.perf_counter() - start, 3)
   summary["out"] = out
   return summary
@@ -477,7 +474,7 @@ def format_summary(summary: dict[str, Any]) -> str:
   """Renders the run summary for the terminal."""
   stats = summary["graph_stats"]
   lines = [f"cut: {format_time(summary['cut'])}; edges from the "
-           f"{summary.get('window_days', '?')} days before it"]
+           f"{summary.get('train_days', '?')} days before it"]
   lines.append(f"{'table':<14}{'rows':>12}{'valid':>12}  dead letters")
   dead = summary.get("dead_letters", {})
   for table, counts in sorted(summary.get("tables", {}).items()):

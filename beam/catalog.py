@@ -3,9 +3,9 @@
 Three singleton PCollections, each small next to the interactions (one row
 per item), built once and broadcast to the workers:
 
-* the ``ItemCatalog`` (``tfgnn_gfm.graph.catalog``): valid items and roll-up;
+* the ``ItemCatalog`` (``tfgnn_gfm.catalog``): valid items and roll-up;
 * the cut: ``--cut``, or by default midnight after the last valid
-  interaction's day minus ``holdout_days`` (``tfgnn_gfm.graph.config``);
+  interaction's day minus ``holdout_days`` (``tfgnn_gfm.timesplit``);
 * the ``NodeIndex`` for that cut: node ids, node sets, each item's node.
 """
 
@@ -17,10 +17,10 @@ import apache_beam as beam
 import numpy as np
 
 from beam.elements import RowBatch
-from tfgnn_gfm.graph.catalog import (NO_TIME, ItemCatalog, NodeIndex,
-                                     build_item_catalog, build_node_index,
-                                     item_fates)
-from tfgnn_gfm.graph.config import GraphBuildConfig, default_cut, parse_cut
+from tfgnn_gfm.catalog import ItemCatalog, build_item_catalog
+from tfgnn_gfm.graph.config import GraphBuildConfig
+from tfgnn_gfm.graph.nodes import NodeIndex, build_node_index, item_fates
+from tfgnn_gfm.timesplit import NO_TIME, default_cut, parse_cut
 
 
 def item_keys(element: tuple[int, list[RowBatch]]) -> dict[str, np.ndarray]:

@@ -31,7 +31,7 @@ pipeline, and write it to OUT:
 Nodes: one node set per item type (episodes roll up to their show), items
 published by the cut, with text embedding, log degree, language, genres.
 Edges: two items are linked when at least --min-co-users users interacted with
-both in [cut - window_days, cut); one edge set per ordered pair of node sets,
+both in [cut - train_days, cut); one edge set per ordered pair of node sets,
 both directions stored; features co_users, first_day, last_day.
 
 Every argument not listed below is a Beam pipeline option, e.g.

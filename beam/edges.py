@@ -1,8 +1,9 @@
 """Co-interaction edges in Beam: user shards -> pair shards -> capped edges.
 
 Two items are linked when at least ``min_co_users`` users interacted with
-both inside the window ``[cut - window_days, cut)``. The work is sharded twice
-and every step is vectorised (``tfgnn_gfm.graph.pairs``):
+both inside the training window ``[cut - train_days, cut)``
+(``tfgnn_gfm.timesplit``). The work is sharded twice and every step is
+vectorised (``tfgnn_gfm.graph.pairs``):
 
 1. ``UserPairsFn``, per user shard (users were grouped by a stable hash of
    their id): keep the window, roll items up to their node (the ``NodeIndex``
@@ -34,8 +35,9 @@ import numpy as np
 from beam.elements import (METRICS_NAMESPACE, SUMMARY, Incident,
                            InteractionBatch)
 from tfgnn_gfm.graph import pairs as pairs_lib
-from tfgnn_gfm.graph.catalog import NodeIndex
-from tfgnn_gfm.graph.config import SECONDS_PER_DAY, GraphBuildConfig
+from tfgnn_gfm.graph.config import GraphBuildConfig
+from tfgnn_gfm.graph.nodes import NodeIndex
+from tfgnn_gfm.timesplit import window_start
 
 _LOG = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ class UserPairsFn(beam.DoFn):
 
   def __init__(self, config: GraphBuildConfig):
     super().__init__()
-    self._window = int(config.window_days) * SECONDS_PER_DAY
+    self._days = int(config.train_days)
     self._cap = int(config.max_items_per_user)
     self._num_shards = int(config.num_shards)
     self._pairs = Metrics.counter(METRICS_NAMESPACE, "user_pairs")
@@ -60,7 +62,7 @@ class UserPairsFn(beam.DoFn):
   def process(self, element: tuple[int, InteractionBatch],
               node_index: NodeIndex, cut: int) -> Iterator[Any]:
     shard, batch = element
-    before = batch.timestamp < cut - self._window
+    before = batch.timestamp < window_start(cut, self._days)
     after = batch.timestamp >= cut
     in_window = ~before & ~after
     node = node_index.item_node[batch.item[in_window]]

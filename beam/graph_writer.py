@@ -36,7 +36,7 @@ from tfgnn_gfm.artifacts import TABLES, GraphDir
 from tfgnn_gfm.graph import examples
 from tfgnn_gfm.graph import pairs as pairs_lib
 from tfgnn_gfm.graph import schema as schema_lib
-from tfgnn_gfm.graph.catalog import NodeIndex
+from tfgnn_gfm.graph.nodes import NodeIndex
 
 NODE_TABLE = "node_table"
 _LOG = logging.getLogger(__name__)

@@ -21,7 +21,8 @@ from apache_beam.metrics import Metrics
 import numpy as np
 
 from beam.elements import METRICS_NAMESPACE, NodeRows, RowBatch
-from tfgnn_gfm.graph.catalog import ItemCatalog, NodeIndex
+from tfgnn_gfm.catalog import ItemCatalog
+from tfgnn_gfm.graph.nodes import NodeIndex
 
 _LOG = logging.getLogger(__name__)
 

@@ -31,7 +31,8 @@ from beam.elements import (DEAD_LETTERS, METRICS_NAMESPACE, SUMMARY,
                            InteractionBatch, RowBatch)
 from beam.read import count_dead_letters
 from tfgnn_gfm.data.contract import table_spec
-from tfgnn_gfm.graph.catalog import ItemCatalog, stable_shard
+from tfgnn_gfm.catalog import ItemCatalog
+from tfgnn_gfm.graph.nodes import stable_shard
 
 MAX_TIMESTAMP = "max_timestamp"
 _LOG = logging.getLogger(__name__)

@@ -121,24 +121,25 @@ def _task_beam_edges(data: str, mode: str) -> dict:
   from beam import options as options_lib
   from beam.edges import CoInteractionEdges
   from beam.elements import InteractionBatch
+  from tfgnn_gfm import catalog as items_lib
   from tfgnn_gfm.data.dataset import read_dataset
-  from tfgnn_gfm.graph import catalog as catalog_lib
+  from tfgnn_gfm.graph import nodes as nodes_lib
   from tfgnn_gfm.graph import pairs as pairs_lib
-  from tfgnn_gfm.graph.catalog import NO_TIME
-  from tfgnn_gfm.graph.config import GraphBuildConfig, default_cut
+  from tfgnn_gfm.graph.config import GraphBuildConfig
+  from tfgnn_gfm.timesplit import NO_TIME, default_cut
   dataset = read_dataset(data)
   items, inter = dataset.items.frame, dataset.interactions.frame
   config = GraphBuildConfig()
   start = time.perf_counter()
-  catalog = catalog_lib.build_item_catalog(
+  catalog = items_lib.build_item_catalog(
       items["item_id"].to_numpy(object), items["item_type"].to_numpy(object),
       items["parent_id"].to_numpy(object),
       items["published_at"].astype("Int64").fillna(NO_TIME).to_numpy(
           np.int64))
   cut = default_cut(int(inter["timestamp"].max()), config.holdout_days)
-  node_index = catalog_lib.build_node_index(catalog, cut, config.num_shards)
+  node_index = nodes_lib.build_node_index(catalog, cut, config.num_shards)
   users = inter["user_id"].to_numpy(object)
-  shards = catalog_lib.stable_shard(users, config.num_shards)
+  shards = nodes_lib.stable_shard(users, config.num_shards)
   item = catalog.lookup(inter["item_id"].to_numpy(object))
   ts = inter["timestamp"].to_numpy(np.int64)
   # Data enters the pipeline from files, as in the real one (beam.Create

@@ -136,3 +136,71 @@ def test_leftovers_of_a_killed_run_are_removed_by_the_next_run(tmp_path):
   finally:
     alive.kill()
     alive.wait()
+
+
+def _chain(tmp_path):
+  """graph -> hgnn -> embeddings -> two-tower manifests, each by its writer."""
+  (tmp_path / "items.csv").write_text("item_id\np1\n")
+  encoder = tmp_path / "encoder"
+  encoder.mkdir()
+  graph = artifacts.GraphDir(tmp_path / "graph")
+  graph.root.mkdir()
+  graph.write_manifest(
+      config={"text_encoder": "builtin:x", "train_days": 90}, cut=86_400 * 3,
+      text_encoder_path=encoder,
+      input_files={"items": [str(tmp_path / "items.csv")],
+                   "interactions": ["i.csv"]},
+      inputs={"items": tmp_path / "items.csv"}, counts={"nodes": {}})
+  hgnn = artifacts.HGNNDir(tmp_path / "hgnn")
+  hgnn.root.mkdir()
+  hgnn.write_manifest(config={"fanouts": [5, 3]}, inputs={"graph": graph.root})
+  embeddings = artifacts.EmbeddingsDir(tmp_path / "emb")
+  embeddings.root.mkdir()
+  embeddings.write_manifest(config={}, graph=graph.root, hgnn=hgnn.root,
+                            cut=graph.cut())
+  two_tower = artifacts.TwoTowerDir(tmp_path / "2t")
+  two_tower.root.mkdir()
+  two_tower.write_manifest(config={"rollup_episodes": False},
+                           inputs={"items": tmp_path / "items.csv"},
+                           embeddings=embeddings.root, cut=86_400 * 3,
+                           split={"cut": 86_400 * 3, "train_days": 90})
+  return graph, hgnn, embeddings, two_tower, encoder
+
+
+def test_each_stage_hand_off_is_read_back_by_its_reader(tmp_path):
+  graph, hgnn, embeddings, two_tower, encoder = _chain(tmp_path)
+  assert graph.cut() == 86_400 * 3
+  assert graph.text_encoder() == str(encoder)
+  assert graph.item_files() == [str(tmp_path / "items.csv")]
+  assert hgnn.fanouts() == (5, 3)
+  assert embeddings.cut() == 86_400 * 3
+  assert embeddings.graph_dir() == graph
+  assert two_tower.cut() == 86_400 * 3
+  assert two_tower.split() == {"cut": 86_400 * 3, "train_days": 90}
+  assert two_tower.rollup_episodes() is False
+  assert two_tower.embeddings_dir() == embeddings
+  assert two_tower.text_encoder() == str(encoder)
+  # The built encoder gone, the graph's handle names it.
+  encoder.rmdir()
+  assert two_tower.text_encoder() == "builtin:x"
+  # A broken link of the chain gives no encoder, not an error.
+  (embeddings.manifest_path).unlink()
+  assert two_tower.text_encoder() is None
+
+
+def test_hand_off_readers_read_manifests_of_older_outputs(tmp_path):
+  # Keys as every earlier version wrote them (by write_manifest directly).
+  artifacts.write_manifest(
+      tmp_path, stage="build_graph",
+      config={"resolved_cut": 7, "text_encoder_path": None,
+              "text_encoder": "builtin:x", "window_days": 30},
+      extra={"input_files": {"items": "only.csv"}})
+  graph = artifacts.GraphDir(tmp_path)
+  assert (graph.cut(), graph.text_encoder(), graph.item_files()) == (
+      7, "builtin:x", ["only.csv"])
+  artifacts.write_manifest(tmp_path, stage="embed", extra={"cut": None})
+  assert artifacts.EmbeddingsDir(tmp_path).cut() is None
+  assert artifacts.EmbeddingsDir(tmp_path).graph_dir() is None
+  assert artifacts.TwoTowerDir(tmp_path).rollup_episodes() is True
+  with pytest.raises(artifacts.ArtifactError, match="records no fanouts"):
+    artifacts.HGNNDir(tmp_path).fanouts()

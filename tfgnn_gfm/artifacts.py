@@ -4,7 +4,12 @@ Data flows one way: raw files -> graph -> embeddings -> two-tower -> exports ->
 serving. Each stage reads the previous stage's directory and writes its own,
 always with a ``manifest.json`` (config, input fingerprints, counts, metrics), so
 any stage can be rerun alone. No stage spells another stage's file names: they
-all ask the classes below.
+all ask the classes below. Nor does a stage spell another stage's manifest
+keys: what a stage hands to the next one (docs/DESIGN.md section 3.3) is
+written by its directory class's ``write_manifest`` and read back by that
+class's readers (``GraphDir.cut()``, ``GraphDir.text_encoder()``,
+``EmbeddingsDir.cut()``, ``TwoTowerDir.text_encoder()``, ...), which also read
+the outputs of older versions (the keys have not changed).
 
 Outputs are written atomically: a stage writes into a temporary sibling
 directory and swaps it with the final path only when it has finished, so a
@@ -27,6 +32,8 @@ import pathlib
 import shutil
 import uuid
 from typing import Any, Iterator, Mapping
+
+from tfgnn_gfm.timesplit import format_time
 
 _LOG = logging.getLogger(__name__)
 MANIFEST_NAME = "manifest.json"
@@ -64,6 +71,16 @@ class StageDir:
           f"{self.root} has no {MANIFEST_NAME}: it is not the output of a "
           "finished tfgnn-gfm stage (run that stage first)")
     return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+
+  def _input_path(self, name: str) -> pathlib.Path | None:
+    """The path of input ``name`` recorded in the manifest, or None."""
+    entry = self.read_manifest().get("inputs", {}).get(name)
+    path = entry.get("path") if isinstance(entry, Mapping) else None
+    return pathlib.Path(path) if path else None
+
+  def _config(self) -> dict[str, Any]:
+    config = self.read_manifest().get("config")
+    return dict(config) if isinstance(config, Mapping) else {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,6 +221,59 @@ class GraphDir(StageDir):
     return self.sharded_dir / (f"{set_type}-{set_name}.tfrecord-"
                                f"{shard:05d}-of-{num_shards:05d}")
 
+  def write_manifest(self, *, config: Mapping[str, Any], cut: int,
+                     text_encoder_path: str | os.PathLike | None,
+                     input_files: Mapping[str, Any],
+                     inputs: Mapping[str, str | os.PathLike] | None = None,
+                     counts: Mapping[str, Any] | None = None,
+                     metrics: Mapping[str, Any] | None = None,
+                     extra: Mapping[str, Any] | None = None) -> pathlib.Path:
+    """Writes the graph's manifest with its hand-off keys.
+
+    Args:
+      config: the GraphBuildConfig as a dict.
+      cut: the resolved cut (epoch seconds).
+      text_encoder_path: the text encoder the node texts were encoded with.
+      input_files: table -> the file (or files) read; ``items`` is re-read
+        by ``gfm embed``.
+      inputs: name -> local input path to fingerprint.
+      counts, metrics, extra: as ``write_manifest``.
+
+    Returns:
+      The manifest's path.
+    """
+    return write_manifest(self.root, stage="build_graph", config={
+        **config, "resolved_cut": int(cut),
+        "resolved_cut_utc": format_time(cut),
+        "text_encoder_path": (None if text_encoder_path is None
+                              else str(text_encoder_path))},
+                          inputs=inputs, counts=counts, metrics=metrics,
+                          extra={**(extra or {}),
+                                 "input_files": dict(input_files)})
+
+  def cut(self) -> int | None:
+    """The resolved cut (epoch seconds), or None when not recorded."""
+    cut = self._config().get("resolved_cut")
+    return None if cut is None else int(cut)
+
+  def text_encoder(self) -> str | None:
+    """The text encoder the node texts were encoded with.
+
+    Returns:
+      The built encoder's path when it still exists, else the configured
+      handle (``builtin:...`` rebuilds the same encoder), or None.
+    """
+    config = self._config()
+    path = config.get("text_encoder_path")
+    if path and pathlib.Path(path).exists():
+      return str(path)
+    return config.get("text_encoder")
+
+  def item_files(self) -> list[str]:
+    """The items file(s) the graph was built from (empty when unrecorded)."""
+    files = (self.read_manifest().get("input_files") or {}).get("items") or []
+    return [files] if isinstance(files, str) else [str(f) for f in files]
+
 
 @dataclasses.dataclass(frozen=True)
 class HGNNDir(StageDir):
@@ -275,6 +345,39 @@ class HGNNDir(StageDir):
     return (self.beam_samples_dir / f"round-{round_index:03d}" /
             f"{node_set}.tfrecord")
 
+  def write_manifest(self, *, config: Mapping[str, Any],
+                     inputs: Mapping[str, str | os.PathLike] | None = None,
+                     counts: Mapping[str, Any] | None = None,
+                     metrics: Mapping[str, Any] | None = None,
+                     extra: Mapping[str, Any] | None = None) -> pathlib.Path:
+    """Writes the pretraining manifest (its config holds the fanouts).
+
+    Args:
+      config: the PretrainConfig as a dict (``fanouts`` is handed off).
+      inputs: name -> input path (``graph``: the GraphDir trained on).
+      counts, metrics, extra: as ``write_manifest``.
+
+    Returns:
+      The manifest's path.
+    """
+    if "fanouts" not in config:
+      raise ValueError("the pretraining config must hold its fanouts")
+    return write_manifest(self.root, stage="pretrain", config=config,
+                          inputs=inputs, counts=counts, metrics=metrics,
+                          extra=extra)
+
+  def fanouts(self) -> tuple[int, ...]:
+    """The sampling fanouts of pretraining (``gfm embed`` samples with them).
+
+    Raises:
+      ArtifactError: when the manifest records none.
+    """
+    fanouts = self._config().get("fanouts")
+    if not fanouts:
+      raise ArtifactError(f"{self.manifest_path} records no fanouts: rerun "
+                          "gfm pretrain")
+    return tuple(int(f) for f in fanouts)
+
 
 @dataclasses.dataclass(frozen=True)
 class EmbeddingsDir(StageDir):
@@ -294,6 +397,40 @@ class EmbeddingsDir(StageDir):
   def index_path(self) -> pathlib.Path:
     """CSV: item_id, item_type, row, source (graph, inductive, parent)."""
     return self.root / "index.csv"
+
+  def write_manifest(self, *, config: Mapping[str, Any],
+                     graph: str | os.PathLike, hgnn: str | os.PathLike,
+                     cut: int | None,
+                     counts: Mapping[str, Any] | None = None,
+                     metrics: Mapping[str, Any] | None = None,
+                     extra: Mapping[str, Any] | None = None) -> pathlib.Path:
+    """Writes the embeddings manifest with its hand-off keys.
+
+    Args:
+      config: the EmbedConfig as a dict.
+      graph: the GraphDir embedded.
+      hgnn: the encoder used (``HGNNDir.keras_model``).
+      cut: the graph's cut (the two-tower stages' default cut).
+      counts, metrics, extra: as ``write_manifest``.
+
+    Returns:
+      The manifest's path.
+    """
+    return write_manifest(self.root, stage="embed", config=config,
+                          inputs={"graph": graph, "hgnn": hgnn},
+                          counts=counts, metrics=metrics,
+                          extra={**(extra or {}),
+                                 "cut": None if cut is None else int(cut)})
+
+  def cut(self) -> int | None:
+    """The cut of the graph embedded (epoch seconds), or None."""
+    cut = self.read_manifest().get("cut")
+    return None if cut is None else int(cut)
+
+  def graph_dir(self) -> "GraphDir | None":
+    """The GraphDir embedded, or None when not recorded."""
+    path = self._input_path("graph")
+    return None if path is None else GraphDir(path)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -331,6 +468,66 @@ class TwoTowerDir(StageDir):
   def history_path(self) -> pathlib.Path:
     """JSON: training loss per epoch."""
     return self.root / "history.json"
+
+  def write_manifest(self, *, config: Mapping[str, Any],
+                     inputs: Mapping[str, str | os.PathLike],
+                     embeddings: str | os.PathLike, cut: int,
+                     split: Mapping[str, Any],
+                     counts: Mapping[str, Any] | None = None,
+                     metrics: Mapping[str, Any] | None = None) -> pathlib.Path:
+    """Writes the two-tower manifest with its hand-off keys.
+
+    Args:
+      config: the TwoTowerConfig as a dict (``rollup_episodes`` is read by
+        the exports).
+      inputs: the dataset's table files.
+      embeddings: the EmbeddingsDir trained on (the exports follow it back
+        to the text encoder).
+      cut: the cut (epoch seconds).
+      split: ``TimeSplit.to_dict()``.
+      counts, metrics: as ``write_manifest``.
+
+    Returns:
+      The manifest's path.
+    """
+    return write_manifest(self.root, stage="train_2t", config=config,
+                          inputs={**inputs, "embeddings": embeddings},
+                          counts=counts, metrics=metrics,
+                          extra={"cut": int(cut), "split": dict(split)})
+
+  def cut(self) -> int | None:
+    """The training cut (epoch seconds), or None."""
+    cut = self.read_manifest().get("cut")
+    return None if cut is None else int(cut)
+
+  def split(self) -> dict[str, Any]:
+    """The time split trained on (``TimeSplit.to_dict()``), or {}."""
+    return dict(self.read_manifest().get("split") or {})
+
+  def rollup_episodes(self) -> bool:
+    """Whether episodes were rolled up to their show (default True)."""
+    return bool(self._config().get("rollup_episodes", True))
+
+  def embeddings_dir(self) -> EmbeddingsDir | None:
+    """The EmbeddingsDir trained on, or None when not recorded."""
+    path = self._input_path("embeddings")
+    return None if path is None else EmbeddingsDir(path)
+
+  def text_encoder(self) -> str | None:
+    """The text encoder of the item texts, found through the manifests.
+
+    Follows two-tower -> embeddings -> graph (``GraphDir.text_encoder``).
+
+    Returns:
+      The encoder, or None when a manifest of the chain is missing or
+      records no link.
+    """
+    try:
+      embeddings = self.embeddings_dir()
+      graph = embeddings.graph_dir() if embeddings is not None else None
+      return graph.text_encoder() if graph is not None else None
+    except ArtifactError:
+      return None
 
 
 @dataclasses.dataclass(frozen=True)

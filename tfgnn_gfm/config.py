@@ -5,7 +5,9 @@ defaults come from docs/DESIGN.md section 6. This module turns such a dataclass
 into command-line flags (help text from ``field(metadata={"help": ...})``), loads
 it from a YAML or JSON file, and applies the flags the user actually typed on top
 of the file. The precedence is: dataclass defaults < ``--config FILE`` <
-explicit flags.
+explicit flags. A field may name older spellings of itself
+(``option_help(..., aliases=("old_name",))``): they are accepted as keys of a
+file and as flags, and mean the field.
 """
 
 from __future__ import annotations
@@ -40,6 +42,15 @@ def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
 def _field_types(cls: type) -> dict[str, Any]:
   hints = typing.get_type_hints(cls)
   return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _aliases(cls: type) -> dict[str, str]:
+  """Older key -> field name, from the fields' ``aliases`` metadata."""
+  out = {}
+  for f in dataclasses.fields(cls):
+    for alias in f.metadata.get("aliases", ()):
+      out[alias] = f.name
+  return out
 
 
 def _coerce(value: Any, tp: Any, name: str) -> Any:
@@ -87,7 +98,8 @@ def option_help(text: str, **extra: Any) -> dict[str, Any]:
 
   Use as ``dataclasses.field(default=..., metadata=option_help("...",
   choices=(...)))``; ``add_config_arguments`` reads ``help``, ``choices`` and
-  ``metavar`` from it.
+  ``metavar`` from it, and ``aliases`` (older names of the option, still
+  accepted as config keys and flags).
   """
   return {"help": text, **extra}
 
@@ -98,19 +110,27 @@ def config_from_dict(cls: Type[ConfigT], values: Mapping[str, Any],
 
   Args:
     cls: the stage's config dataclass.
-    values: keys are field names (``-`` and ``_`` are interchangeable).
+    values: keys are field names or their aliases (``-`` and ``_`` are
+      interchangeable).
     base: an instance to update; defaults to ``cls()``.
 
   Returns:
     A new instance of ``cls``.
 
   Raises:
-    ConfigError: on an unknown key or a value of the wrong type.
+    ConfigError: on an unknown key, a value of the wrong type, or a field
+      given twice (by its name and an alias).
   """
   types_by_name = _field_types(cls)
-  updates = {}
+  aliases = _aliases(cls)
+  updates, given_as = {}, {}
   for key, value in values.items():
-    name = key.replace("-", "_")
+    spelled = key.replace("-", "_")
+    name = aliases.get(spelled, spelled)
+    if name in given_as and (spelled in aliases or given_as[name][1]):
+      raise ConfigError(f"config keys {given_as[name][0]!r} and {key!r} both "
+                        f"set {name!r} of {cls.__name__}; keep one")
+    given_as[name] = (key, spelled in aliases)
     if name not in types_by_name:
       known = ", ".join(sorted(types_by_name))
       raise ConfigError(
@@ -194,14 +214,15 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type,
     help_text = f.metadata.get("help", "")
     shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
     help_text = f"{help_text} (default: {shown})".strip()
-    flag = "--" + f.name.replace("_", "-")
+    flags = ["--" + n.replace("_", "-")
+             for n in (f.name, *f.metadata.get("aliases", ()))]
     if tp is bool:
-      group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
+      group.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction,
                          default=argparse.SUPPRESS, help=help_text)
     else:
       metavar = f.metadata.get("metavar", f.name.upper())
       choices = f.metadata.get("choices")
-      group.add_argument(flag, dest=f.name, default=argparse.SUPPRESS,
+      group.add_argument(*flags, dest=f.name, default=argparse.SUPPRESS,
                          metavar=None if choices else metavar, choices=choices,
                          help=help_text)
 

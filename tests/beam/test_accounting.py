@@ -57,7 +57,7 @@ def test_parent_cycle_is_accounted_for(tmp_path, config_a):
       "u3,p6,2024-01-13,stream\n"      # p6 is no node
       "u4,p4,2023-01-01,stream\n"      # before the window
       "u4,p5,2024-02-01,stream\n")     # at or after the cut
-  config = dataclasses.replace(config_a, cut="2024-02-01", window_days=90)
+  config = dataclasses.replace(config_a, cut="2024-02-01", train_days=90)
   summary = build_graph(data, tmp_path / "graph", config)
   letters = outputs.dead_letters(tmp_path / "graph")
   assert sorted((d["row"]["item_id"], d["reason"]) for d in letters) == [

@@ -287,7 +287,7 @@ def test_cli_with_other_options_matches_reference(messy_dataset,
   assert "nodes: " in printed and "dead letters" in printed
   config = GraphBuildConfig(min_co_users=2, events=("stream",),
                             max_items_per_user=0, max_edges_per_node=0,
-                            cut="2024-03-20", window_days=30)
+                            cut="2024-03-20", train_days=30)
   reference = reference_graph(messy_dataset, config)
   assert not GraphDir(out).full_graph_path.exists()
   _, edges = outputs.sharded_frames(out)

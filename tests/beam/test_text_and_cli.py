@@ -40,7 +40,8 @@ def test_builtin_minilm_embeds_node_text(builtin_encoder_cache, tiny_dataset,
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--window-days", "0"], "window_days must be a positive integer"),
+    (["--window-days", "0"], "train_days must be a positive integer"),
+    (["--train-days", "0"], "train_days must be a positive integer"),
     (["--max-items-per-user", "many"], "cannot read 'many'"),
     (["--cut", "someday"], "cut 'someday' is not a date"),
     (["--direct_running_mode=fast"], "bad Beam pipeline option"),

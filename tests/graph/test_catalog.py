@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 
-from tfgnn_gfm.graph import catalog as catalog_lib
+from tfgnn_gfm import catalog as items_lib
+from tfgnn_gfm.graph import nodes as catalog_lib
 from tfgnn_gfm.graph.schema import GraphSchemaError
+from tfgnn_gfm.timesplit import NO_TIME
 
-NO = catalog_lib.NO_TIME
+NO = NO_TIME
 
 
 def _catalog():
@@ -22,7 +24,7 @@ def _catalog():
       ("cyc_2", "episode", "cyc_1", 10),  # a cycle: no root
   ]
   cols = list(zip(*rows))
-  return catalog_lib.build_item_catalog(
+  return items_lib.build_item_catalog(
       np.array(cols[0], object), np.array(cols[1], object),
       np.array(cols[2], object), np.array(cols[3], np.int64))
 

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from tfgnn_gfm.text import clean_field
-from tfgnn_gfm.text import clean_genres
 from tfgnn_gfm.text import compose_item_text
 from tfgnn_gfm.text import compose_item_texts
 
@@ -70,14 +69,18 @@ def test_description_equal_to_title_is_dropped():
   assert compose_item_text("Serial", "serial") == "Serial."
 
 
-def test_genres_forms():
-  assert clean_genres("rock|pop; Jazz ,rock") == ["rock", "pop", "Jazz"]
-  assert clean_genres(["a", " b ", None, "", "A"]) == ["a", "b"]
-  assert clean_genres(np.array(["x", "y"], dtype=object)) == ["x", "y"]
-  assert clean_genres({"b", "a"}) == ["a", "b"]
-  assert clean_genres(None) == [] and clean_genres(float("nan")) == []
-  assert compose_item_text("T", genres="crime|true crime") == (
+def test_genres_follow_the_catalog_rule():
+  # The genre rule is tfgnn_gfm.catalog.split_genres (tests/test_catalog.py):
+  # ";" separates, "|" and "," are part of a genre's name.
+  assert compose_item_text("T", genres="crime; true crime;Crime") == (
       "T. Genres: crime, true crime.")
+  assert compose_item_text("T", genres="crime|true crime") == (
+      "T. Genres: crime|true crime.")
+  assert compose_item_text("T", genres='["a", "b"]') == "T. Genres: a, b."
+  assert compose_item_text("T", genres=["a", " b ", None, "", "A"]) == (
+      "T. Genres: a, b.")
+  assert compose_item_text("T", genres={"b", "a"}) == "T. Genres: a, b."
+  assert compose_item_text("T", genres=float("nan")) == "T."
 
 
 def test_clean_field():
@@ -101,7 +104,7 @@ def test_dataframe_variant_matches_function():
       "item_type": ["podcast", "audiobook", "episode", None],
       "title": ["The Daily", None, "Ep. 1", ""],
       "description": ["News every day", None, "Pilot", None],
-      "genres": ["news|politics", None, np.nan, "misc"],
+      "genres": ["news;politics", None, np.nan, "misc"],
       "language": ["en", "sv", None, None],
   }, index=[10, 11, 12, 13])
   texts = compose_item_texts(items)

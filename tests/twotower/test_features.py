@@ -8,10 +8,11 @@ import inspect
 
 from tests.twotower.helpers import CUT, DAY, interactions, item_table, users
 from tfgnn_gfm.twotower.config import EvaluateConfig, TwoTowerConfig
-from tfgnn_gfm.twotower.features import (TimeSplit, build_example_history,
+from tfgnn_gfm.timesplit import TimeSplit, validation_view
+from tfgnn_gfm.twotower.features import (build_example_history,
                                          build_history, build_holdout,
                                          build_training_data,
-                                         interaction_factors, validation_view)
+                                         interaction_factors)
 
 SPLIT = TimeSplit(CUT, train_days=90, holdout_days=14)
 WEIGHTS = {"stream": 1.0, "follow": 0.5, "preview": 0.5, "skip": 0.0}

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tfgnn_gfm.artifacts import EvaluationDir
+from tfgnn_gfm import timesplit
 from tfgnn_gfm.cli import main
 from tfgnn_gfm.twotower import rolling
 from tfgnn_gfm.twotower.comparison import Comparison
@@ -16,22 +17,25 @@ DAY = helpers.DAY
 
 
 def test_window_splits_test_and_validation_by_hand():
-  test = rolling.window_splits(100 * DAY, cuts=3, step_days=14, train_days=90,
-                               holdout_days=14, validation=False)
+  test = timesplit.window_splits(100 * DAY, cuts=3, step_days=14,
+                                 train_days=90, holdout_days=14,
+                                 validation=False)
   assert [s.cut for s in test] == [100 * DAY, 114 * DAY, 128 * DAY]
   assert test[-1].holdout_end == 142 * DAY
   assert test[0].train_start == 10 * DAY
-  val = rolling.window_splits(100 * DAY, cuts=3, step_days=14, train_days=90,
-                              holdout_days=14, validation=True)
+  val = timesplit.window_splits(100 * DAY, cuts=3, step_days=14,
+                                train_days=90, holdout_days=14,
+                                validation=True)
   # The last validation window ends exactly at the test cut.
   assert [s.cut for s in val] == [58 * DAY, 72 * DAY, 86 * DAY]
   assert val[-1].holdout_end == 100 * DAY
-  one = rolling.window_splits(100 * DAY, cuts=1, step_days=14, train_days=90,
-                              holdout_days=14, validation=True)
+  one = timesplit.window_splits(100 * DAY, cuts=1, step_days=14,
+                                train_days=90, holdout_days=14,
+                                validation=True)
   assert [s.cut for s in one] == [86 * DAY]
   with pytest.raises(ValueError):
-    rolling.window_splits(0, cuts=0, step_days=14, train_days=1,
-                          holdout_days=1, validation=False)
+    timesplit.window_splits(0, cuts=0, step_days=14, train_days=1,
+                            holdout_days=1, validation=False)
 
 
 def _comparison(per_model, warm):
@@ -97,9 +101,9 @@ def test_every_window_trains_strictly_before_its_holdout():
       if rng.random() < 0.5:
         rows.append((f"u{u}", ids[rng.integers(len(ids))], day + 0.5))
   frame = helpers.interactions(rows)
-  splits = rolling.window_splits(120 * DAY, cuts=3, step_days=14,
-                                 train_days=60, holdout_days=14,
-                                 validation=False)
+  splits = timesplit.window_splits(120 * DAY, cuts=3, step_days=14,
+                                   train_days=60, holdout_days=14,
+                                   validation=False)
   for split in splits:
     data = build_training_data(frame, None, items, split,
                                event_weight={"stream": 1.0})

@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from tfgnn_gfm.artifacts import (ArtifactError, EmbeddingsDir, ExportDir,
-                                 GraphDir, TwoTowerDir, atomic_directory,
+from tfgnn_gfm.artifacts import (ArtifactError, ExportDir, TwoTowerDir,
+                                 atomic_directory,
                                  atomic_write_text, write_manifest)
+from tfgnn_gfm.catalog import type_names as catalog_type_names
 from tfgnn_gfm.config import config_to_dict
 from tfgnn_gfm.export import config as cfg
 from tfgnn_gfm.export import topk
@@ -85,22 +86,6 @@ class ExportInputs:
     return np.concatenate([vectors, offset[rows, None]], axis=1)
 
 
-def _graph_text_encoder(two_tower: TwoTowerDir) -> str | None:
-  """The text encoder the item texts were encoded with, via the manifests
-  (two-tower -> embeddings -> graph), or None when a link is missing."""
-  try:
-    emb_path = two_tower.read_manifest()["inputs"]["embeddings"]["path"]
-    graph_path = EmbeddingsDir(emb_path).read_manifest()["inputs"]["graph"][
-        "path"]
-    config = GraphDir(graph_path).read_manifest()["config"]
-  except (ArtifactError, KeyError, TypeError):
-    return None
-  path = config.get("text_encoder_path")
-  if path and pathlib.Path(path).exists():
-    return str(path)
-  return config.get("text_encoder")
-
-
 def read_two_tower(two_tower_dir: str | pathlib.Path,
                    text_encoder: str | None = None) -> ExportInputs:
   """Reads the output of ``gfm train-2t``.
@@ -117,7 +102,7 @@ def read_two_tower(two_tower_dir: str | pathlib.Path,
   """
   from tfgnn_gfm.twotower.towers import load_tower  # pylint: disable=g-import-not-at-top
   layout = TwoTowerDir(pathlib.Path(two_tower_dir))
-  manifest = layout.read_manifest()
+  layout.read_manifest()  # Raises ArtifactError for an unfinished output.
   for path in (layout.user_tower, layout.item_tower, layout.items_path,
                layout.item_embeddings_path, layout.features_path):
     if not path.exists():
@@ -131,14 +116,13 @@ def read_two_tower(two_tower_dir: str | pathlib.Path,
     raise ArtifactError(f"{layout.root}: items.csv has {len(items)} rows, "
                         f"item_embeddings.npy {len(embeddings)}")
   features = json.loads(layout.features_path.read_text(encoding="utf-8"))
-  features.setdefault("rollup_episodes", manifest.get("config", {}).get(
-      "rollup_episodes", True))
+  features.setdefault("rollup_episodes", layout.rollup_episodes())
   return ExportInputs(
       user_tower=load_tower(layout.user_tower),
       item_tower=load_tower(layout.item_tower),
       item_embeddings=embeddings, items=items,
       features=features,
-      text_encoder=text_encoder or _graph_text_encoder(layout),
+      text_encoder=text_encoder or layout.text_encoder(),
       inputs={"two_tower": str(layout.root)})
 
 
@@ -163,7 +147,7 @@ def _candidate_table(inputs: ExportInputs
   rows = np.flatnonzero(candidate.to_numpy())
   if not len(rows):
     raise ValueError("the two-tower output has no candidate items")
-  type_names = sorted(set(items["item_type"].iloc[rows]))
+  type_names = catalog_type_names(items["item_type"].iloc[rows])
   type_index = pd.Index(type_names).get_indexer(items["item_type"].iloc[rows])
   return rows.astype(np.int32), type_index.astype(np.int32), type_names
 

@@ -1,17 +1,13 @@
-"""The item-item graph: config, catalog, kernels, schema, statistics, reference.
+"""The item-item graph: config, nodes, kernels, schema, statistics, reference.
 
 The Beam pipeline that builds the graph lives in ``beam/``; this package holds
 its pure-Python parts (no Beam), which tests and benchmarks use directly.
 """
 
-from tfgnn_gfm.graph.catalog import ItemCatalog
-from tfgnn_gfm.graph.catalog import NodeIndex
-from tfgnn_gfm.graph.catalog import build_item_catalog
-from tfgnn_gfm.graph.catalog import build_node_index
-from tfgnn_gfm.graph.catalog import stable_shard
 from tfgnn_gfm.graph.config import GraphBuildConfig
-from tfgnn_gfm.graph.config import default_cut
-from tfgnn_gfm.graph.config import parse_cut
+from tfgnn_gfm.graph.nodes import NodeIndex
+from tfgnn_gfm.graph.nodes import build_node_index
+from tfgnn_gfm.graph.nodes import stable_shard
 from tfgnn_gfm.graph.reference import ReferenceGraph
 from tfgnn_gfm.graph.reference import reference_edges
 from tfgnn_gfm.graph.reference import reference_graph

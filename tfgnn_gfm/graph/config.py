@@ -1,29 +1,24 @@
-"""Configuration of the graph stage (``gfm build-graph``) and its time cut.
+"""Configuration of the graph stage (``gfm build-graph``).
 
-The item-item graph is built from the interactions of one time window before a
-global cut (docs/DESIGN.md section 4.1): ``[cut - window_days, cut)``.
+The item-item graph is built from the interactions of the training window
+before a global cut (docs/DESIGN.md section 4.1): ``[cut - train_days, cut)``
+(``--train-days``; ``--window-days``, its older name, is an alias). The cut,
+its default and the window arithmetic are those of ``tfgnn_gfm.timesplit``.
 Interactions after the cut are the hold-out and never reach the graph; items
 published after the cut are "new items", embedded inductively later, and are
 not nodes.
-
-The default cut is day-aligned: midnight (UTC) after the day of the last valid
-interaction, minus ``holdout_days``. On data written by ``gfm synth`` this is
-exactly the generator's own cut, so the hold-out is whole days.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime
-import re
 from typing import ClassVar
 
 from tfgnn_gfm.config import ConfigError
 from tfgnn_gfm.config import option_help as _help
+from tfgnn_gfm.timesplit import parse_cut
 
-SECONDS_PER_DAY = 86_400
 DEFAULT_TEXT_ENCODER = "builtin:all-MiniLM-L6-v2"
-_EPOCH_RE = re.compile(r"^\s*-?\d+(\.\d+)?\s*$")
 
 
 @dataclasses.dataclass
@@ -49,8 +44,9 @@ class GraphBuildConfig:
       "global time cut: a date (YYYY-MM-DD, midnight UTC), an ISO-8601 time "
       "or epoch seconds; default: midnight after the last valid interaction's "
       "day minus --holdout-days", metavar="DATE"))
-  window_days: int = dataclasses.field(default=90, metadata=_help(
-      "days of interactions before the cut that form edges"))
+  train_days: int = dataclasses.field(default=90, metadata=_help(
+      "days of interactions before the cut that form edges (the training "
+      "window)", aliases=("window_days",)))
   holdout_days: int = dataclasses.field(default=14, metadata=_help(
       "days after the cut held out (used only to derive the default cut)"))
   min_co_users: int = dataclasses.field(default=1, metadata=_help(
@@ -83,7 +79,7 @@ class GraphBuildConfig:
 
   def validate(self) -> None:
     """Raises ConfigError naming the first impossible setting."""
-    for name in ("window_days", "min_co_users", "text_batch_size",
+    for name in ("train_days", "min_co_users", "text_batch_size",
                  "num_shards", "read_chunk_rows"):
       value = getattr(self, name)
       if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -106,56 +102,3 @@ class GraphBuildConfig:
       raise ConfigError("text_encoder must not be empty")
     if self.cut is not None:
       parse_cut(self.cut)
-
-
-def parse_cut(value: str | int | float) -> int:
-  """Parses a cut given as a date, an ISO-8601 time or epoch seconds.
-
-  Args:
-    value: ``"2024-03-31"`` (midnight UTC), ``"2024-03-31T12:00:00+02:00"``
-      (a time without zone is UTC) or epoch seconds (number or string).
-
-  Returns:
-    The cut in epoch seconds.
-
-  Raises:
-    ConfigError: when the value is none of those.
-  """
-  if isinstance(value, bool):
-    raise ConfigError(f"cut {value!r} is not a date, time or epoch seconds")
-  if isinstance(value, (int, float)):
-    return int(value)
-  text = str(value).strip()
-  if _EPOCH_RE.match(text):
-    return int(float(text))
-  try:
-    parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-  except ValueError as e:
-    raise ConfigError(
-        f"cut {value!r} is not a date (YYYY-MM-DD), an ISO-8601 time or "
-        "epoch seconds") from e
-  if parsed.tzinfo is None:
-    parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-  return int(parsed.timestamp())
-
-
-def default_cut(last_timestamp: int, holdout_days: int) -> int:
-  """The default cut: midnight after the last interaction's day, minus hold-out.
-
-  Args:
-    last_timestamp: epoch seconds of the last valid interaction.
-    holdout_days: whole days held out after the cut.
-
-  Returns:
-    The cut in epoch seconds (a UTC midnight).
-  """
-  last_day = int(last_timestamp) // SECONDS_PER_DAY
-  return (last_day + 1 - int(holdout_days)) * SECONDS_PER_DAY
-
-
-def format_time(seconds: int | None) -> str | None:
-  """Epoch seconds as an ISO-8601 UTC string (for summaries)."""
-  if seconds is None:
-    return None
-  return datetime.datetime.fromtimestamp(
-      int(seconds), datetime.timezone.utc).isoformat().replace("+00:00", "Z")

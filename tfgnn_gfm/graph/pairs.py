@@ -19,7 +19,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from tfgnn_gfm.graph.config import SECONDS_PER_DAY
+from tfgnn_gfm.timesplit import SECONDS_PER_DAY
 
 # Pairs generated per vectorised step; bounds the memory of one user shard.
 DEFAULT_MAX_PAIRS_PER_STEP = 4_000_000

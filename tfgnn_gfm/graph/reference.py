@@ -5,12 +5,14 @@ tests and timed against it in ``bench/bench_build_graph.py``. It shares no
 code with the pipeline's kernels (``tfgnn_gfm.graph.pairs``): it validates with
 the project's whole-table reader (``tfgnn_gfm.data.read_dataset``), rolls up
 items with pandas lookups and finds pairs with a plain self-join of the
-per-user item table on ``user_id``. Only the definitions are shared (config,
-cut, set names), since they are what both must agree on:
+per-user item table on ``user_id``; it resolves roots by its own walk, not
+by ``tfgnn_gfm.catalog``, and computes its window itself. Only the definitions
+are shared (config, cut parsing, set names), since they are what both must
+agree on:
 
 * nodes: valid items without ``parent_id`` published at or before the cut (or
   never), one node set per sanitized item type;
-* interactions in ``[cut - window_days, cut)`` (optionally only some events),
+* interactions in ``[cut - train_days, cut)`` (optionally only some events),
   rolled up to their root item; those whose root is not a node are dropped;
 * per user, items ranked by events, then last event, then item id; the top
   ``max_items_per_user`` form pairs;
@@ -30,9 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tfgnn_gfm.graph.config import (SECONDS_PER_DAY, GraphBuildConfig,
-                                    default_cut, parse_cut)
+from tfgnn_gfm.graph.config import GraphBuildConfig
 from tfgnn_gfm.graph.schema import edge_set_name, node_set_names
+from tfgnn_gfm.timesplit import SECONDS_PER_DAY, default_cut, parse_cut
 
 
 @dataclasses.dataclass
@@ -145,7 +147,7 @@ def reference_edges(items: pd.DataFrame, interactions: pd.DataFrame,
 
   # Interactions in the window, rolled up to node items.
   ts = interactions["timestamp"]
-  inter = interactions[((ts >= cut - config.window_days * SECONDS_PER_DAY)
+  inter = interactions[((ts >= cut - config.train_days * SECONDS_PER_DAY)
                         & (ts < cut)).to_numpy(bool)]
   if config.events:
     inter = inter[inter["event"].isin(list(config.events)).to_numpy(bool)]

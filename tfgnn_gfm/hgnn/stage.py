@@ -13,7 +13,8 @@ import pandas as pd
 import tensorflow_gnn as tfgnn
 
 from tfgnn_gfm.artifacts import (EmbeddingsDir, GraphDir, HGNNDir,
-                                 atomic_directory, write_manifest)
+                                 atomic_directory)
+from tfgnn_gfm.catalog import NO_ROOT, read_items, root_positions
 from tfgnn_gfm.config import config_to_dict
 from tfgnn_gfm.hgnn.config import PretrainConfig
 from tfgnn_gfm.hgnn.embedding import (embed_full_graph, embed_new_items,
@@ -125,15 +126,15 @@ def pretrain_graph(graph: ItemGraph, out_dir: str | pathlib.Path,
     if result.beam is not None:
       metrics["beam_sampling_seconds"] = result.beam["seconds"]
       extra["beam"] = result.beam
-    write_manifest(tmp, stage="pretrain", config=config_to_dict(config),
-                   inputs=inputs or {}, counts={
-                       "nodes": counts,
-                       "edges": {n: len(e) for n, e in graph.edge_sets.items()},
-                       "train_pairs": {"/".join(k): len(v[0]) for k, v in
-                                       result.split.train_pairs.items()},
-                       "validation_pairs": {"/".join(k): len(v[0]) for k, v in
-                                            result.split.val_pairs.items()}},
-                   metrics=metrics, extra=extra)
+    layout.write_manifest(
+        config=config_to_dict(config), inputs=inputs or {}, counts={
+            "nodes": counts,
+            "edges": {n: len(e) for n, e in graph.edge_sets.items()},
+            "train_pairs": {"/".join(k): len(v[0]) for k, v in
+                            result.split.train_pairs.items()},
+            "validation_pairs": {"/".join(k): len(v[0]) for k, v in
+                                 result.split.val_pairs.items()}},
+        metrics=metrics, extra=extra)
   return metrics
 
 
@@ -166,23 +167,13 @@ def pretrain(graph_dir: str | pathlib.Path, out_dir: str | pathlib.Path,
                         beam_args=beam_args)
 
 
-def _read_items(graph_manifest: dict[str, Any]) -> tuple[pd.DataFrame, int]:
+def _read_items(graph: GraphDir) -> tuple[pd.DataFrame, int]:
   """The valid items of the dataset the graph was built from."""
-  from tfgnn_gfm.data.reader import read_table  # pylint: disable=g-import-not-at-top
-  files = graph_manifest.get("input_files", {}).get("items") or []
-  if isinstance(files, str):
-    files = [files]
+  files = graph.item_files()
   if not files:
     raise ValueError("the graph manifest names no items file; rebuild the "
                      "graph with gfm build-graph")
-  frames, bad = [], 0
-  for path in files:
-    table = read_table(path, "items")
-    frames.append(table.frame.reset_index(drop=True))
-    bad += len(table.dead_letters)
-  items = pd.concat(frames, ignore_index=True)
-  items = items.drop_duplicates(subset="item_id", keep="first")
-  return items.reset_index(drop=True), bad
+  return read_items(files)
 
 
 def embed(graph_dir: str | pathlib.Path, hgnn_dir: str | pathlib.Path,
@@ -208,12 +199,10 @@ def embed(graph_dir: str | pathlib.Path, hgnn_dir: str | pathlib.Path,
   config = config or EmbedConfig()
   graph_layout = GraphDir(pathlib.Path(graph_dir))
   hgnn_layout = HGNNDir(pathlib.Path(hgnn_dir))
-  graph_manifest = graph_layout.read_manifest()
-  hgnn_manifest = hgnn_layout.read_manifest()
-  fanouts = tuple(hgnn_manifest["config"]["fanouts"])
+  fanouts = hgnn_layout.fanouts()
   graph = load_item_graph(graph_layout.root)
   encoder = load_encoder(hgnn_layout.keras_model)
-  items, invalid = _read_items(graph_manifest)
+  items, invalid = _read_items(graph_layout)
 
   start = time.perf_counter()
   if config.full_graph:
@@ -245,7 +234,7 @@ def embed(graph_dir: str | pathlib.Path, hgnn_dir: str | pathlib.Path,
 
   outside = np.nonzero(~in_graph)[0]
   if len(outside):
-    layer = load_text_encoder(graph_manifest["config"]["text_encoder_path"])
+    layer = load_text_encoder(graph_layout.text_encoder())
     texts = compose_item_texts(items.iloc[outside])
     text_vectors[outside] = encode_texts(layer, texts.tolist(),
                                          config.text_batch_size,
@@ -269,15 +258,13 @@ def embed(graph_dir: str | pathlib.Path, hgnn_dir: str | pathlib.Path,
     for chunk in np.array_split(rows, max(1, len(rows) // 4096 + 1)):
       if len(chunk):
         vectors[chunk] = embed_new_items(encoder, name, text_vectors[chunk])
-  # Episodes inherit their show's vector (resolved through chains).
-  row_of = {item_id: r for r, item_id in enumerate(items["item_id"])}
-  parents = items["parent_id"].fillna("").to_numpy()
+  # Episodes inherit their root's vector (tfgnn_gfm.catalog's rule; an item
+  # without a root gets none).
+  root = root_positions(items["item_id"].to_numpy(object),
+                        items["parent_id"].to_numpy(object))
   for row in np.nonzero(has_parent & ~in_graph)[0]:
-    seen, r = set(), row
-    while parents[r] and parents[r] in row_of and r not in seen:
-      seen.add(r)
-      r = row_of[parents[r]]
-    if source[r] in ("graph", "inductive"):
+    r = root[row]
+    if r != NO_ROOT and source[r] in ("graph", "inductive"):
       vectors[row], source[row], node_sets[row] = vectors[r], "parent", (
           node_sets[r])
     else:
@@ -303,13 +290,11 @@ def embed(graph_dir: str | pathlib.Path, hgnn_dir: str | pathlib.Path,
     np.save(layout.vectors_path, vectors[keep])
     np.save(layout.text_vectors_path, text_vectors[keep])
     index.to_csv(layout.index_path, index=False)
-    write_manifest(tmp, stage="embed", config=config_to_dict(config),
-                   inputs={"graph": graph_layout.root,
-                           "hgnn": hgnn_layout.keras_model},
-                   counts=counts,
-                   metrics={"graph_items_per_second": round(
-                       sum(graph.num_nodes(x) for x in graph.node_sets) /
-                       max(graph_seconds, 1e-9), 1)},
-                   extra={"embedding_dim": dim, "text_dim": text_dim,
-                          "cut": graph_manifest["config"].get("resolved_cut")})
+    layout.write_manifest(
+        config=config_to_dict(config), graph=graph_layout.root,
+        hgnn=hgnn_layout.keras_model, cut=graph_layout.cut(), counts=counts,
+        metrics={"graph_items_per_second": round(
+            sum(graph.num_nodes(x) for x in graph.node_sets) /
+            max(graph_seconds, 1e-9), 1)},
+        extra={"embedding_dim": dim, "text_dim": text_dim})
   return counts

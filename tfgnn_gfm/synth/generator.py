@@ -33,9 +33,9 @@ import tqdm
 
 from tfgnn_gfm.config import option_help as _help
 from tfgnn_gfm.synth import vocabulary as vocab
+from tfgnn_gfm.timesplit import SECONDS_PER_DAY
 
 _LOG = logging.getLogger(__name__)
-_SECONDS_PER_DAY = 86_400
 
 
 @dataclasses.dataclass
@@ -365,7 +365,7 @@ def generate(config: SynthConfig, progress: bool = True) -> SyntheticPlatform:
   steps.update()
   steps.close()
   base = int(pd.Timestamp(config.start_date, tz="UTC").timestamp())
-  seconds = base + np.floor(t * _SECONDS_PER_DAY).astype(np.int64)
+  seconds = base + np.floor(t * SECONDS_PER_DAY).astype(np.int64)
   user_ids = np.array([f"u_{i:07d}" for i in range(config.num_users)],
                       dtype=object)
   interactions = pd.DataFrame({
@@ -380,7 +380,7 @@ def generate(config: SynthConfig, progress: bool = True) -> SyntheticPlatform:
       subset=["user_id", "item_id", "timestamp", "event"]).reset_index(
           drop=True)
   pub_seconds = base + np.floor(items["pub_day"].to_numpy() *
-                                _SECONDS_PER_DAY).astype(np.int64)
+                                SECONDS_PER_DAY).astype(np.int64)
   items = items.drop(columns="pub_day")
   items["published_at"] = _iso(pub_seconds)
   users_frame = pd.DataFrame({
@@ -400,7 +400,7 @@ def generate(config: SynthConfig, progress: bool = True) -> SyntheticPlatform:
   return SyntheticPlatform(
       items=items, interactions=interactions, users=users_frame,
       item_topics=item_topics, user_topics=user_topics,
-      cut_timestamp=base + config.train_days * _SECONDS_PER_DAY)
+      cut_timestamp=base + config.train_days * SECONDS_PER_DAY)
 
 
 def timed_generate(config: SynthConfig, progress: bool = True

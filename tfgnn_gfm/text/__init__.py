@@ -10,6 +10,5 @@ from tfgnn_gfm.text.encoder import load_text_encoder
 from tfgnn_gfm.text.encoder import read_saved_model_info
 from tfgnn_gfm.text.encoder import resolve_text_encoder
 from tfgnn_gfm.text.item_text import clean_field
-from tfgnn_gfm.text.item_text import clean_genres
 from tfgnn_gfm.text.item_text import compose_item_text
 from tfgnn_gfm.text.item_text import compose_item_texts

@@ -11,10 +11,10 @@ each row of an items table. The rule, in order:
 2. The title, if present, is the first sentence. A sentence ends with the
    text's own terminal punctuation (``. ! ? …`` or CJK ``。！？``) or else
    gets a ".".
-3. Metadata follow as short sentences: ``Genres: a, b.`` (genres given as a
-   list, or as one string separated by ``|``, ``;`` or ``,``; duplicates
-   dropped case-insensitively, first spelling and order kept; a set is sorted)
-   and ``Language: en.``.
+3. Metadata follow as short sentences: ``Genres: a, b.`` (the genres of
+   ``tfgnn_gfm.catalog.split_genres``: a list, a JSON list or one
+   ``;``-separated string; duplicates dropped case-insensitively, first
+   spelling and order kept; a set is sorted) and ``Language: en.``.
 4. The description, if present and not the same as the title (compared
    case-insensitively), is last. Metadata go before it because the encoder
    keeps only the first 254 word pieces: a long description is what gets cut,
@@ -37,17 +37,18 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from tfgnn_gfm.catalog import split_genres
 
 ITEM_TEXT_COLUMNS = ("item_type", "title", "description", "genres",
                      "language")
 FALLBACK_TYPE = "item"
 _TERMINAL = (".", "!", "?", "…", "。", "！", "？")
 _WHITESPACE_RE = re.compile(r"\s+")
-_GENRE_SEPARATORS_RE = re.compile(r"[|;,]")
 
 
 def _is_missing(value: Any) -> bool:
@@ -94,38 +95,6 @@ def _sentence(text: str) -> str:
   return text if text.endswith(_TERMINAL) else text + "."
 
 
-def clean_genres(genres: Any) -> list[str]:
-  """Genres as a clean list (rule 3 of the module docstring).
-
-  Args:
-    genres: None/NaN, one string with ``|``, ``;`` or ``,`` separators, or a
-      list, tuple, array or set of strings.
-
-  Returns:
-    The distinct non-empty genres, in order (a set's are sorted).
-  """
-  if _is_missing(genres):
-    return []
-  if isinstance(genres, (str, bytes)):
-    if isinstance(genres, bytes):
-      genres = genres.decode("utf-8", errors="replace")
-    values: Iterable[Any] = _GENRE_SEPARATORS_RE.split(genres)
-  elif isinstance(genres, (set, frozenset)):
-    values = sorted(genres, key=str)
-  elif isinstance(genres, (list, tuple, np.ndarray, pd.Series)):
-    values = list(genres)
-  else:
-    values = [genres]
-  out, seen = [], set()
-  for value in values:
-    value = clean_field(value)
-    if value is None or value.casefold() in seen:
-      continue
-    seen.add(value.casefold())
-    out.append(value)
-  return out
-
-
 def compose_item_text(title: Any = None, description: Any = None, *,
                       item_type: Any = None, genres: Any = None,
                       language: Any = None) -> str:
@@ -140,7 +109,8 @@ def compose_item_text(title: Any = None, description: Any = None, *,
     title: the item's title (str; None/NaN/empty when absent).
     description: its description (may be absent or empty).
     item_type: its type (podcast, audiobook, ...), used only by the fallback.
-    genres: a list of genres or one separated string (see ``clean_genres``).
+    genres: a list of genres or one string (see
+      ``tfgnn_gfm.catalog.split_genres``).
     language: a language code or name.
 
   Returns:
@@ -159,7 +129,7 @@ def compose_item_text(title: Any = None, description: Any = None, *,
     kind = (_WHITESPACE_RE.sub(" ", re.sub(r"[_-]", " ", kind)).strip()
             if kind else "") or FALLBACK_TYPE
     parts.append(f"Untitled {kind}.")
-  genre_list = clean_genres(genres)
+  genre_list = split_genres(genres)
   if genre_list:
     parts.append(_sentence("Genres: " + ", ".join(genre_list)))
   language = clean_field(language)

@@ -15,6 +15,7 @@ import dataclasses
 from typing import Any, ClassVar
 
 from tfgnn_gfm.config import option_help as _help
+from tfgnn_gfm.timesplit import parse_cut
 
 #: Model names of the evaluation, in report order.
 POPULARITY = "popularity"
@@ -196,7 +197,6 @@ class TwoTowerConfig:
         raise ValueError(f"event weight of {event!r} must be a number >= 0, "
                          f"got {w!r}")
     if self.cut is not None:
-      from tfgnn_gfm.graph.config import parse_cut  # pylint: disable=g-import-not-at-top
       parse_cut(self.cut)
 
   @property

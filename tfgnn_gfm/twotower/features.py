@@ -14,15 +14,16 @@ Everything here is numpy/pandas (no TensorFlow), so it is cheap to test:
   the example's time).
 * ``Holdout``: the targets of the evaluation window ``[cut, cut + holdout)``.
 
-Time split rule: nothing at or after the cut reaches a training example, a
-history, a vocabulary or a statistic (``build_training_data`` filters the
-interactions to the window first and derives everything from that slice).
+Time split rule (``tfgnn_gfm.timesplit``): nothing at or after the cut
+reaches a training example, a history, a vocabulary or a statistic
+(``build_training_data`` filters the interactions to the window first and
+derives everything from that slice). Roots, type names and genres follow the
+rules of ``tfgnn_gfm.catalog``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -30,109 +31,21 @@ import numpy as np
 import pandas as pd
 
 from tfgnn_gfm.artifacts import EmbeddingsDir
+from tfgnn_gfm.catalog import (NO_ROOT, root_positions, split_genres,
+                               type_names as catalog_type_names)
+from tfgnn_gfm.timesplit import NO_TIME, SECONDS_PER_DAY, TimeSplit
 
-SECONDS_PER_DAY = 86_400
-#: ``published_at`` of an item that has none: before every cut.
-NO_TIME = np.iinfo(np.int64).min
 UNKNOWN = "<unknown>"
 INTEREST_COLUMN = "interest_vector"
 
 
-@dataclasses.dataclass(frozen=True)
-class TimeSplit:
-  """The global time cut and its windows, in epoch seconds.
-
-  Attributes:
-    cut: the cut; the training window ends just before it.
-    train_days: length of the training window.
-    holdout_days: length of the hold-out window (0 when only training).
-  """
-
-  cut: int
-  train_days: int
-  holdout_days: int = 0
-
-  @property
-  def train_start(self) -> int:
-    return int(self.cut) - int(self.train_days) * SECONDS_PER_DAY
-
-  @property
-  def holdout_end(self) -> int:
-    return int(self.cut) + int(self.holdout_days) * SECONDS_PER_DAY
-
-  def to_dict(self) -> dict[str, Any]:
-    from tfgnn_gfm.graph.config import format_time  # pylint: disable=g-import-not-at-top
-    return {"cut": int(self.cut), "cut_utc": format_time(self.cut),
-            "train_start": self.train_start,
-            "train_start_utc": format_time(self.train_start),
-            "train_days": int(self.train_days),
-            "holdout_days": int(self.holdout_days),
-            "holdout_end": self.holdout_end,
-            "holdout_end_utc": format_time(self.holdout_end)}
-
-
-def validation_view(interactions: pd.DataFrame, test_cut: int,
-                    train_days: int, holdout_days: int
-                    ) -> tuple[pd.DataFrame, TimeSplit]:
-  """The validation split of a test cut, for choosing hyper-parameters.
-
-  The test hold-out ``[test_cut, test_cut + holdout_days)`` is never read:
-  every interaction at or after ``test_cut`` is dropped here, and the split
-  moves back by ``holdout_days``: training ``[v - train_days, v)`` and
-  validation targets ``[v, test_cut)`` with ``v = test_cut - holdout_days``.
-
-  Args:
-    interactions: every interaction of the dataset.
-    test_cut: the cut of the test split (epoch seconds).
-    train_days: training window length.
-    holdout_days: hold-out length (the validation window has the same).
-
-  Returns:
-    (the interactions before ``test_cut``, the validation TimeSplit).
-  """
-  ts = interactions["timestamp"].to_numpy(np.int64)
-  split = TimeSplit(int(test_cut) - int(holdout_days) * SECONDS_PER_DAY,
-                    train_days, holdout_days)
-  return interactions[ts < int(test_cut)], split
-
-
-def _resolve_roots(parent: np.ndarray) -> np.ndarray:
-  """Root of each row given parent rows (-1: none); cycles root at themselves."""
-  n = len(parent)
-  root = np.arange(n, dtype=np.int64)
-  current = np.arange(n, dtype=np.int64)
-  for _ in range(n + 1):
-    up = parent[current]
-    moving = up >= 0
-    if not moving.any():
-      break
-    current = np.where(moving, up, current)
-  else:  # A cycle: those rows keep themselves as root.
-    return root
-  return current
-
-
 def _graph_vector(source: np.ndarray, parent_root: np.ndarray) -> np.ndarray:
   """Whether each row's HGNN vector is a graph node's (an episode inherits
-  its show's vector, so its root's source decides)."""
-  return np.where(source == "parent", source[parent_root], source) == "graph"
-
-
-def _split_genres(value: Any) -> list[str]:
-  if value is None or (isinstance(value, float) and np.isnan(value)):
-    return []
-  if isinstance(value, (list, tuple, np.ndarray)):
-    parts = [str(v) for v in value]
-  else:
-    text = str(value).strip()
-    if text.startswith("["):
-      try:
-        parts = [str(v) for v in json.loads(text)]
-      except json.JSONDecodeError:
-        parts = text.split(";")
-    else:
-      parts = text.split(";")
-  return [p.strip() for p in parts if p and p.strip()]
+  its show's vector, so its root's source decides; a row without a root has
+  none)."""
+  inherited = np.where(parent_root != NO_ROOT,
+                       source[np.maximum(parent_root, 0)], "")
+  return np.where(source == "parent", inherited, source) == "graph"
 
 
 def _vocabulary(values: Iterable[str]) -> list[str]:
@@ -159,11 +72,14 @@ class ItemTable:
   Attributes:
     item_id: [N] item ids (object), row i = EmbeddingsDir row i.
     item_type: [N] the item's own type name.
-    root: [N] row of the item's root (itself unless rolled up).
+    root: [N] row of the item's root (itself unless rolled up), or
+      ``NO_ROOT`` for an item whose parent chain has no root
+      (``tfgnn_gfm.catalog``): it is neither a candidate nor a training or
+      target item.
     candidate: [N] bool, may be recommended (see ``load_item_table``).
     published_at: [N] int64 epoch seconds (NO_TIME when unknown).
     parent_root: [N] row at the top of the item's parent chain (its show),
-      whether or not episodes are rolled up.
+      whether or not episodes are rolled up (``NO_ROOT``: none).
     hgnn: [N, Dh] float32 static-layer vectors.
     graph_vector: [N] bool, the HGNN vector comes from the graph (the item,
       or the root it inherits from, was a node); False for inductive
@@ -202,7 +118,7 @@ class ItemTable:
   @property
   def eval_types(self) -> list[str]:
     """Item types that have candidates (the rows of the evaluation)."""
-    return sorted(set(self.item_type[self.candidate].tolist()))
+    return catalog_type_names(self.item_type[self.candidate])
 
   def rows_of(self, item_ids: Sequence[str]) -> np.ndarray:
     """Row of each id (-1 when the id is not in the catalog)."""
@@ -349,22 +265,20 @@ def item_table_from_arrays(item_id: np.ndarray, item_type: np.ndarray,
                                               np.isnan(v)) or v is pd.NA
                      else v for v in values], dtype=object)
 
-  parent_id = column("parent_id", "")
-  position = pd.Index(item_id).get_indexer(pd.Index(parent_id))
-  parent = np.where(parent_id != "", position, -1)
-  parent_root = _resolve_roots(parent)
-  root = parent_root if rollup_episodes else np.arange(len(item_id))
+  parent_root = root_positions(item_id, column("parent_id", ""))
+  root = (parent_root if rollup_episodes else
+          np.where(parent_root != NO_ROOT, np.arange(len(item_id)), NO_ROOT))
   graph_vector = (np.ones(len(item_id), bool) if source is None else
                   _graph_vector(np.asarray(source, dtype=object), parent_root))
   published = column("published_at", NO_TIME).astype(np.int64)
   candidate = root == np.arange(len(item_id))
   if available_until is not None:
     candidate &= published < int(available_until)
-  type_names = sorted(set(item_type.tolist()))
+  type_names = catalog_type_names(item_type)
   type_index = pd.Index(type_names).get_indexer(pd.Index(item_type))
   languages = column("language", "")
   language_vocab = _vocabulary(languages.astype(str))
-  genre_lists = [_split_genres(g)[:max_genres] for g in column("genres", "")]
+  genre_lists = [split_genres(g)[:max_genres] for g in column("genres", "")]
   genre_vocab = _vocabulary(g for gs in genre_lists for g in gs)
   genre_pos = {g: i + 1 for i, g in enumerate(genre_vocab)}
   genres = np.zeros((len(item_id), max_genres), np.int32)
@@ -762,13 +676,14 @@ def _positive_events(interactions: pd.DataFrame, items: ItemTable,
     ``weight_dropped_events``, ``weight_missing_events``).
   """
   rows = items.rows_of(interactions["item_id"].astype(object).tolist())
+  rows = np.where(rows >= 0, items.root[np.maximum(rows, 0)], NO_ROOT)
   unknown = int((rows < 0).sum())
   events = (interactions["event"] if "event" in interactions.columns
             else pd.Series("stream", index=interactions.index))
   names = events.fillna("stream").astype(str)
   w = event_weights(names, weights, default_weight)
   keep = (rows >= 0) & (w > 0)
-  root = items.root[rows[keep]].astype(np.int32)
+  root = rows[keep].astype(np.int32)
   raw = (pd.to_numeric(interactions["weight"], errors="coerce").to_numpy(
       np.float64)[keep] if "weight" in interactions.columns
          else np.full(int(keep.sum()), np.nan))

@@ -12,7 +12,8 @@ Results pool the user-windows: a user evaluated in three windows counts
 three times in a metric, and the confidence interval resamples users
 (``intervals``), so its three windows are drawn together. Seeded models are
 averaged over seeds per user-window before the interval is taken; the
-spread over seeds is reported beside it.
+spread over seeds is reported beside it. The windows themselves are
+``tfgnn_gfm.timesplit.window_splits``.
 """
 
 from __future__ import annotations
@@ -25,39 +26,9 @@ from tfgnn_gfm.twotower import config as cfg
 from tfgnn_gfm.twotower import intervals
 from tfgnn_gfm.twotower.comparison import Comparison
 from tfgnn_gfm.twotower.evaluate import ALL_TYPES, GROUPS, SLICES
-from tfgnn_gfm.twotower.features import SECONDS_PER_DAY, TimeSplit
 
 #: The model every other model is compared with by paired intervals.
 REFERENCE = cfg.TWO_TOWER_HGNN
-
-
-def window_splits(cut: int, *, cuts: int, step_days: int, train_days: int,
-                  holdout_days: int, validation: bool) -> list[TimeSplit]:
-  """The splits of ``cuts`` consecutive hold-out windows.
-
-  Args:
-    cut: in test mode the first window's cut; in validation mode the test
-      cut, which no validation window may reach.
-    cuts: number of windows (>= 1).
-    step_days: days between consecutive cuts.
-    train_days: training window length.
-    holdout_days: hold-out window length.
-    validation: place the windows before ``cut``: the last one ends at
-      ``cut`` (its hold-out is ``[cut - holdout_days, cut)``), the others
-      one step earlier each.
-
-  Returns:
-    The splits, earliest first.
-  """
-  if cuts < 1 or step_days < 1:
-    raise ValueError(f"cuts and step must be >= 1, got {cuts}, {step_days}")
-  step = int(step_days) * SECONDS_PER_DAY
-  if validation:
-    first = int(cut) - int(holdout_days) * SECONDS_PER_DAY - (cuts - 1) * step
-  else:
-    first = int(cut)
-  return [TimeSplit(first + i * step, train_days, holdout_days)
-          for i in range(cuts)]
 
 
 def _keys(window: int, users: np.ndarray) -> np.ndarray:

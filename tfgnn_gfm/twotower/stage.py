@@ -14,15 +14,14 @@ import pandas as pd
 from tfgnn_gfm.artifacts import (EmbeddingsDir, EvaluationDir,
                                  TwoTowerDir, atomic_directory, write_manifest)
 from tfgnn_gfm.config import config_to_dict
-from tfgnn_gfm.graph.config import format_time, parse_cut
+from tfgnn_gfm.timesplit import (TimeSplit, format_time, parse_cut,
+                                 validation_view, window_splits)
 from tfgnn_gfm.twotower import config as cfg
 from tfgnn_gfm.twotower import report
 from tfgnn_gfm.twotower import rolling
 from tfgnn_gfm.twotower.comparison import (Comparison, compare_models,
                                            training_data_for)
-from tfgnn_gfm.twotower.features import (TimeSplit, load_item_table,
-                                         read_embeddings, validation_view)
-from tfgnn_gfm.twotower.rolling import window_splits
+from tfgnn_gfm.twotower.features import load_item_table, read_embeddings
 from tfgnn_gfm.twotower.towers import save_tower
 from tfgnn_gfm.twotower.train import train_two_tower
 
@@ -40,8 +39,7 @@ def _read_data(data_dir: str | pathlib.Path):
 
 def embeddings_cut(embeddings_dir: str | pathlib.Path) -> int | None:
   """The cut recorded by ``gfm embed`` (the graph's), or None."""
-  cut = EmbeddingsDir(pathlib.Path(embeddings_dir)).read_manifest().get("cut")
-  return None if cut is None else int(cut)
+  return EmbeddingsDir(pathlib.Path(embeddings_dir)).cut()
 
 
 def resolve_cut(cut: str | None, *embeddings_dirs: str | pathlib.Path) -> int:
@@ -166,11 +164,11 @@ def train_2t(data_dir: str | pathlib.Path,
                                     encoding="utf-8")
     layout.history_path.write_text(json.dumps(model.history, indent=2) + "\n",
                                    encoding="utf-8")
-    write_manifest(tmp, stage="train_2t", config=config_to_dict(config),
-                   inputs={**inputs, "embeddings": embeddings_dir},
-                   counts={**data.counts, "dead_letters": dead},
-                   metrics=metrics,
-                   extra={"cut": cut, "split": split.to_dict()})
+    layout.write_manifest(config=config_to_dict(config), inputs=inputs,
+                          embeddings=embeddings_dir, cut=cut,
+                          split=split.to_dict(),
+                          counts={**data.counts, "dead_letters": dead},
+                          metrics=metrics)
   return metrics
 
 
@@ -188,7 +186,7 @@ def evaluate(data_dir: str | pathlib.Path, embeddings_dir: str | pathlib.Path,
     config: options; ``config.cut`` defaults to the latest cut of the
       embeddings given. With ``config.validation``, ``config.cut`` is the
       test cut: interactions at or after it are dropped on reading and the
-      split moves back by ``holdout_days`` (``features.validation_view``).
+      split moves back by ``holdout_days`` (``timesplit.validation_view``).
     retrained_embeddings: embeddings of an HGNN retrained at the cut: adds
       the static-vs-retrained ablation (``2t_hgnn_retrained``).
     progress: tqdm bars while ranking.
