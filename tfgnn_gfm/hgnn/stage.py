@@ -238,7 +238,8 @@ def embed(graph_dir: str | pathlib.Path, hgnn_dir: str | pathlib.Path,
     computed = beam_embed.compute_with_beam(
         graph_layout.root, hgnn_layout, plan, text_encoder, config,
         num_layers=int(hgnn_manifest["config"]["num_layers"]),
-        beam_args=beam_args)
+        beam_args=beam_args,
+        work_dir=pathlib.Path(out_dir).absolute().parent)
     extra["beam"] = computed.beam
   else:
     computed = _compute_in_process(graph, hgnn_layout, plan, text_encoder,
