@@ -22,30 +22,21 @@ import pytest
 import tensorflow as tf
 import tensorflow_gnn as tfgnn
 
-from tests.synthetic import write_synthetic_graph
+from tests.hgnn.beam_pretrain import (EDGE_SET, FANOUTS, SET,
+                                      pretrain_with_beam_sampler)
 from tfgnn_gfm.artifacts import HGNNDir
-from tfgnn_gfm.cli import main
 from tfgnn_gfm.hgnn.beam_link_samples import read_samples, write_link_samples
 from tfgnn_gfm.hgnn.config import PretrainConfig
 from tfgnn_gfm.hgnn.graph_data import (load_item_graph, removed_edges,
                                        split_links)
-
-FANOUTS = (1000, 1000)
-SET = "podcast"
-EDGE_SET = "podcast_to_podcast"
 
 
 @pytest.fixture(scope="module")
 def runs(portable_runner, tmp_path_factory):
   """The portable ``gfm pretrain`` and the DirectRunner's Beam step."""
   root = tmp_path_factory.mktemp("beam_portable")
-  write_synthetic_graph(root, users=False, num_users=150, num_podcasts=24,
-                        num_audiobooks=16, seed=4)
-  assert main(["pretrain", str(root / "graph"), "--out", str(root / "hgnn"),
-               "--sampler", "beam", "--edge-sets", EDGE_SET,
-               "--fanouts", ",".join(map(str, FANOUTS)), "--epochs", "1",
-               "--batch-size", "8", "--embedding-dim", "8",
-               "--hidden-dim", "8", *portable_runner.beam_args]) == 0
+  pretrain_with_beam_sampler(root, epochs=1, batch_size=8,
+                             beam_args=portable_runner.beam_args)
   graph = load_item_graph(root / "graph")
   config = PretrainConfig()
   split = split_links(graph, config.validation_fraction, config.seed)

@@ -35,7 +35,7 @@ import logging
 import pathlib
 import tempfile
 import time
-from typing import Any, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
