@@ -57,6 +57,7 @@ from beam import options as options_lib
 from beam import read as read_lib
 from beam import text_encoding
 from beam import validation
+from beam import workers
 from beam.elements import DEAD_LETTERS, SUMMARY
 from tfgnn_gfm.artifacts import DatasetDir, GraphDir, atomic_directory
 from tfgnn_gfm.config import ConfigError, config_from_args, config_to_dict
@@ -393,6 +394,7 @@ def build_graph(data: str | os.PathLike | None, out: str | os.PathLike,
           root, _NAMES.summary_path)))
       stats = _finalize(root, local, config, summary, text_encoder)
       counters = pipeline_counters(result, read_lib.METRICS_NAMESPACE)
+      processes = workers.worker_processes(result)
       fingerprinted, remote_inputs = _input_fingerprints(inputs, text_encoder)
       seconds = time.perf_counter() - start
       GraphDir(local).write_manifest(
@@ -411,7 +413,8 @@ def build_graph(data: str | os.PathLike | None, out: str | os.PathLike,
                    "pipeline_seconds": round(pipeline_seconds, 3),
                    "beam_counters": counters},
           extra={"beam": {"runner": options_lib.runner_name(options),
-                          "args": list(beam_args)},
+                          "args": list(beam_args),
+                          "worker_processes": processes},
                  "remote_inputs": remote_inputs, "outputs": OUTPUTS})
       if remote:
         _upload(local, root)

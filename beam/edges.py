@@ -32,6 +32,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 import numpy as np
 
+from beam import workers
 from beam.elements import (METRICS_NAMESPACE, SUMMARY, Incident,
                            InteractionBatch)
 from tfgnn_gfm.graph import pairs as pairs_lib
@@ -83,6 +84,7 @@ class UserPairsFn(beam.DoFn):
     n_window = int(in_window.sum())
     self._in_window.inc(n_window)
     self._pairs.inc(raw_pairs)
+    workers.count_elements(len(batch))
     _LOG.info("user shard %d: %s interactions in window, %s user-items, "
               "%s pairs", shard, f"{n_window:,}", f"{len(items):,}",
               f"{raw_pairs:,}")

@@ -20,6 +20,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 import numpy as np
 
+from beam import workers
 from beam.elements import METRICS_NAMESPACE, NodeRows, RowBatch
 from tfgnn_gfm.catalog import ItemCatalog
 from tfgnn_gfm.graph.nodes import NodeIndex
@@ -88,6 +89,7 @@ class EncodeTextFn(beam.DoFn):
     start = time.perf_counter()
     embedding = encode_texts(self._layer, list(rows.text), self._batch_size)
     self._encoded.inc(len(rows))
+    workers.count_elements(len(rows))
     _LOG.info("item shard %d: encoded %s texts in %.1fs", shard,
               f"{len(rows):,}", time.perf_counter() - start)
     yield shard, NodeRows(node=rows.node, text=np.zeros(0, object),

@@ -173,6 +173,9 @@ def test_each_stage_hand_off_is_read_back_by_its_reader(tmp_path):
   assert graph.text_encoder() == str(encoder)
   assert graph.item_files() == [str(tmp_path / "items.csv")]
   assert hgnn.fanouts() == (5, 3)
+  assert hgnn.num_layers() == 2  # One per fanout when not recorded.
+  hgnn.write_manifest(config={"fanouts": [5, 3], "num_layers": 2})
+  assert hgnn.num_layers() == 2
   assert embeddings.cut() == 86_400 * 3
   assert embeddings.graph_dir() == graph
   assert two_tower.cut() == 86_400 * 3
@@ -204,3 +207,5 @@ def test_hand_off_readers_read_manifests_of_older_outputs(tmp_path):
   assert artifacts.TwoTowerDir(tmp_path).rollup_episodes() is True
   with pytest.raises(artifacts.ArtifactError, match="records no fanouts"):
     artifacts.HGNNDir(tmp_path).fanouts()
+  with pytest.raises(artifacts.ArtifactError, match="records no fanouts"):
+    artifacts.HGNNDir(tmp_path).num_layers()

@@ -378,6 +378,17 @@ class HGNNDir(StageDir):
                           "gfm pretrain")
     return tuple(int(f) for f in fanouts)
 
+  def num_layers(self) -> int:
+    """The encoder's message-passing layers (the Beam embed's receptive field
+    hops): the recorded ``num_layers``, else one per fanout (the config
+    keeps them equal).
+
+    Raises:
+      ArtifactError: when the manifest records neither.
+    """
+    layers = self._config().get("num_layers")
+    return int(layers) if layers else len(self.fanouts())
+
 
 @dataclasses.dataclass(frozen=True)
 class EmbeddingsDir(StageDir):

@@ -27,25 +27,18 @@ from tfgnn_gfm.hgnn.link_model import (LinkPredictionModel, link_scores,
                                        margin_loss)
 from tfgnn_gfm.hgnn.model import build_encoder
 from tfgnn_gfm.hgnn.sampling import SubgraphSampler
-from tests.synthetic import write_synthetic_graph
+from tests.hgnn.beam_pretrain import (EDGE_SET, FANOUTS, SET,
+                                      pretrain_with_beam_sampler)
 
-FANOUTS = (1000, 1000)
 BATCH = 8
-SET = "podcast"
-EDGE_SET = "podcast_to_podcast"
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
   root = tmp_path_factory.mktemp("beam_training")
-  write_synthetic_graph(root, users=False, num_users=150, num_podcasts=24,
-                        num_audiobooks=16, seed=4)
-  assert main(["pretrain", str(root / "graph"), "--out", str(root / "hgnn"),
-               "--sampler", "beam", "--edge-sets", EDGE_SET,
-               "--fanouts", ",".join(map(str, FANOUTS)), "--epochs", "8",
-               "--batch-size", str(BATCH), "--embedding-dim", "8",
-               "--hidden-dim", "8", "--learning-rate", "0.01",
-               "--direct_num_workers=1"]) == 0
+  pretrain_with_beam_sampler(root, epochs=8, batch_size=BATCH,
+                             extra=["--learning-rate", "0.01"],
+                             beam_args=["--direct_num_workers=1"])
   graph = load_item_graph(root / "graph")
   split = split_links(graph, PretrainConfig().validation_fraction,
                       PretrainConfig().seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from beam.options import BeamArgsParser
 from tfgnn_gfm.config import add_config_arguments, config_from_args
 from tfgnn_gfm.hgnn.config import EmbedConfig
 
@@ -18,7 +19,20 @@ Writes to OUT: embeddings.npy (float32 [items, dim]), text_embeddings.npy
 (the same rows' text vectors), index.csv (item_id, item_type, node_set,
 source, row) and manifest.json.
 
-example: gfm embed out/graph --model out/hgnn --out out/embeddings
+Any further argument is a Beam pipeline option and runs the computation as
+a Beam job on the runner it selects (workers load the graph, the inference
+export and the text encoder from their paths; same output; needs
+--full-graph), e.g.
+  --runner=PortableRunner --job_endpoint=localhost:8099
+      --environment_type=EXTERNAL --environment_config=localhost:50000
+  --runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp
+      --setup_file=./setup.py
+Give Beam options as --name=value.
+
+examples: gfm embed out/graph --model out/hgnn --out out/embeddings
+          gfm embed out/graph --model out/hgnn --out out/embeddings \\
+            --full-graph --direct_num_workers=2 \\
+            --direct_running_mode=multi_processing
 """
 
 
@@ -27,7 +41,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
   parser = subparsers.add_parser(
       "embed", help="write an embedding for every item (all types)",
       description=_DESCRIPTION,
-      formatter_class=argparse.RawDescriptionHelpFormatter)
+      formatter_class=argparse.RawDescriptionHelpFormatter,
+      allow_abbrev=False)
+  # Unknown arguments are Beam pipeline options (the Beam job).
+  parser.__class__ = BeamArgsParser
   parser.add_argument("graph", metavar="GRAPH_DIR",
                       help="output folder of gfm build-graph")
   parser.add_argument("--model", required=True, metavar="HGNN_DIR",
@@ -35,7 +52,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
   parser.add_argument("--out", required=True, metavar="DIR",
                       help="output folder (replaced atomically)")
   add_config_arguments(parser, EmbedConfig)
-  parser.set_defaults(func=run)
+  parser.set_defaults(func=run, beam_args=[])
   return parser
 
 
@@ -43,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
   """Embeds and prints the counts."""
   from tfgnn_gfm.hgnn.stage import embed  # pylint: disable=g-import-not-at-top
   counts = embed(args.graph, args.model, args.out,
-                 config_from_args(EmbedConfig, args))
+                 config_from_args(EmbedConfig, args),
+                 beam_args=args.beam_args)
   print(f"embed: {json.dumps(counts)}")
   print(f"embed: wrote {args.out}")
   return 0

@@ -49,6 +49,7 @@ import tensorflow as tf
 import tensorflow_gnn as tfgnn
 
 from beam import options as options_lib
+from beam import workers
 from beam.metrics import pipeline_counters
 from tfgnn_gfm.artifacts import GraphDir, HGNNDir
 from tfgnn_gfm.hgnn.graph_data import (DEGREE_FEATURE, ID_FEATURE,
@@ -218,6 +219,7 @@ def _make_transforms():
     def process(self, element):
       self._seen += 1
       self._counter.inc()
+      workers.count_elements()
       if self._seen % _PROGRESS_EVERY == 0:
         _LOG.info("beam sampling %s: %d of %d subgraphs (this worker)",
                   self._label, self._seen, self._total)
@@ -338,6 +340,7 @@ def write_link_samples(graph_dir: str | pathlib.Path, layout: HGNNDir, *,
   result = pipeline.run()
   result.wait_until_finish()
   counters = pipeline_counters(result, _METRICS_NAMESPACE)
+  processes = workers.worker_processes(result)
   samples = {name: [counters.get(f"samples/{name}/round-{r:03d}", 0)
                     for r in range(rounds)] for name in sorted(node_sets)}
   for name, counts in samples.items():
@@ -350,6 +353,7 @@ def write_link_samples(graph_dir: str | pathlib.Path, layout: HGNNDir, *,
       "runner": runner, "args": list(beam_args), "rounds": rounds,
       "node_sets": sorted(node_sets), "fanouts": list(fanouts),
       "samples": samples, "held_out_edges": num_held_out,
+      "worker_processes": processes,
       "held_out_edges_dropped": counters.get("held_out_edges_dropped", 0),
       "pipeline_seconds": round(time.perf_counter() - t, 2),
       "seconds": round(time.perf_counter() - start, 2)}

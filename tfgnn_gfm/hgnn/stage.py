@@ -12,17 +12,19 @@ import numpy as np
 import pandas as pd
 import tensorflow_gnn as tfgnn
 
-from tfgnn_gfm.artifacts import (EmbeddingsDir, GraphDir, HGNNDir,
-                                 atomic_directory)
-from tfgnn_gfm.catalog import NO_ROOT, read_items, root_positions
+from tfgnn_gfm.artifacts import GraphDir, HGNNDir, atomic_directory
+from tfgnn_gfm.catalog import read_items
 from tfgnn_gfm.config import config_to_dict
 from tfgnn_gfm.hgnn.config import PretrainConfig
+from tfgnn_gfm.hgnn.embed_output import (ComputedVectors, EmbedPlan,
+                                         assemble, plan_items,
+                                         write_embeddings)
 from tfgnn_gfm.hgnn.embedding import (embed_full_graph, embed_new_items,
                                       embed_nodes)
 from tfgnn_gfm.hgnn.evaluation import link_prediction_report
 from tfgnn_gfm.hgnn.export import (export_inference_model, load_encoder,
                                    save_encoder)
-from tfgnn_gfm.hgnn.graph_data import TEXT_FEATURE, ItemGraph, load_item_graph
+from tfgnn_gfm.hgnn.graph_data import ItemGraph, load_item_graph
 from tfgnn_gfm.hgnn.sampling import SubgraphSampler, graph_schema
 from tfgnn_gfm.hgnn.trainer import train_link_prediction
 
@@ -178,10 +180,12 @@ def _read_items(graph: GraphDir) -> tuple[pd.DataFrame, int]:
 
 def embed(graph_dir: str | pathlib.Path, hgnn_dir: str | pathlib.Path,
           out_dir: str | pathlib.Path, config: "EmbedConfig | None" = None,
-          progress: bool = True) -> dict[str, Any]:
+          progress: bool = True, beam_args: Sequence[str] = ()
+          ) -> dict[str, Any]:
   """``gfm embed``: one HGNN embedding per item, every item type.
 
-  * items that are graph nodes: from their sampled neighbourhood;
+  * items that are graph nodes: from their sampled neighbourhood (or, with
+    ``config.full_graph``, their whole neighbourhood);
   * items with a parent (episodes): their show's embedding (zero-shot);
   * other items outside the graph (published after the cut, or never seen):
     inductively from their text, as isolated nodes of their type.
@@ -189,22 +193,81 @@ def embed(graph_dir: str | pathlib.Path, hgnn_dir: str | pathlib.Path,
   Items of a type the encoder has never seen cannot be embedded: they are
   counted in the manifest (``unknown_type``) and listed with a warning.
 
+  Args:
+    graph_dir: output of ``gfm build-graph``.
+    hgnn_dir: output of ``gfm pretrain``.
+    out_dir: the EmbeddingsDir to write (replaced atomically).
+    config: embedding settings.
+    progress: show progress bars (in-process only).
+    beam_args: Beam pipeline options; when given, the vectors are computed
+      by a Beam job on the runner they select
+      (``tfgnn_gfm.hgnn.beam_embed``; needs ``config.full_graph``), the
+      output is the same.
+
   Returns:
     The counts written to the manifest.
   """
-  from tfgnn_gfm.graph.schema import node_set_name  # pylint: disable=g-import-not-at-top
   from tfgnn_gfm.hgnn.config import EmbedConfig  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.text.encoder import encode_texts, load_text_encoder  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.text.item_text import compose_item_texts  # pylint: disable=g-import-not-at-top
   config = config or EmbedConfig()
+  beam_args = list(beam_args)
+  if beam_args:
+    from tfgnn_gfm.hgnn import beam_embed  # pylint: disable=g-import-not-at-top
+    beam_embed.check_config(config, beam_args)
   graph_layout = GraphDir(pathlib.Path(graph_dir))
   hgnn_layout = HGNNDir(pathlib.Path(hgnn_dir))
   fanouts = hgnn_layout.fanouts()
   graph = load_item_graph(graph_layout.root)
-  encoder = load_encoder(hgnn_layout.keras_model)
   items, invalid = _read_items(graph_layout)
+  plan = plan_items(items, graph)
+  text_encoder = graph_layout.text_encoder()
 
   start = time.perf_counter()
+  extra = {}
+  if beam_args:
+    computed = beam_embed.compute_with_beam(
+        graph_layout.root, hgnn_layout, plan, text_encoder, config,
+        num_layers=hgnn_layout.num_layers(), beam_args=beam_args,
+        work_dir=pathlib.Path(out_dir).absolute().parent)
+    extra["beam"] = computed.beam
+  else:
+    computed = _compute_in_process(graph, hgnn_layout, plan, text_encoder,
+                                   config, fanouts, progress)
+  graph_seconds = time.perf_counter() - start
+  vectors, text_vectors = assemble(plan, graph, computed.node_vectors,
+                                   computed.outside_text,
+                                   computed.inductive_vectors)
+  return write_embeddings(
+      out_dir, plan, vectors, text_vectors, invalid=invalid,
+      config=config_to_dict(config), graph=graph_layout.root,
+      hgnn=hgnn_layout.keras_model, cut=graph_layout.cut(),
+      metrics={"graph_items_per_second": round(
+          sum(graph.num_nodes(x) for x in graph.node_sets) /
+          max(graph_seconds, 1e-9), 1)},
+      extra={"embedding_dim": int(vectors.shape[1]),
+             "text_dim": int(text_vectors.shape[1]), **extra})
+
+
+def _compute_in_process(graph: ItemGraph, hgnn_layout: HGNNDir,
+                        plan: EmbedPlan, text_encoder: str,
+                        config: "EmbedConfig", fanouts: tuple[int, ...],
+                        progress: bool) -> ComputedVectors:
+  """The plan's vectors, computed in this process with the Keras encoder.
+
+  Args:
+    graph: the graph.
+    hgnn_layout: the HGNN output (its Keras encoder is loaded).
+    plan: the items' plan.
+    text_encoder: the graph's text encoder (a resolved SavedModel path).
+    config: embedding settings.
+    fanouts: the training fanouts (sampled inference).
+    progress: show progress bars.
+
+  Returns:
+    The node, outside-text and inductive vectors.
+  """
+  from tfgnn_gfm.text.encoder import encode_texts, load_text_encoder  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.text.item_text import compose_item_texts  # pylint: disable=g-import-not-at-top
+  encoder = load_encoder(hgnn_layout.keras_model)
   if config.full_graph:
     node_emb = embed_full_graph(encoder, graph)
   else:
@@ -212,89 +275,17 @@ def embed(graph_dir: str | pathlib.Path, hgnn_dir: str | pathlib.Path,
     node_emb = embed_nodes(encoder, sampler,
                            {n: graph.num_nodes(n) for n in graph.node_sets},
                            config.batch_size, progress=progress)
-  graph_seconds = time.perf_counter() - start
-  dim = next(iter(node_emb.values())).shape[1]
-  text_dim = graph.text_dim
-
-  n = len(items)
-  vectors = np.zeros((n, dim), np.float32)
-  text_vectors = np.zeros((n, text_dim), np.float32)
-  source = np.full(n, "", dtype=object)
-  node_sets = np.full(n, "", dtype=object)
-  position = {}
-  for name in graph.node_sets:
-    for i, item_id in enumerate(graph.node_ids[name]):
-      position[item_id] = (name, i)
-  in_graph = items["item_id"].map(lambda x: x in position).to_numpy()
-  for row in np.nonzero(in_graph)[0]:
-    name, i = position[items["item_id"].iat[row]]
-    vectors[row] = node_emb[name][i]
-    text_vectors[row] = graph.node_features[name][TEXT_FEATURE][i]
-    source[row], node_sets[row] = "graph", name
-
-  outside = np.nonzero(~in_graph)[0]
-  if len(outside):
-    layer = load_text_encoder(graph_layout.text_encoder())
-    texts = compose_item_texts(items.iloc[outside])
-    text_vectors[outside] = encode_texts(layer, texts.tolist(),
-                                         config.text_batch_size,
-                                         progress=progress)
-  has_parent = items["parent_id"].fillna("").to_numpy() != ""
-  unknown = []
-  for row in outside:
-    if has_parent[row]:
-      continue
-    try:
-      name = node_set_name(items["item_type"].iat[row])
-    except ValueError:
-      name = None
-    if name not in graph.node_sets:
-      unknown.append(row)
-      continue
-    node_sets[row], source[row] = name, "inductive"
-  for name in graph.node_sets:
-    rows = np.array([r for r in outside if node_sets[r] == name and
-                     source[r] == "inductive"], dtype=np.int64)
-    for chunk in np.array_split(rows, max(1, len(rows) // 4096 + 1)):
-      if len(chunk):
-        vectors[chunk] = embed_new_items(encoder, name, text_vectors[chunk])
-  # Episodes inherit their root's vector (tfgnn_gfm.catalog's rule; an item
-  # without a root gets none).
-  root = root_positions(items["item_id"].to_numpy(object),
-                        items["parent_id"].to_numpy(object))
-  for row in np.nonzero(has_parent & ~in_graph)[0]:
-    r = root[row]
-    if r != NO_ROOT and source[r] in ("graph", "inductive"):
-      vectors[row], source[row], node_sets[row] = vectors[r], "parent", (
-          node_sets[r])
-    else:
-      unknown.append(row)
-  keep = source != ""
-  if unknown:
-    _LOG.warning("%d items could not be embedded (type unknown to the "
-                 "encoder, or a parent that cannot be): e.g. %s", len(unknown),
-                 list(items["item_id"].iloc[unknown[:5]]))
-  index = pd.DataFrame({"item_id": items["item_id"].to_numpy()[keep],
-                        "item_type": items["item_type"].to_numpy()[keep],
-                        "node_set": node_sets[keep],
-                        "source": source[keep]})
-  index["row"] = np.arange(len(index))
-  counts = {"items": int(keep.sum()),
-            "by_source": {k: int(v) for k, v in
-                          index["source"].value_counts().sort_index().items()},
-            "by_type": {k: int(v) for k, v in
-                        index["item_type"].value_counts().sort_index().items()},
-            "unknown_type": len(unknown), "invalid_items": invalid}
-  with atomic_directory(out_dir) as tmp:
-    layout = EmbeddingsDir(tmp)
-    np.save(layout.vectors_path, vectors[keep])
-    np.save(layout.text_vectors_path, text_vectors[keep])
-    index.to_csv(layout.index_path, index=False)
-    layout.write_manifest(
-        config=config_to_dict(config), graph=graph_layout.root,
-        hgnn=hgnn_layout.keras_model, cut=graph_layout.cut(), counts=counts,
-        metrics={"graph_items_per_second": round(
-            sum(graph.num_nodes(x) for x in graph.node_sets) /
-            max(graph_seconds, 1e-9), 1)},
-        extra={"embedding_dim": dim, "text_dim": text_dim})
-  return counts
+  outside_text = np.zeros((0, graph.text_dim), np.float32)
+  if len(plan.outside):
+    layer = load_text_encoder(text_encoder)
+    texts = compose_item_texts(plan.items.iloc[plan.outside])
+    outside_text = encode_texts(layer, texts.tolist(), config.text_batch_size,
+                                progress=progress)
+  text_of = {row: i for i, row in enumerate(plan.outside)}
+  inductive = {}
+  for name, rows in plan.inductive.items():
+    text = outside_text[[text_of[r] for r in rows]]
+    inductive[name] = np.concatenate([
+        embed_new_items(encoder, name, text[start:start + 4096])
+        for start in range(0, len(rows), 4096)])
+  return ComputedVectors(node_emb, outside_text, inductive)
