@@ -92,7 +92,7 @@ def _one(interactions: int, epochs: int, training_history: str) -> dict:
     holdout = build_holdout(dataset.interactions.frame, items,
                             data.users.user_id, split)
     features_s = time.perf_counter() - start
-  model = train_two_tower(data, tt, verbose=0)
+  model = train_two_tower(data, tt, verbose=0, popularity_weight=0.0)
   user_rows = np.unique(holdout.user)
   start = time.perf_counter()
   user_vectors = model.embed_users(data.users, user_rows)

@@ -14,12 +14,13 @@ from tfgnn_gfm.twotower.towers import (ItemTypeTable, ItemVectorTable,
                                        MaskedEmbedding, TowerMLP,
                                        TypedMeanPooling, load_tower,
                                        save_tower)
-from tfgnn_gfm.twotower.train import (build_towers, popularity_offset,
-                                     predict_in_batches, train_two_tower)
+from tfgnn_gfm.twotower.prior import popularity_offset
+from tfgnn_gfm.twotower.train import (build_towers, predict_in_batches,
+                                     train_two_tower)
 
 CONFIG = TwoTowerConfig(tower_units=(16, 8), categorical_dim=4,
                         id_embedding_dim=8, batch_size=8, epochs=2,
-                        max_history=5)
+                        max_history=5, popularity_weights=(0.0,))
 
 
 @pytest.fixture(scope="module")
@@ -223,17 +224,18 @@ def test_popularity_offset_by_hand():
 
 
 def test_retrieval_vectors_add_the_prior_to_user_scores_only(data):
-  config = dataclasses.replace(CONFIG, popularity_weight=1.5)
-  model = train_two_tower(data, config, seed=0, verbose=0)
+  model = train_two_tower(data, CONFIG, seed=0, verbose=0,
+                          popularity_weight=1.5)
   rows = np.arange(len(data.users))
   users_, items_ = model.retrieval_vectors(data.users, rows, data.items)
   cosine = model.embed_users(data.users, rows) @ model.embed_items(
       data.items).T
   counts = np.bincount(data.examples.item, minlength=len(data.items))
-  expected = cosine + 1.5 * config.temperature * np.log(
+  expected = cosine + 1.5 * CONFIG.temperature * np.log(
       (counts + 1.0) / (counts.sum() + len(counts)))[None]
   np.testing.assert_allclose(users_ @ items_.T, expected, atol=1e-5)
   # Without a prior the vectors are the towers' own.
-  plain = train_two_tower(data, CONFIG, seed=0, verbose=0)
+  plain = train_two_tower(data, CONFIG, seed=0, verbose=0,
+                          popularity_weight=0.0)
   u, i = plain.retrieval_vectors(data.users, rows, data.items)
   assert u.shape[1] == i.shape[1] == CONFIG.embedding_dim

@@ -35,6 +35,7 @@ from tfgnn_gfm.twotower.features import (Holdout, ItemTable, TimeSplit,
                                          TrainingData, build_holdout,
                                          build_training_data)
 from tfgnn_gfm.twotower.peers import ModelSkipped, peer_scorer
+from tfgnn_gfm.twotower.prior import choose_popularity_weight
 from tfgnn_gfm.twotower.train import train_two_tower
 
 _LOG = logging.getLogger(__name__)
@@ -85,9 +86,12 @@ def training_data_for(interactions: pd.DataFrame, users: pd.DataFrame | None,
 
 def _two_tower_scorer(name: str, data: TrainingData, config: cfg.TwoTowerConfig,
                       user_rows: np.ndarray, *, use_hgnn: bool, seed: int,
-                      verbose: int | None) -> tuple[Scorer, dict[str, Any]]:
+                      verbose: int | None, popularity_weight: float,
+                      prior_info: dict[str, Any] | None = None
+                      ) -> tuple[Scorer, dict[str, Any]]:
   model = train_two_tower(data, config, use_hgnn=use_hgnn, seed=seed,
-                          verbose=verbose)
+                          verbose=verbose,
+                          popularity_weight=popularity_weight)
   user_vectors, item_vectors = model.retrieval_vectors(
       data.users, user_rows, data.items, config.inference_batch_size)
   scorer = Scorer(name=name, user_rows=user_rows, user_vectors=user_vectors,
@@ -95,7 +99,10 @@ def _two_tower_scorer(name: str, data: TrainingData, config: cfg.TwoTowerConfig,
   info = {"train_seconds": round(model.seconds, 2),
           "examples_per_second": round(model.examples_per_second, 1),
           "examples": len(data.examples),
-          "final_loss": model.history.get("mean_batch_loss", [None])[-1]}
+          "final_loss": model.history.get("mean_batch_loss", [None])[-1],
+          "popularity_weight": round(model.popularity_weight, 4)}
+  if prior_info and len(prior_info.get("candidates", [])) > 1:
+    info["popularity_prior"] = prior_info
   return scorer, info
 
 
@@ -194,6 +201,7 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
                if retrained_items is not None else None)
   for seed in range(config.seed, config.seed + config.seeds):
     _LOG.info("seed %d", seed)
+    chosen: dict[bool, float] = {}
     for name, run_data, use_hgnn in (
         (cfg.TWO_TOWER_HGNN, data, True),
         (cfg.TWO_TOWER_NO_GNN, data, False),
@@ -201,19 +209,32 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
       if name not in models:
         continue
       _LOG.info("training %s (seed %d)", name, seed)
+      weight, prior_info = choose_popularity_weight(
+          interactions, users, run_data.items, split, tt_config,
+          use_hgnn=use_hgnn, seed=seed, verbose=verbose)
+      chosen.setdefault(use_hgnn, weight)
       scorer, info = _two_tower_scorer(name, run_data, tt_config, user_rows,
                                        use_hgnn=use_hgnn, seed=seed,
-                                       verbose=verbose)
+                                       verbose=verbose,
+                                       popularity_weight=weight,
+                                       prior_info=prior_info)
       result, s, pu = evaluate(scorer, run_data.items)
       record(name, seed, result, s, info, pu)
     if per_type:
+      # The type-specific models take the unified model's weight (one
+      # inner split per seed).
+      if True not in chosen:
+        chosen[True], _ = choose_popularity_weight(
+            interactions, users, items, split, tt_config, use_hgnn=True,
+            seed=seed, verbose=verbose)
       merged, infos, seconds, merged_pu = {}, {}, 0.0, {}
       for t, run_data in per_type.items():
         _LOG.info("training %s for %s (seed %d)",
                   cfg.TWO_TOWER_TYPE_SPECIFIC, t, seed)
         scorer, info = _two_tower_scorer(
             f"{cfg.TWO_TOWER_TYPE_SPECIFIC}[{t}]", run_data, tt_config,
-            user_rows, use_hgnn=True, seed=seed, verbose=verbose)
+            user_rows, use_hgnn=True, seed=seed, verbose=verbose,
+            popularity_weight=chosen[True])
         result, s, pu = evaluate(scorer, items, types=[t],
                                  include_all_types=False)
         merged.update(result)

@@ -115,12 +115,23 @@ class TwoTowerConfig:
       "in the last this-many days before the cut) / log1p(the largest such "
       "count), so the model can lean towards what is trending at the cut; "
       "0: no prior"))
-  popularity_weight: float = dataclasses.field(default=0.0, metadata=_help(
-      "popularity prior of user queries: a user's score of an item is the "
-      "towers' cosine / temperature plus this weight x log(the item's "
-      "add-one smoothed share of the training examples), the term the logQ "
-      "correction takes out in training; 0: cosine only. Item and text "
-      "queries (similar items, search) never get it"))
+  popularity_weights: tuple[float, ...] = dataclasses.field(
+      default=(0.0, 0.5, 1.0, 2.0, 3.0, 5.0), metadata=_help(
+          "popularity prior of user queries: a user's score of an item is "
+          "the towers' cosine / temperature + w x log(the item's add-one "
+          "smoothed share of the training examples), the term the logQ "
+          "correction takes out in training. One value: that w. Several: w "
+          "is chosen per training window on an inner split (a model trained "
+          "without the window's last --popularity-holdout-days ranks those "
+          "days' users; best new-items HR@--prior-k wins, ties to the "
+          "smaller w), then the model is trained on the whole window. Item "
+          "and text queries never get the prior. 0: cosine only",
+          metavar="WEIGHTS"))
+  popularity_holdout_days: int = dataclasses.field(default=14, metadata=_help(
+      "days at the end of the training window held out to choose the "
+      "popularity weight"))
+  prior_k: int = dataclasses.field(default=10, metadata=_help(
+      "K of the HR@K that chooses the popularity weight"))
   max_genres: int = dataclasses.field(default=4, metadata=_help(
       "genres per item kept (';'-separated in the data)"))
   use_interest_vector: bool = dataclasses.field(default=True, metadata=_help(
@@ -157,13 +168,15 @@ class TwoTowerConfig:
 
   def validate(self) -> None:
     """Raises ValueError naming the first impossible setting."""
-    if self.popularity_weight < 0:
-      raise ValueError(f"popularity_weight must be >= 0, got "
-                       f"{self.popularity_weight}")
+    if not self.popularity_weights or any(
+        w < 0 for w in self.popularity_weights):
+      raise ValueError(f"popularity_weights must be numbers >= 0, got "
+                       f"{list(self.popularity_weights)}")
     if self.popularity_days < 0:
       raise ValueError(f"popularity_days must be >= 0, got "
                        f"{self.popularity_days}")
-    for name in ("train_days", "max_history", "categorical_dim",
+    for name in ("train_days", "popularity_holdout_days", "prior_k",
+                 "max_history", "categorical_dim",
                  "id_embedding_dim", "max_genres", "batch_size", "epochs",
                  "inference_batch_size"):
       if getattr(self, name) < 1:

@@ -23,6 +23,7 @@ from tfgnn_gfm.twotower.comparison import (Comparison, compare_models,
                                            training_data_for)
 from tfgnn_gfm.twotower.features import load_item_table, read_embeddings
 from tfgnn_gfm.twotower.towers import save_tower
+from tfgnn_gfm.twotower.prior import choose_popularity_weight
 from tfgnn_gfm.twotower.train import train_two_tower
 
 _LOG = logging.getLogger(__name__)
@@ -121,7 +122,11 @@ def train_2t(data_dir: str | pathlib.Path,
                           rollup_episodes=config.rollup_episodes,
                           max_genres=config.max_genres)
   data = training_data_for(interactions, users, items, split, config)
-  model = train_two_tower(data, config, use_hgnn=True, verbose=verbose)
+  weight, prior_info = choose_popularity_weight(
+      interactions, users, items, split, config, use_hgnn=True,
+      seed=config.seed, verbose=verbose)
+  model = train_two_tower(data, config, use_hgnn=True, verbose=verbose,
+                          popularity_weight=weight)
   start = time.perf_counter()
   item_vectors = model.embed_items(data.items,
                                    batch_size=config.inference_batch_size)
@@ -133,6 +138,8 @@ def train_2t(data_dir: str | pathlib.Path,
                                                  [None])[-1],
       "embed_items_per_second": round(len(items) / max(embed_seconds, 1e-9),
                                       1),
+      "popularity_weight": weight,
+      "popularity_prior": prior_info,
   }
   with atomic_directory(out_dir) as tmp:
     layout = TwoTowerDir(tmp)

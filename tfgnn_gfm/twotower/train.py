@@ -19,6 +19,7 @@ from tfgnn_gfm.twotower.baselines import item_counts
 from tfgnn_gfm.twotower.config import TwoTowerConfig
 from tfgnn_gfm.twotower.features import ItemTable, TrainingData, UserTable
 from tfgnn_gfm.twotower.model import TwoTowerModel
+from tfgnn_gfm.twotower.prior import popularity_offset
 from tfgnn_gfm.twotower.towers import (ItemTypeTable, ItemVectorTable,
                                        build_item_tower, build_user_tower,
                                        select_inputs)
@@ -42,34 +43,6 @@ def predict_in_batches(tower: tf.keras.Model, features: dict[str, np.ndarray],
           else np.zeros((0, dim), np.float32))
 
 
-def popularity_offset(counts: np.ndarray, *, weight: float,
-                      temperature: float) -> np.ndarray:
-  """Per-item score offset of user queries: the log-popularity prior.
-
-  The in-batch softmax with logQ correction learns cosine scores that, in
-  practice, under-express how popular an item is (the towers' cosine must
-  encode it and the correction removes it from every negative). The prior
-  adds it back explicitly: a user query scores ``cosine(u, i) + offset(i)``
-  with ``offset = weight * temperature * log q(i)``, i.e. ``weight * log q``
-  in logit units (``cosine / temperature``), where ``q`` is the item's
-  add-one smoothed share of the training examples (an item without a
-  training example, a new item, counts as half an item seen once).
-
-  Args:
-    counts: [N] training examples per item row.
-    weight: the prior's weight in logits (0: no prior, all zeros).
-    temperature: the softmax temperature of the model.
-
-  Returns:
-    [N] float32 offsets (<= 0), in the units of the towers' dot product.
-  """
-  counts = np.asarray(counts, np.float64)
-  if weight == 0 or not len(counts):
-    return np.zeros(len(counts), np.float32)
-  log_q = np.log((counts + 1.0) / (counts.sum() + len(counts)))
-  return (weight * temperature * log_q).astype(np.float32)
-
-
 @dataclasses.dataclass
 class TrainedTwoTower:
   """A trained model: both towers and how it was trained.
@@ -83,6 +56,7 @@ class TrainedTwoTower:
     examples_per_second: training throughput.
     item_offset: [N] score offset of user queries per item row (the
       popularity prior, ``popularity_offset``); zeros without a prior.
+    popularity_weight: the prior's weight ``w``.
   """
 
   user_tower: tf.keras.Model
@@ -93,6 +67,7 @@ class TrainedTwoTower:
   seconds: float
   examples_per_second: float
   item_offset: np.ndarray | None = None
+  popularity_weight: float = 0.0
 
   def embed_items(self, items: ItemTable, rows: np.ndarray | None = None,
                   batch_size: int = 4096) -> np.ndarray:
@@ -199,7 +174,9 @@ def _dataset(data: TrainingData, batch_size: int, seed: int) -> tf.data.Dataset:
 
 def train_two_tower(data: TrainingData, config: TwoTowerConfig, *,
                     use_hgnn: bool = True, seed: int | None = None,
-                    verbose: int | None = None) -> TrainedTwoTower:
+                    verbose: int | None = None,
+                    popularity_weight: float | None = None
+                    ) -> TrainedTwoTower:
   """Trains a two-tower model with in-batch softmax.
 
   Args:
@@ -209,6 +186,9 @@ def train_two_tower(data: TrainingData, config: TwoTowerConfig, *,
     seed: overrides ``config.seed``.
     verbose: Keras verbosity (default: a progress bar on a terminal, one
       line per epoch otherwise).
+    popularity_weight: the popularity prior's weight (``prior.py``); None:
+      the one value of ``config.popularity_weights`` (several are a
+      ValueError: choose with ``prior.choose_popularity_weight``).
 
   Returns:
     The trained towers.
@@ -244,12 +224,18 @@ def train_two_tower(data: TrainingData, config: TwoTowerConfig, *,
   history: dict[str, Any] = {k: [float(x) for x in v]
                              for k, v in fit.history.items()
                              if k == "mean_batch_loss"}
+  if popularity_weight is None:
+    if len(set(config.popularity_weights)) != 1:
+      raise ValueError("several popularity_weights: choose one with "
+                       "prior.choose_popularity_weight and pass it")
+    popularity_weight = config.popularity_weights[0]
+  weight = float(popularity_weight)
   offset = popularity_offset(
       item_counts(data.examples, len(data.items)),
-      weight=config.popularity_weight, temperature=config.temperature)
+      weight=weight, temperature=config.temperature)
   return TrainedTwoTower(
       user_tower=user_tower, item_tower=item_tower, use_hgnn=use_hgnn,
       known=known,
       history=history, seconds=seconds,
       examples_per_second=len(data.examples) * config.epochs /
-      max(seconds, 1e-9), item_offset=offset)
+      max(seconds, 1e-9), item_offset=offset, popularity_weight=weight)

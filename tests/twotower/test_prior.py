@@ -1,0 +1,71 @@
+"""The popularity prior: offsets by hand and the inner-split choice."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from tests.twotower.helpers import CUT, interactions, item_table, users
+from tfgnn_gfm.timesplit import SECONDS_PER_DAY, TimeSplit
+from tfgnn_gfm.twotower.config import TwoTowerConfig
+from tfgnn_gfm.twotower.prior import (choose_popularity_weight,
+                                      log_popularity, popularity_offset)
+
+CONFIG = TwoTowerConfig(tower_units=(16, 8), categorical_dim=4,
+                        id_embedding_dim=8, batch_size=8, epochs=2,
+                        max_history=5, popularity_weights=(0.0, 1.0, 4.0),
+                        popularity_holdout_days=14)
+
+
+def test_log_popularity_and_offset_by_hand():
+  # counts 3, 1, 0: 4 examples over 3 items, q = (c + 1) / 7.
+  np.testing.assert_allclose(log_popularity(np.array([3, 1, 0])),
+                             np.log([4 / 7, 2 / 7, 1 / 7]), rtol=1e-6)
+  np.testing.assert_allclose(
+      popularity_offset(np.array([3, 1, 0]), weight=2.0, temperature=0.05),
+      0.1 * np.log([4 / 7, 2 / 7, 1 / 7]), rtol=1e-6)
+  assert not popularity_offset(np.array([3, 1]), weight=0.0,
+                               temperature=0.05).any()
+
+
+def _frame(seed=0):
+  rng = np.random.default_rng(seed)
+  ids = ["p0", "p1", "p2", "p3", "p4", "a0", "a1", "a2"]
+  popular = ["p0", "p1"]
+  rows = []
+  for u in range(12):
+    for _ in range(6):
+      item = (popular[rng.integers(2)] if rng.random() < 0.7 else
+              ids[rng.integers(len(ids))])
+      rows.append((f"u{u}", item, rng.uniform(1, 99.9)))
+  return interactions(rows)
+
+
+def test_one_weight_is_taken_without_training():
+  config = dataclasses.replace(CONFIG, popularity_weights=(2.5,))
+  weight, info = choose_popularity_weight(
+      _frame(), users(), item_table(), TimeSplit(CUT, 90), config,
+      use_hgnn=True, seed=0, verbose=0)
+  assert weight == 2.5 and "inner_split" not in info
+
+
+def test_choice_is_a_candidate_measured_inside_the_window_only():
+  frame = _frame()
+  split = TimeSplit(CUT, 90)
+  weight, info = choose_popularity_weight(
+      frame, users(), item_table(), split, CONFIG, use_hgnn=True, seed=0,
+      verbose=0)
+  assert weight in CONFIG.popularity_weights
+  assert set(info["inner_hr@10"]) == {"0.0", "1.0", "4.0"}
+  assert info["inner_users"] > 0
+  inner = info["inner_split"]
+  assert inner["cut"] == CUT - 14 * SECONDS_PER_DAY
+  assert inner["holdout_end"] == CUT
+  assert inner["train_start"] >= split.train_start
+  # Interactions at or after the cut never change the choice.
+  later = frame.copy()
+  later["timestamp"] = later["timestamp"] + 200 * SECONDS_PER_DAY
+  again = choose_popularity_weight(
+      pd.concat([frame, later]), users(), item_table(), split, CONFIG,
+      use_hgnn=True, seed=0, verbose=0)
+  assert again == (weight, info)

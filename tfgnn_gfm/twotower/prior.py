@@ -1,0 +1,144 @@
+"""The popularity prior of user queries and the choice of its weight.
+
+A two-tower model trained with the logQ-corrected in-batch softmax learns
+cosine scores that under-express how popular an item is: the towers' cosine
+must encode it and the correction removes it from every negative. The prior
+adds it back at retrieval: a user query scores an item
+
+    cosine(u, i) / temperature + w * log q(i)
+
+where ``q`` is the item's add-one smoothed share of the training examples.
+How much popularity helps depends on the platform (on MovieLens a large
+``w`` wins; on data whose users follow topics, ``w = 0`` does), so ``w`` is
+chosen per training window on an inner split that never reads at or after
+the cut: a model trained on the window without its last days ranks the
+users of those last days with every candidate weight, and the weight with
+the best new-items HR@K wins (ties: the smaller weight). The final model is
+then trained on the whole window and served with that weight; item and text
+queries (similar items, search) never get the prior.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tfgnn_gfm.timesplit import SECONDS_PER_DAY, TimeSplit
+from tfgnn_gfm.twotower.baselines import Scorer, item_counts
+from tfgnn_gfm.twotower.config import TwoTowerConfig
+from tfgnn_gfm.twotower.evaluate import ALL_TYPES, evaluate_scorer
+from tfgnn_gfm.twotower.features import ItemTable, build_holdout
+
+_LOG = logging.getLogger(__name__)
+
+
+def log_popularity(counts: np.ndarray) -> np.ndarray:
+  """log of each item's add-one smoothed share of the training examples.
+
+  Args:
+    counts: [N] training examples per item row.
+
+  Returns:
+    [N] float32, ``log((count + 1) / (examples + N))``: an item without a
+    training example (a new item) counts as half an item seen once.
+  """
+  counts = np.asarray(counts, np.float64)
+  return np.log((counts + 1.0) / (counts.sum() + len(counts))).astype(
+      np.float32)
+
+
+def popularity_offset(counts: np.ndarray, *, weight: float,
+                      temperature: float) -> np.ndarray:
+  """Per-item offset of user queries' dot product: ``w * T * log q``.
+
+  In the towers' units (cosine), so that ``offset / temperature`` is
+  ``w * log q`` in logits.
+
+  Args:
+    counts: [N] training examples per item row.
+    weight: ``w`` (0: no prior, all zeros).
+    temperature: the model's softmax temperature ``T``.
+
+  Returns:
+    [N] float32 offsets (<= 0).
+  """
+  if weight == 0 or not len(counts):
+    return np.zeros(len(counts), np.float32)
+  return (weight * temperature * log_popularity(counts)).astype(np.float32)
+
+
+def choose_popularity_weight(interactions: pd.DataFrame,
+                             users: pd.DataFrame | None, items: ItemTable,
+                             split: TimeSplit, config: TwoTowerConfig, *,
+                             use_hgnn: bool, seed: int,
+                             verbose: int | None = None
+                             ) -> tuple[float, dict[str, Any]]:
+  """The prior's weight for a training window, chosen on its inner split.
+
+  Args:
+    interactions: every interaction (nothing at or after ``split.cut`` is
+      read).
+    users: the users table or None.
+    items: the catalog.
+    split: the training window's split.
+    config: the options; ``config.popularity_weights`` are the candidates
+      (one value: that weight, nothing is trained here).
+    use_hgnn: the model kind (see ``train_two_tower``).
+    seed: the training seed.
+    verbose: Keras verbosity.
+
+  Returns:
+    (the weight, what was measured: the inner split, its users and the
+    HR@K of every candidate, or why the first candidate was kept).
+  """
+  from tfgnn_gfm.twotower.comparison import training_data_for  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.twotower.train import train_two_tower  # pylint: disable=g-import-not-at-top
+  weights = sorted(set(float(w) for w in config.popularity_weights))
+  if len(weights) == 1:
+    return weights[0], {"chosen": weights[0], "candidates": weights}
+  inner_days = int(config.popularity_holdout_days)
+  inner = TimeSplit(int(split.cut) - inner_days * SECONDS_PER_DAY,
+                    max(int(split.train_days) - inner_days, 1), inner_days)
+  info: dict[str, Any] = {"candidates": weights,
+                          "inner_split": inner.to_dict()}
+  before = interactions[interactions["timestamp"].to_numpy(np.int64) <
+                        int(split.cut)]
+  inner_config = dataclasses.replace(config, popularity_weights=(0.0,))
+  data = training_data_for(before, users, items, inner, inner_config)
+  holdout = build_holdout(before, items, data.users.user_id, inner)
+  user_rows = np.unique(holdout.user)
+  info["inner_users"] = int(len(user_rows))
+  if not len(data.examples) or not len(user_rows):
+    info["chosen"] = weights[0]
+    info["reason"] = "no inner training example or hold-out user"
+    return weights[0], info
+  model = train_two_tower(data, inner_config, use_hgnn=use_hgnn, seed=seed,
+                          verbose=verbose)
+  user_vectors = model.embed_users(data.users, user_rows)
+  item_vectors = model.embed_items(data.items)
+  counts = item_counts(data.examples, len(data.items))
+  ones = np.ones((len(user_rows), 1), np.float32)
+  hr = {}
+  for w in weights:
+    offset = popularity_offset(counts, weight=w,
+                               temperature=config.temperature)
+    scorer = Scorer(name=f"prior_{w}", user_rows=user_rows,
+                    user_vectors=np.concatenate([user_vectors, ones], 1),
+                    item_vectors=np.concatenate(
+                        [item_vectors, offset[:, None]], 1))
+    result = evaluate_scorer(scorer, data.items, holdout, k=config.prior_k,
+                             include_all_types=True)
+    value = result[ALL_TYPES]["new_items"]["all_users"][
+        f"hr@{config.prior_k}"]
+    hr[w] = -1.0 if value is None else float(value)
+  best = max(weights, key=lambda w: (hr[w], -w))
+  info.update({"chosen": best, f"inner_hr@{config.prior_k}":
+               {str(w): round(v, 4) for w, v in hr.items()}})
+  _LOG.info("popularity weight %.2f chosen on %d inner users (HR@%d %s)",
+            best, len(user_rows), config.prior_k,
+            {w: round(v, 3) for w, v in hr.items()})
+  return best, info
