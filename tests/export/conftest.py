@@ -27,7 +27,7 @@ def exported(tmp_path_factory):
   write_embeddings(root / "emb", platform, text_dim=16)
   assert main(["train-2t", str(root / "data"), "--embeddings",
                str(root / "emb"), "--out", str(root / "2t"),
-               "--popularity-weight", "1.0"] + SMALL) == 0
+               "--popularity-weights", "1.0"] + SMALL) == 0
   assert main(["export", str(root / "2t"), "--out", str(root / "exports"),
                "--text-encoder", str(encoder), "--max-k", "50",
                "--recall-queries", "200"]) == 0

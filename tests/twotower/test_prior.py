@@ -18,12 +18,16 @@ CONFIG = TwoTowerConfig(tower_units=(16, 8), categorical_dim=4,
 
 
 def test_log_popularity_and_offset_by_hand():
-  # counts 3, 1, 0: 4 examples over 3 items, q = (c + 1) / 7.
+  # counts 3, 1, 0: 4 examples over 3 items, q = (c + 1) / 7 for seen
+  # items; the unseen one gets the example-weighted mean 3/4 log(4/7) +
+  # 1/4 log(2/7).
+  unseen = 0.75 * np.log(4 / 7) + 0.25 * np.log(2 / 7)
   np.testing.assert_allclose(log_popularity(np.array([3, 1, 0])),
-                             np.log([4 / 7, 2 / 7, 1 / 7]), rtol=1e-6)
+                             [np.log(4 / 7), np.log(2 / 7), unseen],
+                             rtol=1e-6)
   np.testing.assert_allclose(
       popularity_offset(np.array([3, 1, 0]), weight=2.0, temperature=0.05),
-      0.1 * np.log([4 / 7, 2 / 7, 1 / 7]), rtol=1e-6)
+      0.1 * np.array([np.log(4 / 7), np.log(2 / 7), unseen]), rtol=1e-6)
   assert not popularity_offset(np.array([3, 1]), weight=0.0,
                                temperature=0.05).any()
 
@@ -56,7 +60,7 @@ def test_choice_is_a_candidate_measured_inside_the_window_only():
       frame, users(), item_table(), split, CONFIG, use_hgnn=True, seed=0,
       verbose=0)
   assert weight in CONFIG.popularity_weights
-  assert set(info["inner_hr@10"]) == {"0.0", "1.0", "4.0"}
+  assert set(info["inner_mrr@100"]) == {"0.0", "1.0", "4.0"}
   assert info["inner_users"] > 0
   inner = info["inner_split"]
   assert inner["cut"] == CUT - 14 * SECONDS_PER_DAY

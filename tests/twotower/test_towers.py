@@ -14,7 +14,7 @@ from tfgnn_gfm.twotower.towers import (ItemTypeTable, ItemVectorTable,
                                        MaskedEmbedding, TowerMLP,
                                        TypedMeanPooling, load_tower,
                                        save_tower)
-from tfgnn_gfm.twotower.prior import popularity_offset
+from tfgnn_gfm.twotower.prior import log_popularity
 from tfgnn_gfm.twotower.train import (build_towers, predict_in_batches,
                                      train_two_tower)
 
@@ -212,17 +212,6 @@ def test_item_ids_next_to_hgnn_share_one_table_and_reach_both_towers(data):
   assert not np.allclose(after_u[holder], before_u[holder])
 
 
-def test_popularity_offset_by_hand():
-  # counts 3, 1, 0 over 4 examples and 3 items: q = (c + 1) / (4 + 3).
-  offset = popularity_offset(np.array([3.0, 1.0, 0.0]), weight=2.0,
-                             temperature=0.05)
-  np.testing.assert_allclose(
-      offset, 2.0 * 0.05 * np.log(np.array([4.0, 2.0, 1.0]) / 7.0),
-      rtol=1e-6)
-  assert not popularity_offset(np.array([3.0, 1.0]), weight=0.0,
-                               temperature=0.05).any()
-
-
 def test_retrieval_vectors_add_the_prior_to_user_scores_only(data):
   model = train_two_tower(data, CONFIG, seed=0, verbose=0,
                           popularity_weight=1.5)
@@ -231,8 +220,7 @@ def test_retrieval_vectors_add_the_prior_to_user_scores_only(data):
   cosine = model.embed_users(data.users, rows) @ model.embed_items(
       data.items).T
   counts = np.bincount(data.examples.item, minlength=len(data.items))
-  expected = cosine + 1.5 * CONFIG.temperature * np.log(
-      (counts + 1.0) / (counts.sum() + len(counts)))[None]
+  expected = cosine + 1.5 * CONFIG.temperature * log_popularity(counts)[None]
   np.testing.assert_allclose(users_ @ items_.T, expected, atol=1e-5)
   # Without a prior the vectors are the towers' own.
   plain = train_two_tower(data, CONFIG, seed=0, verbose=0,

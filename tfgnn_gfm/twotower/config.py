@@ -123,15 +123,15 @@ class TwoTowerConfig:
           "correction takes out in training. One value: that w. Several: w "
           "is chosen per training window on an inner split (a model trained "
           "without the window's last --popularity-holdout-days ranks those "
-          "days' users; best new-items HR@--prior-k wins, ties to the "
+          "days' users; best new-items MRR@--prior-k wins, ties to the "
           "smaller w), then the model is trained on the whole window. Item "
           "and text queries never get the prior. 0: cosine only",
           metavar="WEIGHTS"))
   popularity_holdout_days: int = dataclasses.field(default=14, metadata=_help(
       "days at the end of the training window held out to choose the "
       "popularity weight"))
-  prior_k: int = dataclasses.field(default=10, metadata=_help(
-      "K of the HR@K that chooses the popularity weight"))
+  prior_k: int = dataclasses.field(default=100, metadata=_help(
+      "K of the new-items MRR@K that chooses the popularity weight"))
   max_genres: int = dataclasses.field(default=4, metadata=_help(
       "genres per item kept (';'-separated in the data)"))
   use_interest_vector: bool = dataclasses.field(default=True, metadata=_help(

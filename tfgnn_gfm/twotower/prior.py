@@ -13,7 +13,9 @@ How much popularity helps depends on the platform (on MovieLens a large
 chosen per training window on an inner split that never reads at or after
 the cut: a model trained on the window without its last days ranks the
 users of those last days with every candidate weight, and the weight with
-the best new-items HR@K wins (ties: the smaller weight). The final model is
+the best new-items MRR@K wins (ties: the smaller weight; MRR rather than
+HR@10 because an inner split of a small platform has few users, and the
+reciprocal rank tells weights apart where a top-10 hit ties them). The final model is
 then trained on the whole window and served with that weight; item and text
 queries (similar items, search) never get the prior.
 """
@@ -39,16 +41,26 @@ _LOG = logging.getLogger(__name__)
 def log_popularity(counts: np.ndarray) -> np.ndarray:
   """log of each item's add-one smoothed share of the training examples.
 
+  An item without a training example (a new item: its popularity is
+  unknown, not low) gets the example-weighted mean of the others' values,
+  ``sum_i p_i log q_i`` with ``p_i`` the items' shares of the examples: the
+  log-popularity of the item of a random interaction. Ranking new items
+  as the least popular would hide them from every user query (on the
+  synthetic default that took cold-item HR@10 from 0.45 to 0.06).
+
   Args:
     counts: [N] training examples per item row.
 
   Returns:
-    [N] float32, ``log((count + 1) / (examples + N))``: an item without a
-    training example (a new item) counts as half an item seen once.
+    [N] float32, ``log((count + 1) / (examples + N))`` for seen items.
   """
   counts = np.asarray(counts, np.float64)
-  return np.log((counts + 1.0) / (counts.sum() + len(counts))).astype(
-      np.float32)
+  values = np.log((counts + 1.0) / (counts.sum() + len(counts)))
+  seen = counts > 0
+  if seen.any():
+    share = counts[seen] / counts[seen].sum()
+    values[~seen] = float((share * values[seen]).sum())
+  return values.astype(np.float32)
 
 
 def popularity_offset(counts: np.ndarray, *, weight: float,
@@ -93,7 +105,8 @@ def choose_popularity_weight(interactions: pd.DataFrame,
 
   Returns:
     (the weight, what was measured: the inner split, its users and the
-    HR@K of every candidate, or why the first candidate was kept).
+    new-items MRR@K of every candidate, or why the first candidate was
+    kept).
   """
   from tfgnn_gfm.twotower.comparison import training_data_for  # pylint: disable=g-import-not-at-top
   from tfgnn_gfm.twotower.train import train_two_tower  # pylint: disable=g-import-not-at-top
@@ -130,15 +143,15 @@ def choose_popularity_weight(interactions: pd.DataFrame,
                     user_vectors=np.concatenate([user_vectors, ones], 1),
                     item_vectors=np.concatenate(
                         [item_vectors, offset[:, None]], 1))
-    result = evaluate_scorer(scorer, data.items, holdout, k=config.prior_k,
-                             include_all_types=True)
+    result = evaluate_scorer(scorer, data.items, holdout, k=10,
+                             mrr_k=config.prior_k, include_all_types=True)
     value = result[ALL_TYPES]["new_items"]["all_users"][
-        f"hr@{config.prior_k}"]
+        f"mrr@{config.prior_k}"]
     hr[w] = -1.0 if value is None else float(value)
   best = max(weights, key=lambda w: (hr[w], -w))
-  info.update({"chosen": best, f"inner_hr@{config.prior_k}":
+  info.update({"chosen": best, f"inner_mrr@{config.prior_k}":
                {str(w): round(v, 4) for w, v in hr.items()}})
-  _LOG.info("popularity weight %.2f chosen on %d inner users (HR@%d %s)",
+  _LOG.info("popularity weight %.2f chosen on %d inner users (MRR@%d %s)",
             best, len(user_rows), config.prior_k,
             {w: round(v, 3) for w, v in hr.items()})
   return best, info
