@@ -95,11 +95,14 @@ def _worker_environment() -> dict[str, str]:
   """The worker pool's environment: this interpreter and this checkout.
 
   The pool starts each harness as ``python`` from ``PATH``: the venv's.
-  ``TF_USE_LEGACY_KERAS``, which importing ``tfgnn_gfm`` set in the driver,
-  is removed: the workers' code must set it itself.
+  ``TF_USE_LEGACY_KERAS=1`` is part of the workers' environment, as a
+  cluster's worker image must set it: a harness may unpickle a coder of
+  TF-GNN values (which imports ``tensorflow_gnn``) before any of the
+  package's code runs, so the package cannot set it in time itself (the
+  test failed that way when a fresh harness took the embedding stage).
   """
   env = dict(os.environ)
-  env.pop("TF_USE_LEGACY_KERAS", None)
+  env["TF_USE_LEGACY_KERAS"] = "1"
   env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable),
                                  env.get("PATH", "")])
   paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
