@@ -25,16 +25,15 @@ import datetime
 import re
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from tfgnn_gfm.config import ConfigError
 
 if TYPE_CHECKING:
   import pandas as pd
 
 SECONDS_PER_DAY = 86_400
-#: ``published_at`` of an item that has none: before every cut.
-NO_TIME = np.iinfo(np.int64).min
+#: ``published_at`` of an item that has none: before every cut (the int64
+#: minimum, written without numpy: the REST client imports this module).
+NO_TIME = -(2**63)
 _EPOCH_RE = re.compile(r"^\s*-?\d+(\.\d+)?\s*$")
 
 
@@ -178,7 +177,7 @@ def validation_view(interactions: pd.DataFrame, test_cut: int,
   Returns:
     (the interactions before ``test_cut``, the validation TimeSplit).
   """
-  ts = interactions["timestamp"].to_numpy(np.int64)
+  ts = interactions["timestamp"].to_numpy("int64")
   split = TimeSplit(window_start(test_cut, holdout_days), train_days,
                     holdout_days)
   return interactions[ts < int(test_cut)], split
