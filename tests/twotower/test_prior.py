@@ -8,7 +8,7 @@ import pandas as pd
 from tests.twotower.helpers import CUT, interactions, item_table, users
 from tfgnn_gfm.timesplit import SECONDS_PER_DAY, TimeSplit
 from tfgnn_gfm.twotower.config import TwoTowerConfig
-from tfgnn_gfm.twotower.prior import (choose_popularity_weight,
+from tfgnn_gfm.twotower.prior import (choose_popularity_weight, inner_split,
                                       log_popularity, popularity_offset)
 
 CONFIG = TwoTowerConfig(tower_units=(16, 8), categorical_dim=4,
@@ -47,9 +47,11 @@ def _frame(seed=0):
 
 def test_one_weight_is_taken_without_training():
   config = dataclasses.replace(CONFIG, popularity_weights=(2.5,))
-  weight, info = choose_popularity_weight(
-      _frame(), users(), item_table(), TimeSplit(CUT, 90), config,
-      use_hgnn=True, seed=0, verbose=0)
+  inner = inner_split(_frame(), users(), item_table(), TimeSplit(CUT, 90),
+                      config)
+  assert inner.data is None
+  weight, info = choose_popularity_weight(inner, config, use_hgnn=True,
+                                          seed=0, verbose=0)
   assert weight == 2.5 and "inner_split" not in info
 
 
@@ -57,8 +59,8 @@ def test_choice_is_a_candidate_measured_inside_the_window_only():
   frame = _frame()
   split = TimeSplit(CUT, 90)
   weight, info = choose_popularity_weight(
-      frame, users(), item_table(), split, CONFIG, use_hgnn=True, seed=0,
-      verbose=0)
+      inner_split(frame, users(), item_table(), split, CONFIG), CONFIG,
+      use_hgnn=True, seed=0, verbose=0)
   assert weight in CONFIG.popularity_weights
   assert set(info["inner_mrr@100"]) == {"0.0", "1.0", "4.0"}
   assert info["inner_users"] > 0
@@ -70,6 +72,6 @@ def test_choice_is_a_candidate_measured_inside_the_window_only():
   later = frame.copy()
   later["timestamp"] = later["timestamp"] + 200 * SECONDS_PER_DAY
   again = choose_popularity_weight(
-      pd.concat([frame, later]), users(), item_table(), split, CONFIG,
-      use_hgnn=True, seed=0, verbose=0)
+      inner_split(pd.concat([frame, later]), users(), item_table(), split,
+                  CONFIG), CONFIG, use_hgnn=True, seed=0, verbose=0)
   assert again == (weight, info)

@@ -35,7 +35,7 @@ from tfgnn_gfm.twotower.features import (Holdout, ItemTable, TimeSplit,
                                          TrainingData, build_holdout,
                                          build_training_data)
 from tfgnn_gfm.twotower.peers import ModelSkipped, peer_scorer
-from tfgnn_gfm.twotower.prior import choose_popularity_weight
+from tfgnn_gfm.twotower.prior import choose_popularity_weight, inner_split
 from tfgnn_gfm.twotower.train import train_two_tower
 
 _LOG = logging.getLogger(__name__)
@@ -199,6 +199,8 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
                 for t in types}
   retrained = (dataclasses.replace(data, items=retrained_items)
                if retrained_items is not None else None)
+  # Built once per window: every seed and model kind chooses on it.
+  inner = inner_split(interactions, users, items, split, tt_config)
   for seed in range(config.seed, config.seed + config.seeds):
     _LOG.info("seed %d", seed)
     chosen: dict[bool, float] = {}
@@ -210,8 +212,8 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
         continue
       _LOG.info("training %s (seed %d)", name, seed)
       weight, prior_info = choose_popularity_weight(
-          interactions, users, run_data.items, split, tt_config,
-          use_hgnn=use_hgnn, seed=seed, verbose=verbose)
+          inner.with_items(run_data.items), tt_config, use_hgnn=use_hgnn,
+          seed=seed, verbose=verbose)
       chosen.setdefault(use_hgnn, weight)
       scorer, info = _two_tower_scorer(name, run_data, tt_config, user_rows,
                                        use_hgnn=use_hgnn, seed=seed,
@@ -225,8 +227,7 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
       # inner split per seed).
       if True not in chosen:
         chosen[True], _ = choose_popularity_weight(
-            interactions, users, items, split, tt_config, use_hgnn=True,
-            seed=seed, verbose=verbose)
+            inner, tt_config, use_hgnn=True, seed=seed, verbose=verbose)
       merged, infos, seconds, merged_pu = {}, {}, 0.0, {}
       for t, run_data in per_type.items():
         _LOG.info("training %s for %s (seed %d)",

@@ -33,7 +33,8 @@ from tfgnn_gfm.timesplit import SECONDS_PER_DAY, TimeSplit
 from tfgnn_gfm.twotower.baselines import Scorer, item_counts
 from tfgnn_gfm.twotower.config import TwoTowerConfig
 from tfgnn_gfm.twotower.evaluate import ALL_TYPES, evaluate_scorer
-from tfgnn_gfm.twotower.features import ItemTable, build_holdout
+from tfgnn_gfm.twotower.features import (Holdout, ItemTable, TrainingData,
+                                         build_holdout)
 
 _LOG = logging.getLogger(__name__)
 
@@ -83,13 +84,35 @@ def popularity_offset(counts: np.ndarray, *, weight: float,
   return (weight * temperature * log_popularity(counts)).astype(np.float32)
 
 
-def choose_popularity_weight(interactions: pd.DataFrame,
-                             users: pd.DataFrame | None, items: ItemTable,
-                             split: TimeSplit, config: TwoTowerConfig, *,
-                             use_hgnn: bool, seed: int,
-                             verbose: int | None = None
-                             ) -> tuple[float, dict[str, Any]]:
-  """The prior's weight for a training window, chosen on its inner split.
+@dataclasses.dataclass
+class InnerSplit:
+  """The inner split of a training window, built once per window.
+
+  Attributes:
+    weights: the candidate weights (sorted, distinct).
+    data: training data of the window without its last days (None with one
+      candidate: nothing to choose).
+    holdout: targets of those last days (None with one candidate).
+    info: the inner split's times and users.
+  """
+
+  weights: list[float]
+  data: TrainingData | None = None
+  holdout: Holdout | None = None
+  info: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+  def with_items(self, items: ItemTable) -> "InnerSplit":
+    """The same split over another item table (e.g. retrained vectors)."""
+    if self.data is None:
+      return self
+    return dataclasses.replace(self, data=dataclasses.replace(self.data,
+                                                              items=items))
+
+
+def inner_split(interactions: pd.DataFrame, users: pd.DataFrame | None,
+                items: ItemTable, split: TimeSplit,
+                config: TwoTowerConfig) -> InnerSplit:
+  """The window's inner split, on which the prior's weight is chosen.
 
   Args:
     interactions: every interaction (nothing at or after ``split.cut`` is
@@ -98,7 +121,39 @@ def choose_popularity_weight(interactions: pd.DataFrame,
     items: the catalog.
     split: the training window's split.
     config: the options; ``config.popularity_weights`` are the candidates
-      (one value: that weight, nothing is trained here).
+      (one value: nothing is built).
+
+  Returns:
+    The InnerSplit: training ``[start, cut - popularity_holdout_days)``,
+    targets ``[cut - popularity_holdout_days, cut)``.
+  """
+  from tfgnn_gfm.twotower.comparison import training_data_for  # pylint: disable=g-import-not-at-top
+  weights = sorted(set(float(w) for w in config.popularity_weights))
+  if len(weights) == 1:
+    return InnerSplit(weights)
+  inner_days = int(config.popularity_holdout_days)
+  inner = TimeSplit(int(split.cut) - inner_days * SECONDS_PER_DAY,
+                    max(int(split.train_days) - inner_days, 1), inner_days)
+  before = interactions[interactions["timestamp"].to_numpy(np.int64) <
+                        int(split.cut)]
+  data = training_data_for(before, users, items, inner,
+                           dataclasses.replace(config,
+                                               popularity_weights=(0.0,)))
+  holdout = build_holdout(before, items, data.users.user_id, inner)
+  return InnerSplit(weights, data, holdout,
+                    {"inner_split": inner.to_dict(),
+                     "inner_users": int(len(np.unique(holdout.user)))})
+
+
+def choose_popularity_weight(inner: InnerSplit, config: TwoTowerConfig, *,
+                             use_hgnn: bool, seed: int,
+                             verbose: int | None = None
+                             ) -> tuple[float, dict[str, Any]]:
+  """The prior's weight for a training window, chosen on its inner split.
+
+  Args:
+    inner: the window's ``inner_split``.
+    config: the options (tower sizes, training, ``prior_k``).
     use_hgnn: the model kind (see ``train_two_tower``).
     seed: the training seed.
     verbose: Keras verbosity.
@@ -108,50 +163,41 @@ def choose_popularity_weight(interactions: pd.DataFrame,
     new-items MRR@K of every candidate, or why the first candidate was
     kept).
   """
-  from tfgnn_gfm.twotower.comparison import training_data_for  # pylint: disable=g-import-not-at-top
   from tfgnn_gfm.twotower.train import train_two_tower  # pylint: disable=g-import-not-at-top
-  weights = sorted(set(float(w) for w in config.popularity_weights))
-  if len(weights) == 1:
-    return weights[0], {"chosen": weights[0], "candidates": weights}
-  inner_days = int(config.popularity_holdout_days)
-  inner = TimeSplit(int(split.cut) - inner_days * SECONDS_PER_DAY,
-                    max(int(split.train_days) - inner_days, 1), inner_days)
-  info: dict[str, Any] = {"candidates": weights,
-                          "inner_split": inner.to_dict()}
-  before = interactions[interactions["timestamp"].to_numpy(np.int64) <
-                        int(split.cut)]
-  inner_config = dataclasses.replace(config, popularity_weights=(0.0,))
-  data = training_data_for(before, users, items, inner, inner_config)
-  holdout = build_holdout(before, items, data.users.user_id, inner)
+  weights = inner.weights
+  info: dict[str, Any] = {"candidates": weights, **inner.info}
+  if inner.data is None:
+    info["chosen"] = weights[0]
+    return weights[0], info
+  data, holdout = inner.data, inner.holdout
   user_rows = np.unique(holdout.user)
-  info["inner_users"] = int(len(user_rows))
   if not len(data.examples) or not len(user_rows):
     info["chosen"] = weights[0]
     info["reason"] = "no inner training example or hold-out user"
     return weights[0], info
-  model = train_two_tower(data, inner_config, use_hgnn=use_hgnn, seed=seed,
-                          verbose=verbose)
-  user_vectors = model.embed_users(data.users, user_rows)
+  model = train_two_tower(data, config, use_hgnn=use_hgnn, seed=seed,
+                          verbose=verbose, popularity_weight=0.0)
+  user_vectors = np.concatenate([model.embed_users(data.users, user_rows),
+                                 np.ones((len(user_rows), 1), np.float32)], 1)
   item_vectors = model.embed_items(data.items)
   counts = item_counts(data.examples, len(data.items))
-  ones = np.ones((len(user_rows), 1), np.float32)
-  hr = {}
+  mrr = {}
   for w in weights:
     offset = popularity_offset(counts, weight=w,
                                temperature=config.temperature)
     scorer = Scorer(name=f"prior_{w}", user_rows=user_rows,
-                    user_vectors=np.concatenate([user_vectors, ones], 1),
+                    user_vectors=user_vectors,
                     item_vectors=np.concatenate(
                         [item_vectors, offset[:, None]], 1))
     result = evaluate_scorer(scorer, data.items, holdout, k=10,
                              mrr_k=config.prior_k, include_all_types=True)
     value = result[ALL_TYPES]["new_items"]["all_users"][
         f"mrr@{config.prior_k}"]
-    hr[w] = -1.0 if value is None else float(value)
-  best = max(weights, key=lambda w: (hr[w], -w))
+    mrr[w] = -1.0 if value is None else float(value)
+  best = max(weights, key=lambda w: (mrr[w], -w))
   info.update({"chosen": best, f"inner_mrr@{config.prior_k}":
-               {str(w): round(v, 4) for w, v in hr.items()}})
+               {str(w): round(v, 4) for w, v in mrr.items()}})
   _LOG.info("popularity weight %.2f chosen on %d inner users (MRR@%d %s)",
             best, len(user_rows), config.prior_k,
-            {w: round(v, 3) for w, v in hr.items()})
+            {w: round(v, 3) for w, v in mrr.items()})
   return best, info

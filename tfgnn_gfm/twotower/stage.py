@@ -23,7 +23,7 @@ from tfgnn_gfm.twotower.comparison import (Comparison, compare_models,
                                            training_data_for)
 from tfgnn_gfm.twotower.features import load_item_table, read_embeddings
 from tfgnn_gfm.twotower.towers import save_tower
-from tfgnn_gfm.twotower.prior import choose_popularity_weight
+from tfgnn_gfm.twotower.prior import choose_popularity_weight, inner_split
 from tfgnn_gfm.twotower.train import train_two_tower
 
 _LOG = logging.getLogger(__name__)
@@ -123,8 +123,8 @@ def train_2t(data_dir: str | pathlib.Path,
                           max_genres=config.max_genres)
   data = training_data_for(interactions, users, items, split, config)
   weight, prior_info = choose_popularity_weight(
-      interactions, users, items, split, config, use_hgnn=True,
-      seed=config.seed, verbose=verbose)
+      inner_split(interactions, users, items, split, config), config,
+      use_hgnn=True, seed=config.seed, verbose=verbose)
   model = train_two_tower(data, config, use_hgnn=True, verbose=verbose,
                           popularity_weight=weight)
   start = time.perf_counter()
