@@ -75,3 +75,34 @@ def test_choice_is_a_candidate_measured_inside_the_window_only():
       inner_split(pd.concat([frame, later]), users(), item_table(), split,
                   CONFIG), CONFIG, use_hgnn=True, seed=0, verbose=0)
   assert again == (weight, info)
+
+
+def test_compare_models_chooses_each_kind_once_for_every_seed(monkeypatch):
+  from tfgnn_gfm.twotower import comparison
+  from tfgnn_gfm.twotower import train
+  from tfgnn_gfm.twotower.config import EvaluateConfig
+  calls = []
+  real = train.train_two_tower
+
+  def counting(*args, **kwargs):
+    calls.append(kwargs.get("seed"))
+    return real(*args, **kwargs)
+
+  monkeypatch.setattr(train, "train_two_tower", counting)
+  monkeypatch.setattr(comparison, "train_two_tower", counting)
+  frame = _frame()
+  holdout = frame.copy()
+  holdout["timestamp"] = CUT + 3 * SECONDS_PER_DAY
+  config = EvaluateConfig(
+      models=("2t_hgnn",), seeds=2, tower_units=(16, 8), categorical_dim=4,
+      batch_size=8, epochs=2, max_history=5, popularity_weights=(0.0, 1.0),
+      popularity_holdout_days=14, bootstrap_resamples=10)
+  result = comparison.compare_models(pd.concat([frame, holdout]), users(),
+                                     item_table(), TimeSplit(CUT, 90),
+                                     config, progress=False, verbose=0)
+  # One inner model (seed 0) and one model per seed.
+  assert calls == [0, 0, 1]
+  infos = result.models["2t_hgnn"]["info"]
+  assert len(infos) == 2
+  assert infos[0]["popularity_weight"] == infos[1]["popularity_weight"]
+  assert all(i["popularity_prior"]["chosen_with_seed"] == 0 for i in infos)

@@ -199,11 +199,24 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
                 for t in types}
   retrained = (dataclasses.replace(data, items=retrained_items)
                if retrained_items is not None else None)
-  # Built once per window: every seed and model kind chooses on it.
+  # Built once per window; each model kind chooses its weight once, with the
+  # first seed, and every seed reuses it: the weight is a property of the
+  # window's data, and the seeds then vary only the model (half the inner
+  # trainings of three seeds).
   inner = inner_split(interactions, users, items, split, tt_config)
+  chosen: dict[str, tuple[float, dict[str, Any]]] = {}
+
+  def weight_for(name: str, run_data: TrainingData, use_hgnn: bool,
+                 seed: int) -> tuple[float, dict[str, Any]]:
+    if name not in chosen:
+      weight, info = choose_popularity_weight(
+          inner.with_items(run_data.items), tt_config, use_hgnn=use_hgnn,
+          seed=seed, verbose=verbose)
+      chosen[name] = weight, {**info, "chosen_with_seed": seed}
+    return chosen[name]
+
   for seed in range(config.seed, config.seed + config.seeds):
     _LOG.info("seed %d", seed)
-    chosen: dict[bool, float] = {}
     for name, run_data, use_hgnn in (
         (cfg.TWO_TOWER_HGNN, data, True),
         (cfg.TWO_TOWER_NO_GNN, data, False),
@@ -211,10 +224,7 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
       if name not in models:
         continue
       _LOG.info("training %s (seed %d)", name, seed)
-      weight, prior_info = choose_popularity_weight(
-          inner.with_items(run_data.items), tt_config, use_hgnn=use_hgnn,
-          seed=seed, verbose=verbose)
-      chosen.setdefault(use_hgnn, weight)
+      weight, prior_info = weight_for(name, run_data, use_hgnn, seed)
       scorer, info = _two_tower_scorer(name, run_data, tt_config, user_rows,
                                        use_hgnn=use_hgnn, seed=seed,
                                        verbose=verbose,
@@ -223,11 +233,8 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
       result, s, pu = evaluate(scorer, run_data.items)
       record(name, seed, result, s, info, pu)
     if per_type:
-      # The type-specific models take the unified model's weight (one
-      # inner split per seed).
-      if True not in chosen:
-        chosen[True], _ = choose_popularity_weight(
-            inner, tt_config, use_hgnn=True, seed=seed, verbose=verbose)
+      # The type-specific models take the unified model's weight.
+      weight, _ = weight_for(cfg.TWO_TOWER_HGNN, data, True, seed)
       merged, infos, seconds, merged_pu = {}, {}, 0.0, {}
       for t, run_data in per_type.items():
         _LOG.info("training %s for %s (seed %d)",
@@ -235,7 +242,7 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
         scorer, info = _two_tower_scorer(
             f"{cfg.TWO_TOWER_TYPE_SPECIFIC}[{t}]", run_data, tt_config,
             user_rows, use_hgnn=True, seed=seed, verbose=verbose,
-            popularity_weight=chosen[True])
+            popularity_weight=weight)
         result, s, pu = evaluate(scorer, items, types=[t],
                                  include_all_types=False)
         merged.update(result)
