@@ -51,14 +51,17 @@ def test_every_signature_over_rest(served):
                            signature_name=request["signature_name"])
       assert len(out) == 1
       if key == "embed_items":
-        assert len(out[0]["embeddings"]) == 16
+        # The 16-d MLP part, then the 16-d text match (the default
+        # text-match weight is on; the fixture's text vectors have 16 values).
+        assert len(out[0]["embeddings"]) == 32
       else:
         assert len(out[0]["item_ids"]) == 10 and all(out[0]["item_ids"])
   user = ServingClient(running.url, "gfm_user_tower").predict(
       instances=manifest["examples"]["user_tower"]["instances"])
-  # The index's layout: the 16-d user vector, then the 1 that meets each
-  # item's popularity prior (the export fixture trains with one).
-  assert len(user[0]["query_embedding"]) == 17
+  # The index's layout: the 16-d user vector and its 16-d text match, then
+  # the 1 that meets each item's popularity prior (the export fixture trains
+  # with one).
+  assert len(user[0]["query_embedding"]) == 33
   assert user[0]["query_embedding"][-1] == 1.0
 
 

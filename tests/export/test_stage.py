@@ -165,7 +165,7 @@ def test_scann_and_brute_force_agree_and_scores_are_dot_products(exported,
   assert [i.decode() for i in bf["item_ids"][0]] == exact
 
 
-def test_similar_items_and_search_scores_are_cosines_without_the_prior(
+def test_similar_items_scores_are_item_dot_products_without_the_prior(
     exported, models):
   root, _ = exported
   layout = TwoTowerDir(root / "2t")
@@ -179,7 +179,14 @@ def test_similar_items_and_search_scores_are_cosines_without_the_prior(
   np.testing.assert_allclose(out["scores"][0],
                              vectors[rows] @ vectors[query_row],
                              rtol=1e-4, atol=1e-5)
-  assert (np.abs(out["scores"][0]) <= 1.0 + 1e-5).all()
+  # A cosine of the MLP parts plus 0.3 (the default text-match weight) x
+  # the cosine of the texts; no popularity offset.
+  dim = 16  # The fixture's --tower-units 32,16.
+  np.testing.assert_allclose(np.linalg.norm(vectors[:, :dim], axis=1), 1,
+                             rtol=1e-5)
+  np.testing.assert_allclose(np.linalg.norm(vectors[:, dim:], axis=1) ** 2,
+                             0.3, rtol=1e-4)
+  assert (np.abs(out["scores"][0]) <= 1.3 + 1e-5).all()
 
 
 def test_type_filter_and_similar_items(models):

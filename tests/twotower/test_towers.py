@@ -10,8 +10,9 @@ from tests.twotower.helpers import CUT, interactions, item_table, users
 from tfgnn_gfm.twotower.config import TwoTowerConfig
 from tfgnn_gfm.twotower.features import TimeSplit, build_training_data
 from tfgnn_gfm.twotower.model import TwoTowerModel
+from tfgnn_gfm.twotower.baselines import knn_scorer
 from tfgnn_gfm.twotower.towers import (ItemTypeTable, ItemVectorTable,
-                                       MaskedEmbedding, TowerMLP,
+                                       MaskedEmbedding, TextMatch, TowerMLP,
                                        TypedMeanPooling, load_tower,
                                        save_tower)
 from tfgnn_gfm.twotower.prior import log_popularity
@@ -20,7 +21,8 @@ from tfgnn_gfm.twotower.train import (build_towers, predict_in_batches,
 
 CONFIG = TwoTowerConfig(tower_units=(16, 8), categorical_dim=4,
                         id_embedding_dim=8, batch_size=8, epochs=2,
-                        max_history=5, popularity_weights=(0.0,))
+                        max_history=5, popularity_weights=(0.0,),
+                        text_match_weight=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +70,8 @@ def test_layers_serialize():
   for layer in (MaskedEmbedding(input_dim=3, output_dim=2),
                 ItemVectorTable(num_items=4, dim=2, learned=True),
                 ItemTypeTable(num_items=4), TypedMeanPooling(num_types=2),
-                TowerMLP(units=[4, 2], dropout_rate=0.1)):
+                TowerMLP(units=[4, 2], dropout_rate=0.1),
+                TextMatch(weight=0.3)):
     clone = type(layer).from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
 
@@ -227,3 +230,56 @@ def test_retrieval_vectors_add_the_prior_to_user_scores_only(data):
                           popularity_weight=0.0)
   u, i = plain.retrieval_vectors(data.users, rows, data.items)
   assert u.shape[1] == i.shape[1] == CONFIG.embedding_dim
+
+
+def test_text_match_by_hand_and_only_at_inference():
+  layer = TextMatch(weight=0.5)
+  np.testing.assert_allclose(layer(tf.constant([[3.0, 4.0]])).numpy(),
+                             [[0.3, 0.4]], atol=1e-6)
+  assert not layer(tf.constant([[3.0, 4.0]]), training=True).numpy().any()
+  # A history of rows: its text vectors are normalised ([2, 0] -> [1, 0]),
+  # pads (-1) do not count, and the sum of [1, 0] and [0, 1] has the
+  # direction of their mean; an empty history gives zeros.
+  user = TextMatch(weight=0.5, num_items=3, dim=2)
+  user.set_vectors(np.array([[2.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
+  history = tf.constant([[0, 1, -1], [-1, -1, -1]])
+  np.testing.assert_allclose(user(history).numpy(),
+                             [[0.5 / np.sqrt(2), 0.5 / np.sqrt(2)], [0, 0]],
+                             atol=1e-6)
+  assert user(history, training=True).numpy().shape == (2, 2)
+  assert not user(history, training=True).numpy().any()
+  clone = TextMatch.from_config(user.get_config())
+  assert (clone.weight, clone.num_items, clone.dim) == (0.5, 3, 2)
+
+
+def test_text_match_adds_beta_times_llm_knn_cosine(data, tmp_path):
+  config = dataclasses.replace(CONFIG, text_match_weight=0.4)
+  with_text = train_two_tower(data, config, seed=0, verbose=0)
+  plain = train_two_tower(data, CONFIG, seed=0, verbose=0)
+  rows = np.arange(len(data.users))
+  u = with_text.embed_users(data.users, rows)
+  i = with_text.embed_items(data.items)
+  dim = CONFIG.embedding_dim
+  assert u.shape[1] == i.shape[1] == dim + data.items.text.shape[1]
+  # Training never sees the text part: the learned towers are the same.
+  np.testing.assert_allclose(u[:, :dim], plain.embed_users(data.users, rows),
+                             atol=1e-5)
+  np.testing.assert_allclose(i[:, :dim], plain.embed_items(data.items),
+                             atol=1e-5)
+  # The text part scores 0.4 x LLM-kNN's cosine (users with a history), and
+  # an item query 0.4 x the items' text cosine.
+  knn = knn_scorer(data.users, rows, data.items.text, data.examples, "llm")
+  has = (data.users.history >= 0).any(axis=1)
+  cosine = knn.vectors_of(rows)[:, :-1] @ knn.item_vectors[:, :-1].T
+  np.testing.assert_allclose((u[:, dim:] @ i[:, dim:].T)[has],
+                             0.4 * cosine[has], atol=1e-5)
+  assert not u[~has, dim:].any()
+  text = data.items.text / np.linalg.norm(data.items.text, axis=1,
+                                          keepdims=True)
+  np.testing.assert_allclose(i[:, dim:] @ i[:, dim:].T, 0.4 * text @ text.T,
+                             atol=1e-5)
+  # And it survives the SavedModel round trip.
+  save_tower(with_text.user_tower, tmp_path / "user")
+  np.testing.assert_allclose(
+      predict_in_batches(load_tower(tmp_path / "user"),
+                         data.users.features()), u, atol=1e-6)

@@ -127,6 +127,13 @@ class TwoTowerConfig:
           "smaller w), then the model is trained on the whole window. Item "
           "and text queries never get the prior. 0: cosine only",
           metavar="WEIGHTS"))
+  text_match_weight: float = dataclasses.field(default=0.3, metadata=_help(
+      "text match of user queries: a user's score of an item gains this "
+      "weight x the cosine between the mean text vector of the user's "
+      "history and the item's text vector (LLM-kNN's score), added at "
+      "retrieval only (training is unchanged); it orders the items no one "
+      "has interacted with yet by their text. Both towers' outputs grow by "
+      "the text vector size. 0: off"))
   popularity_holdout_days: int = dataclasses.field(default=14, metadata=_help(
       "days at the end of the training window held out to choose the "
       "popularity weight"))
@@ -172,6 +179,9 @@ class TwoTowerConfig:
         w < 0 for w in self.popularity_weights):
       raise ValueError(f"popularity_weights must be numbers >= 0, got "
                        f"{list(self.popularity_weights)}")
+    if self.text_match_weight < 0:
+      raise ValueError(f"text_match_weight must be >= 0, got "
+                       f"{self.text_match_weight}")
     if self.popularity_days < 0:
       raise ValueError(f"popularity_days must be >= 0, got "
                        f"{self.popularity_days}")

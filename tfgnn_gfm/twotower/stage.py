@@ -156,7 +156,7 @@ def train_2t(data_dir: str | pathlib.Path,
     spec = data.spec()
     spec["user_tower_inputs"] = list(model.user_tower.input_names)
     spec["item_tower_inputs"] = list(model.item_tower.input_names)
-    spec["embedding_dim"] = config.embedding_dim
+    spec["embedding_dim"] = int(model.item_tower.output_shape[-1])
     spec["notes"] = {
         "categorical": "inputs are 1-based indices into the vocabularies; "
                        "0 = unknown or missing (the zero vector)",
@@ -166,6 +166,13 @@ def train_2t(data_dir: str | pathlib.Path,
                         "0 for inductive (text-only) items, whose hgnn input "
                         "is zeros",
         "user_numeric": "(x - numeric_mean) / numeric_std; missing = 0",
+        "embeddings": "both towers output the MLP's L2-normalised "
+                      f"{config.embedding_dim} values"
+                      + (", then the text match (user: "
+                         f"{config.text_match_weight} x the normalised sum "
+                         "of the history's normalised text vectors; item: "
+                         "its normalised text vector)"
+                         if config.text_match_weight > 0 else ""),
     }
     layout.features_path.write_text(json.dumps(spec, indent=2) + "\n",
                                     encoding="utf-8")

@@ -18,6 +18,19 @@ User tower::
          has-any flag; emb(each categorical user column); standardised
          numeric columns; interest vector and its flag) -> MLP -> L2 norm
 
+With a text-match weight ``beta`` > 0 both towers end with a parameter-free
+text part, at inference only (zeros in training, so the loss and the
+learned MLPs are those of the towers without it)::
+
+  user:  concat(MLP output, sqrt(beta) * l2n(sum of l2n(text) of the history))
+  item:  concat(MLP output, sqrt(beta) * l2n(text))
+
+so a user's score of an item gains ``beta`` x the cosine between the user's
+mean history text and the item's text (LLM-kNN's score), and an item query
+(similar items, search) scores ``beta`` x the text cosine too. It orders the items
+that no one has interacted with yet, whose collaborative part is nearly
+constant, as their text does.
+
 History items are given as item rows (``-1`` pads); the tower looks up their
 vectors in an ``ItemVectorTable`` (fixed HGNN vectors, or learned id
 embeddings shared with the item tower in the without-GNN baseline) and their
@@ -193,6 +206,73 @@ class TypedMeanPooling(tf.keras.layers.Layer):
 
 
 @tf.keras.utils.register_keras_serializable(package=_PACKAGE)
+class TextMatch(tf.keras.layers.Layer):
+  """The text part of a tower's output: ``weight`` x an L2-normalised vector.
+
+  Item side (``num_items`` 0): input ``[B, D]`` text vectors. User side
+  (``num_items`` > 0): input ``[B, L]`` history rows (``-1`` pads), looked up
+  in the layer's fixed table of L2-normalised text vectors (``set_vectors``)
+  and summed (the sum of unit vectors has the direction of their mean). At
+  inference the output is ``weight * l2n(x)`` (zeros for an empty history);
+  in training it is zeros, and nothing is looked up, so the text match is a
+  retrieval-time term that never changes what the towers learn or costs a
+  training step anything.
+
+  Args:
+    weight: the factor.
+    num_items: rows of the user side's text table (0: item side).
+    dim: text vector size (user side).
+  """
+
+  def __init__(self, *, weight: float = 1.0, num_items: int = 0,
+               dim: int = 0, **kwargs):
+    super().__init__(**kwargs)
+    self.weight = float(weight)
+    self.num_items = int(num_items)
+    self.dim = int(dim)
+
+  def build(self, input_shape):
+    if self.num_items:
+      self.vectors = self.add_weight(
+          name="vectors", shape=(self.num_items, self.dim),
+          initializer="zeros", trainable=False)
+    super().build(input_shape)
+
+  def get_config(self) -> dict[str, Any]:
+    return dict(weight=self.weight, num_items=self.num_items, dim=self.dim,
+                **super().get_config())
+
+  def set_vectors(self, vectors: np.ndarray) -> None:
+    """Sets the user side's table to the L2-normalised ``vectors``."""
+    if not self.built:
+      self.build(tf.TensorShape([None, None]))
+    vectors = np.asarray(vectors, np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    self.vectors.assign(vectors / np.maximum(norms, 1e-12))
+
+  def compute_output_shape(self, input_shape):
+    input_shape = tf.TensorShape(input_shape)
+    return input_shape[:1].concatenate([self.dim or input_shape[-1]])
+
+  def call(self, inputs: tf.Tensor, training: bool | None = None
+           ) -> tf.Tensor:
+    if self.num_items:
+      batch = tf.shape(inputs)[0]
+      if training:
+        return tf.zeros([batch, self.dim], self.compute_dtype)
+      rows = tf.cast(inputs, tf.int32)
+      valid = (rows >= 0) & (rows < self.num_items)
+      vectors = tf.gather(self.vectors, tf.where(valid, rows, 0))
+      vectors = tf.reduce_sum(
+          vectors * tf.cast(valid, vectors.dtype)[..., tf.newaxis], axis=1)
+    else:
+      vectors = inputs
+      if training:
+        return tf.zeros_like(vectors)
+    return self.weight * tf.math.l2_normalize(vectors, axis=-1)
+
+
+@tf.keras.utils.register_keras_serializable(package=_PACKAGE)
 class TowerMLP(tf.keras.layers.Layer):
   """Dense ReLU layers, a linear last layer, then L2 normalisation.
 
@@ -231,6 +311,7 @@ def build_item_tower(*, text_dim: int, num_types: int, num_languages: int,
                      categorical_dim: int = 16, hgnn_dim: int = 0,
                      id_table: ItemVectorTable | None = None,
                      popularity: bool = False,
+                     text_match_weight: float = 0.0,
                      dropout_rate: float = 0.0,
                      name: str = "item_tower") -> tf.keras.Model:
   """The type-agnostic item tower (functional Keras model).
@@ -248,11 +329,15 @@ def build_item_tower(*, text_dim: int, num_types: int, num_languages: int,
     id_table: a learned item-id table; adds an ``item_row`` input.
     popularity: adds a ``popularity`` [B, 1] input (the recent-popularity
       prior).
+    text_match_weight: ``beta`` > 0 appends the text part (``TextMatch``,
+      factor ``sqrt(beta)``): the output is then ``[B, units[-1] +
+      text_dim]``.
     dropout_rate: MLP dropout.
     name: model name.
 
   Returns:
-    Model: dict of inputs -> [B, units[-1]] L2-normalised.
+    Model: dict of inputs -> [B, units[-1]] L2-normalised (then the text
+    part).
   """
   inputs = {
       "text": tf.keras.Input((text_dim,), name="text", dtype=tf.float32),
@@ -285,6 +370,10 @@ def build_item_tower(*, text_dim: int, num_types: int, num_languages: int,
     parts.append(inputs["popularity"])
   x = tf.keras.layers.Concatenate(name="features")(parts)
   out = TowerMLP(units=units, dropout_rate=dropout_rate, name="mlp")(x)
+  if text_match_weight > 0:
+    out = tf.keras.layers.Concatenate(name="with_text_match")(
+        [out, TextMatch(weight=float(np.sqrt(text_match_weight)),
+                        name="text_match")(inputs["text"])])
   return tf.keras.Model(inputs, out, name=name)
 
 
@@ -295,6 +384,8 @@ def build_user_tower(*, history_table: ItemVectorTable,
                      categorical_vocab_sizes: Mapping[str, int] | None = None,
                      numeric_dim: int = 0, interest_dim: int = 0,
                      categorical_dim: int = 16, dropout_rate: float = 0.0,
+                     text_vectors: np.ndarray | None = None,
+                     text_match_weight: float = 0.0,
                      name: str = "user_tower") -> tf.keras.Model:
   """The user tower (functional Keras model).
 
@@ -314,10 +405,16 @@ def build_user_tower(*, history_table: ItemVectorTable,
       ``interest_mask`` [B, 1].
     categorical_dim: embedding size of each categorical column.
     dropout_rate: MLP dropout.
+    text_vectors: [N, text_dim] text vector of each item row; with
+      ``text_match_weight`` > 0 the output ends with the history's text part
+      (``TextMatch``).
+    text_match_weight: ``beta`` (0: no text part); the part's factor is
+      ``sqrt(beta)``, as in the item tower.
     name: model name.
 
   Returns:
-    Model: dict of inputs -> [B, units[-1]] L2-normalised.
+    Model: dict of inputs -> [B, units[-1]] L2-normalised (then the text
+    part).
   """
   inputs = {"history": tf.keras.Input((max_history,), name="history",
                                       dtype=tf.int32)}
@@ -348,6 +445,15 @@ def build_user_tower(*, history_table: ItemVectorTable,
   x = (tf.keras.layers.Concatenate(name="features")(parts) if len(parts) > 1
        else parts[0])
   out = TowerMLP(units=units, dropout_rate=dropout_rate, name="mlp")(x)
+  if text_match_weight > 0:
+    if text_vectors is None:
+      raise ValueError("text_match_weight > 0 needs text_vectors")
+    match = TextMatch(weight=float(np.sqrt(text_match_weight)),
+                      num_items=len(text_vectors),
+                      dim=text_vectors.shape[1], name="text_match")
+    match.set_vectors(text_vectors)
+    out = tf.keras.layers.Concatenate(name="with_text_match")(
+        [out, match(inputs["history"])])
   return tf.keras.Model(inputs, out, name=name)
 
 

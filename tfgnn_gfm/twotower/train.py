@@ -148,6 +148,7 @@ def build_towers(data: TrainingData, config: TwoTowerConfig, *,
       units=config.tower_units, categorical_dim=config.categorical_dim,
       hgnn_dim=items.hgnn.shape[1] if use_hgnn else 0, id_table=id_table,
       popularity=items.popularity is not None,
+      text_match_weight=config.text_match_weight,
       dropout_rate=config.dropout_rate)
   user_tower = build_user_tower(
       history_table=history_table, type_table=type_table,
@@ -159,7 +160,8 @@ def build_towers(data: TrainingData, config: TwoTowerConfig, *,
       numeric_dim=len(users.numeric_columns),
       interest_dim=0 if users.interest is None else users.interest.shape[1],
       categorical_dim=config.categorical_dim,
-      dropout_rate=config.dropout_rate)
+      dropout_rate=config.dropout_rate, text_vectors=items.text,
+      text_match_weight=config.text_match_weight)
   return user_tower, item_tower
 
 
