@@ -7,7 +7,7 @@ audiobooks = users/40), written as Parquet and read back with
 vectors and 384-d text vectors: this measures the dynamic layer, not the
 static one), it measures:
 
-* ``features``: building the training examples, histories (per example by
+* ``examples``: building the training examples, histories (per example by
   default: the user's items strictly before the example) and user table of
   the 90-day window (numpy/pandas);
 * ``train``: the unified 2T-HGNN at the default sizes (towers 512-256-128,
@@ -47,8 +47,9 @@ def _one(interactions: int, epochs: int, training_history: str) -> dict:
   from tfgnn_gfm.twotower.comparison import training_data_for  # pylint: disable=g-import-not-at-top
   from tfgnn_gfm.twotower.config import TwoTowerConfig  # pylint: disable=g-import-not-at-top
   from tfgnn_gfm.twotower.evaluate import evaluate_scorer  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.twotower.features import (TimeSplit, build_holdout,  # pylint: disable=g-import-not-at-top
-                                           load_item_table)
+  from tfgnn_gfm.timesplit import TimeSplit  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.twotower.holdout import build_holdout  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.twotower.items import load_item_table  # pylint: disable=g-import-not-at-top
   from tfgnn_gfm.twotower.train import train_two_tower  # pylint: disable=g-import-not-at-top
 
   users = max(1000, interactions // 10)

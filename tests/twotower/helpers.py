@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from tfgnn_gfm.twotower.features import item_table_from_arrays
+from tfgnn_gfm.twotower.items import item_table_from_arrays
 
 DAY = 86_400
 CUT = 100 * DAY

@@ -6,7 +6,8 @@ import pytest
 from tfgnn_gfm.twotower import metrics
 from tfgnn_gfm.twotower.baselines import Scorer
 from tfgnn_gfm.twotower.evaluate import ALL_TYPES, aggregate_runs, evaluate_scorer
-from tfgnn_gfm.twotower.features import Holdout, item_table_from_arrays
+from tfgnn_gfm.twotower.holdout import Holdout
+from tfgnn_gfm.twotower.items import item_table_from_arrays
 
 import pandas as pd
 
@@ -174,7 +175,8 @@ def test_aggregate_runs_mean_std_and_values():
 
 def test_popularity_and_knn_scorers_by_hand():
   from tfgnn_gfm.twotower.baselines import knn_scorer, popularity_scorer  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.twotower.features import TrainingExamples, UserTable  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.twotower.examples import TrainingExamples  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.twotower.users import UserTable  # pylint: disable=g-import-not-at-top
   examples = TrainingExamples(user=np.array([0, 0, 1]),
                               item=np.array([2, 1, 2]),
                               weight=np.ones(3, np.float32),

@@ -10,9 +10,10 @@ import scipy.sparse
 from tfgnn_gfm.artifacts import EvaluationDir
 from tfgnn_gfm.cli import main
 from tfgnn_gfm.twotower import peers
-from tfgnn_gfm.twotower.features import (TimeSplit, TrainingData,
-                                         TrainingExamples, UserTable,
-                                         item_table_from_arrays)
+from tfgnn_gfm.timesplit import TimeSplit
+from tfgnn_gfm.twotower.examples import TrainingData, TrainingExamples
+from tfgnn_gfm.twotower.items import item_table_from_arrays
+from tfgnn_gfm.twotower.users import UserTable
 from tests.synthetic import write_synthetic_dataset
 from tests.twotower.test_stage import write_embeddings
 
@@ -228,7 +229,7 @@ def test_ease_through_the_protocol_dense_or_sparse_users(dense_values,
   u5 (history {A}) scores B 6/11 first; u6 (history {B}) scores A and C 1/2
   each, so its target C ranks second (ties: lower row first)."""
   from tfgnn_gfm.twotower.evaluate import evaluate_scorer  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.twotower.features import Holdout  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.twotower.holdout import Holdout  # pylint: disable=g-import-not-at-top
   monkeypatch.setattr(peers, "_DENSE_USER_VALUES", dense_values)
   data = _data(TRAIN, HISTORY, 5)
   scorer = peers.ease_scorer(data, np.array([5, 6]), lam=1.0)

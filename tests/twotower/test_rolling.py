@@ -10,7 +10,8 @@ from tfgnn_gfm import timesplit
 from tfgnn_gfm.cli import main
 from tfgnn_gfm.twotower import rolling
 from tfgnn_gfm.twotower.comparison import Comparison
-from tfgnn_gfm.twotower.features import build_holdout, build_training_data
+from tfgnn_gfm.twotower.examples import build_training_data
+from tfgnn_gfm.twotower.holdout import build_holdout
 from tests.twotower import helpers
 
 DAY = helpers.DAY

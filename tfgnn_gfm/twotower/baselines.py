@@ -21,7 +21,8 @@ import dataclasses
 
 import numpy as np
 
-from tfgnn_gfm.twotower.features import TrainingExamples, UserTable
+from tfgnn_gfm.twotower.examples import TrainingExamples
+from tfgnn_gfm.twotower.users import UserTable
 
 
 @dataclasses.dataclass

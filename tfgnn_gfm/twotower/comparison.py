@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,9 +31,10 @@ from tfgnn_gfm.twotower import config as cfg
 from tfgnn_gfm.twotower.baselines import Scorer, knn_scorer, popularity_scorer
 from tfgnn_gfm.twotower.evaluate import (aggregate_runs, evaluate_scorer,
                                          timed)
-from tfgnn_gfm.twotower.features import (Holdout, ItemTable, TimeSplit,
-                                         TrainingData, build_holdout,
-                                         build_training_data)
+from tfgnn_gfm.timesplit import TimeSplit
+from tfgnn_gfm.twotower.examples import TrainingData, training_data_for
+from tfgnn_gfm.twotower.holdout import Holdout, build_holdout
+from tfgnn_gfm.twotower.items import ItemTable
 from tfgnn_gfm.twotower.peers import ModelSkipped, peer_scorer
 from tfgnn_gfm.twotower.prior import choose_popularity_weight, inner_split
 from tfgnn_gfm.twotower.train import train_two_tower
@@ -65,23 +66,6 @@ class Comparison:
   training: dict[str, Any] = dataclasses.field(default_factory=dict)
   user_ids: np.ndarray | None = None
   warm: np.ndarray | None = None
-
-
-def training_data_for(interactions: pd.DataFrame, users: pd.DataFrame | None,
-                      items: ItemTable, split: TimeSplit,
-                      config: cfg.TwoTowerConfig, *,
-                      item_types: Sequence[str] | None = None,
-                      user_ids: np.ndarray | None = None) -> TrainingData:
-  """``build_training_data`` with the options of a TwoTowerConfig."""
-  return build_training_data(
-      interactions, users, items, split, event_weight=config.event_weights,
-      default_event_weight=config.default_event_weight,
-      dedupe_pairs=config.dedupe_pairs, max_history=config.max_history,
-      interaction_weight=config.interaction_weight,
-      training_history=config.training_history,
-      user_columns=config.user_columns,
-      use_interest_vector=config.use_interest_vector, item_types=item_types,
-      user_ids=user_ids, popularity_days=config.popularity_days)
 
 
 def _two_tower_scorer(name: str, data: TrainingData, config: cfg.TwoTowerConfig,

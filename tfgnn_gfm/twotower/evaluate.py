@@ -51,7 +51,8 @@ import tqdm
 
 from tfgnn_gfm.twotower import metrics
 from tfgnn_gfm.twotower.baselines import Scorer
-from tfgnn_gfm.twotower.features import Holdout, ItemTable
+from tfgnn_gfm.twotower.holdout import Holdout
+from tfgnn_gfm.twotower.items import ItemTable
 
 ALL_TYPES = "all_types"
 SLICES = ("all_items", "new_items", "cold_items")

@@ -53,7 +53,7 @@ import scipy.sparse
 from tfgnn_gfm.twotower import config as cfg
 from tfgnn_gfm.twotower.baselines import Scorer, item_counts
 from tfgnn_gfm.twotower.config import EvaluateConfig
-from tfgnn_gfm.twotower.features import TrainingData
+from tfgnn_gfm.twotower.examples import TrainingData
 
 _LOG = logging.getLogger(__name__)
 #: Item-item peers keep user vectors (history indicators) dense up to this

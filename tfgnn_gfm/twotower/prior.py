@@ -33,8 +33,9 @@ from tfgnn_gfm.timesplit import SECONDS_PER_DAY, TimeSplit
 from tfgnn_gfm.twotower.baselines import Scorer, item_counts
 from tfgnn_gfm.twotower.config import TwoTowerConfig
 from tfgnn_gfm.twotower.evaluate import ALL_TYPES, evaluate_scorer
-from tfgnn_gfm.twotower.features import (Holdout, ItemTable, TrainingData,
-                                         build_holdout)
+from tfgnn_gfm.twotower.examples import TrainingData, training_data_for
+from tfgnn_gfm.twotower.holdout import Holdout, build_holdout
+from tfgnn_gfm.twotower.items import ItemTable
 
 _LOG = logging.getLogger(__name__)
 
@@ -127,7 +128,6 @@ def inner_split(interactions: pd.DataFrame, users: pd.DataFrame | None,
     The InnerSplit: training ``[start, cut - popularity_holdout_days)``,
     targets ``[cut - popularity_holdout_days, cut)``.
   """
-  from tfgnn_gfm.twotower.comparison import training_data_for  # pylint: disable=g-import-not-at-top
   weights = sorted(set(float(w) for w in config.popularity_weights))
   if len(weights) == 1:
     return InnerSplit(weights)

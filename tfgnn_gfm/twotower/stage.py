@@ -19,9 +19,9 @@ from tfgnn_gfm.timesplit import (TimeSplit, format_time, parse_cut,
 from tfgnn_gfm.twotower import config as cfg
 from tfgnn_gfm.twotower import report
 from tfgnn_gfm.twotower import rolling
-from tfgnn_gfm.twotower.comparison import (Comparison, compare_models,
-                                           training_data_for)
-from tfgnn_gfm.twotower.features import load_item_table, read_embeddings
+from tfgnn_gfm.twotower.comparison import Comparison, compare_models
+from tfgnn_gfm.twotower.examples import training_data_for
+from tfgnn_gfm.twotower.items import load_item_table, read_embeddings
 from tfgnn_gfm.twotower.towers import save_tower
 from tfgnn_gfm.twotower.prior import choose_popularity_weight, inner_split
 from tfgnn_gfm.twotower.train import train_two_tower

@@ -17,7 +17,9 @@ import tensorflow as tf
 
 from tfgnn_gfm.twotower.baselines import item_counts
 from tfgnn_gfm.twotower.config import TwoTowerConfig
-from tfgnn_gfm.twotower.features import ItemTable, TrainingData, UserTable
+from tfgnn_gfm.twotower.examples import TrainingData
+from tfgnn_gfm.twotower.items import ItemTable
+from tfgnn_gfm.twotower.users import UserTable
 from tfgnn_gfm.twotower.model import TwoTowerModel
 from tfgnn_gfm.twotower.prior import popularity_offset
 from tfgnn_gfm.twotower.towers import (ItemTypeTable, ItemVectorTable,

@@ -9,10 +9,10 @@ import inspect
 from tests.twotower.helpers import CUT, DAY, interactions, item_table, users
 from tfgnn_gfm.twotower.config import EvaluateConfig, TwoTowerConfig
 from tfgnn_gfm.timesplit import TimeSplit, validation_view
-from tfgnn_gfm.twotower.features import (build_example_history,
-                                         build_history, build_holdout,
+from tfgnn_gfm.twotower.examples import (build_example_history, build_history,
                                          build_training_data,
                                          interaction_factors)
+from tfgnn_gfm.twotower.holdout import build_holdout
 
 SPLIT = TimeSplit(CUT, train_days=90, holdout_days=14)
 WEIGHTS = {"stream": 1.0, "follow": 0.5, "preview": 0.5, "skip": 0.0}
@@ -162,7 +162,7 @@ def test_no_users_table_and_one_item_type():
   """MovieLens-like data: no users table, a single item type, no parents."""
   ids = np.array(["m0", "m1", "m2"], dtype=object)
   items = pd.DataFrame({"item_id": ids, "item_type": ["movie"] * 3})
-  from tfgnn_gfm.twotower.features import item_table_from_arrays  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.twotower.items import item_table_from_arrays  # pylint: disable=g-import-not-at-top
   table = item_table_from_arrays(ids, np.array(["movie"] * 3, dtype=object),
                                  np.eye(3, dtype=np.float32),
                                  np.eye(3, dtype=np.float32), items)
@@ -339,7 +339,7 @@ def test_validation_needs_the_test_cut():
 
 
 def test_recent_popularity_by_hand_and_never_after_the_cut():
-  from tfgnn_gfm.twotower.features import recent_popularity  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.twotower.examples import recent_popularity  # pylint: disable=g-import-not-at-top
   day = 86_400
   cut = 100 * day
   item = np.array([0, 0, 0, 1, 2, 2, 3])
