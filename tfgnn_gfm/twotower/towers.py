@@ -230,13 +230,9 @@ class TextMatch(tf.keras.layers.Layer):
     self.weight = float(weight)
     self.num_items = int(num_items)
     self.dim = int(dim)
-
-  def build(self, input_shape):
-    if self.num_items:
-      self.vectors = self.add_weight(
-          name="vectors", shape=(self.num_items, self.dim),
-          initializer="zeros", trainable=False)
-    super().build(input_shape)
+    self._table = (ItemVectorTable(num_items=self.num_items, dim=self.dim,
+                                   learned=False, name="text_vectors")
+                   if self.num_items else None)
 
   def get_config(self) -> dict[str, Any]:
     return dict(weight=self.weight, num_items=self.num_items, dim=self.dim,
@@ -244,11 +240,9 @@ class TextMatch(tf.keras.layers.Layer):
 
   def set_vectors(self, vectors: np.ndarray) -> None:
     """Sets the user side's table to the L2-normalised ``vectors``."""
-    if not self.built:
-      self.build(tf.TensorShape([None, None]))
     vectors = np.asarray(vectors, np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    self.vectors.assign(vectors / np.maximum(norms, 1e-12))
+    self._table.set_vectors(vectors / np.maximum(norms, 1e-12))
 
   def compute_output_shape(self, input_shape):
     input_shape = tf.TensorShape(input_shape)
@@ -256,15 +250,10 @@ class TextMatch(tf.keras.layers.Layer):
 
   def call(self, inputs: tf.Tensor, training: bool | None = None
            ) -> tf.Tensor:
-    if self.num_items:
-      batch = tf.shape(inputs)[0]
+    if self._table is not None:
       if training:
-        return tf.zeros([batch, self.dim], self.compute_dtype)
-      rows = tf.cast(inputs, tf.int32)
-      valid = (rows >= 0) & (rows < self.num_items)
-      vectors = tf.gather(self.vectors, tf.where(valid, rows, 0))
-      vectors = tf.reduce_sum(
-          vectors * tf.cast(valid, vectors.dtype)[..., tf.newaxis], axis=1)
+        return tf.zeros([tf.shape(inputs)[0], self.dim], self.compute_dtype)
+      vectors = tf.reduce_sum(self._table(inputs), axis=1)
     else:
       vectors = inputs
       if training:
