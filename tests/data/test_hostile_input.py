@@ -109,6 +109,28 @@ def test_non_finite_weight_in_json_lines(tmp_path, constant):
   json.dumps(data.dead_letters, allow_nan=False)
 
 
+def test_non_finite_floats_in_parquet_are_dead_letters(tmp_path):
+  path = tmp_path / "interactions.parquet"
+  nan, inf = float("nan"), float("inf")
+  pq.write_table(pa.table({
+      "user_id": ["u1", "u2", "u3", "u4", "u5"],
+      "item_id": ["i", "i", "i", "i", "i"],
+      "timestamp": pa.array([1.0, 2.0, nan, 4.0, 5.0]),
+      "weight": pa.array([nan, None, 2.0, -inf, 3.0], pa.float32())}), path)
+  data = read_table(path, "interactions")
+  # NaN is a bad value like JSON Lines' NaN; a null is missing (the default).
+  assert _letters(data) == [(1, "weight", "wrong_type"),
+                            (3, "timestamp", "bad_timestamp"),
+                            (4, "weight", "wrong_type")]
+  messages = {d["line"]: d["message"] for d in data.dead_letters}
+  assert messages[1] == "weight='NaN' is not a valid number"
+  assert messages[3] == "timestamp='NaN' is not a valid datetime"
+  assert data.frame["user_id"].tolist() == ["u2", "u5"]
+  assert data.frame["weight"].tolist() == [1.0, 3.0]
+  json.dumps(data.dead_letters, allow_nan=False)
+  _accounted(data, 5)
+
+
 # Point 6: damaged files give one clear error, or keep the rows before the
 # damage with a dead letter.
 

@@ -470,6 +470,17 @@ def _one_line(error: BaseException) -> str:
 
 
 def _raw_parquet(path, table):
+  """Reads a Parquet file into (raw frame, dead letters).
+
+  A NaN in a float column of a number or time field is read as the text
+  ``NaN``, as JSON Lines reads its ``NaN`` constant, so it is a bad value
+  (``wrong_type``, ``bad_timestamp``) and not a missing one: pandas would
+  make it NaN like a null, and a missing weight takes the default.
+
+  Raises:
+    DataContractError: the file is not Parquet, repeats a column name, or
+      a column cannot be read.
+  """
   import pyarrow.parquet as pq  # pylint: disable=import-outside-toplevel
   try:
     names = pq.read_schema(path).names
@@ -493,6 +504,14 @@ def _raw_parquet(path, table):
   except (pa.ArrowException, ValueError, OverflowError) as e:
     raise DataContractError(
         f"{path}: a column cannot be read: {_one_line(e)}") from e
+  for f in table_spec(table).fields:
+    if (f.type in ("number", "integer", "datetime")
+        and f.name in arrow.column_names
+        and pa.types.is_floating(arrow.schema.field(f.name).type)):
+      nan = pc.is_nan(arrow.column(f.name).cast(pa.float64())).fill_null(False)
+      values = frame[f.name].to_numpy(dtype=object, copy=True)
+      values[nan.to_numpy(zero_copy_only=False)] = "NaN"
+      frame[f.name] = values
   frame.index = pd.Index(np.arange(1, len(frame) + 1), name=LINE)
   return frame, []
 
