@@ -15,7 +15,7 @@ import pytest
 
 from tfgnn_gfm.data.contract import table_spec
 from tfgnn_gfm.data.reader import (DEAD_LETTER_REASONS, DataContractError,
-                                   read_table)
+                                   check_header, read_raw, read_table)
 
 TABLES = ("items", "interactions", "users")
 SUFFIXES = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".parquet")
@@ -81,6 +81,48 @@ def test_arbitrary_bytes(tmp_path_factory, data, table, suffix, compress,
     data = data[:max(cut, 2)] if cut < len(data) else data
   path.write_bytes(data)
   _check(path, table)
+
+
+def _error(function, *args):
+  """The one-line error ``function(*args)`` raises, or None."""
+  try:
+    function(*args)
+  except DataContractError as e:
+    return str(e)
+  return None
+
+
+@_SETTINGS
+@given(data=st.binary(max_size=400), suffix=st.sampled_from(SUFFIXES),
+       compress=st.booleans(), cut=st.integers(0, 400))
+def test_header_check_agrees_with_the_full_read(tmp_path_factory, data,
+                                                suffix, compress, cut):
+  path = tmp_path_factory.mktemp("head") / f"items{suffix}"
+  if suffix.endswith(".gz") and compress:
+    data = gzip.compress(data)
+    data = data[:max(cut, 2)] if cut < len(data) else data
+  path.write_bytes(data)
+  assert _error(check_header, path) == _error(read_raw, path, "items")
+
+
+@_SETTINGS
+@given(header=st.one_of(st.binary(max_size=200), st.lists(
+    st.one_of(_VALUE, st.sampled_from(["item_id", "title"])), min_size=1,
+    max_size=6).map(lambda names: ",".join(
+        f'"{n}"' if "," in n or "\n" in n else n for n in names).encode(
+            "utf-8"))),
+       gz=st.booleans(), cut=st.floats(0.0, 1.0))
+def test_header_check_of_a_long_file_reads_its_start_only(
+    tmp_path_factory, header, gz, cut):
+  # Longer than the check reads at first: the check sees a part of the file.
+  data = header + b"\n" + b"a,b\n" * 18_000
+  if gz:
+    data = gzip.compress(data)
+    if cut < 0.5:
+      data = data[:max(2, int(len(data) * cut * 2))]
+  path = tmp_path_factory.mktemp("long") / f"items.csv{'.gz' if gz else ''}"
+  path.write_bytes(data)
+  assert _error(check_header, path) == _error(read_raw, path, "items")
 
 
 @_SETTINGS
