@@ -112,9 +112,14 @@ def preflight(table: str, files: list[str], require_rows: bool) -> None:
     _LOG.info("preflight %s: %d files parsed, %d large or remote files "
               "checked by their header", table, len(files) - headers, headers)
   if require_rows and files and not headers and not rows:
-    raise reader.NoRowsError(
-        f"{', '.join(files)}: the {table} table has no data rows (empty or "
-        "header only); there is nothing to build a graph from")
+    raise no_rows_error(table, files)
+
+
+def no_rows_error(table: str, files: list[str]) -> reader.NoRowsError:
+  """The error for a table whose files hold no data row (exit 3)."""
+  return reader.NoRowsError(
+      f"{', '.join(files)}: the {table} table has no data rows (empty or "
+      "header only); there is nothing to build a graph from")
 
 
 # The summary key of files that cannot be read at all: {message: 1}.

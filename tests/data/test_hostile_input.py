@@ -480,6 +480,8 @@ def test_parent_cycles_are_dead_letters(tmp_path):
     ("interactions.csv", b"user_id,item_id,timestamp\n\n\n"),
     ("interactions.jsonl", b"\n"),
     ("interactions.csv.gz", gzip.compress(b"user_id,item_id,timestamp\n")),
+    # Over beam.read.PREFLIGHT_BYTES: counted by the pipeline, not before it.
+    ("interactions.csv", b"user_id,item_id,timestamp\n" + b"\n" * (9 << 20)),
 ])
 @pytest.mark.parametrize("command", ["validate", "build-graph"])
 def test_no_interactions_is_exit_3(tmp_path, capsys, name, content, command):
