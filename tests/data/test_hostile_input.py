@@ -124,7 +124,7 @@ def test_non_finite_floats_in_parquet_are_dead_letters(tmp_path):
       "user_id": ["u1", "u2", "u3", "u4", "u5"],
       "item_id": ["i", "i", "i", "i", "i"],
       "timestamp": pa.array([1.0, 2.0, nan, 4.0, 5.0]),
-      "weight": pa.array([nan, None, 2.0, -inf, 3.0], pa.float32())}), path)
+      "weight": pa.array([nan, None, 2.0, -inf, 3.0])}), path)
   data = read_table(path, "interactions")
   # NaN is a bad value like JSON Lines' NaN; a null is missing (the default).
   assert _letters(data) == [(1, "weight", "wrong_type"),
@@ -137,6 +137,12 @@ def test_non_finite_floats_in_parquet_are_dead_letters(tmp_path):
   assert data.frame["weight"].tolist() == [1.0, 3.0]
   json.dumps(data.dead_letters, allow_nan=False)
   _accounted(data, 5)
+  # Only NaN and null: the bad values are then all text.
+  pq.write_table(pa.table({"user_id": ["u1", "u2"], "item_id": ["i", "i"],
+                           "timestamp": [1, 2], "weight": [nan, None]}), path)
+  data = read_table(path, "interactions")
+  assert _letters(data) == [(1, "weight", "wrong_type")]
+  assert data.frame["weight"].tolist() == [1.0]
 
 
 # Point 6: damaged files give one clear error, or keep the rows before the

@@ -179,7 +179,8 @@ def test_arbitrary_parquet_rows(tmp_path_factory, table, columns, rows):
           st.integers(-2**62, 2**62), min_size=n, max_size=n)), pa.int64())
     elif kind == "float":
       arrays[name] = pa.array(rows.draw(st.lists(
-          st.floats(), min_size=n, max_size=n)), pa.float64())
+          st.one_of(st.floats(), st.none()), min_size=n, max_size=n)),
+                              pa.float64())
     else:
       seconds = rows.draw(st.lists(st.integers(-62135596800, 253402300799),
                                    min_size=n, max_size=n))

@@ -648,10 +648,15 @@ def _raw_parquet(path, table):
     if (f.type in ("number", "integer", "datetime")
         and f.name in arrow.column_names
         and pa.types.is_floating(arrow.schema.field(f.name).type)):
-      nan = pc.is_nan(arrow.column(f.name).cast(pa.float64())).fill_null(False)
+      column = arrow.column(f.name)
       values = frame[f.name].to_numpy(dtype=object, copy=True)
-      values[nan.to_numpy(zero_copy_only=False)] = "NaN"
-      frame[f.name] = values
+      values[pc.is_nan(column.cast(pa.float64())).fill_null(False).to_numpy(
+          zero_copy_only=False)] = "NaN"
+      # None, not pandas' float NaN, and an object column (pandas would
+      # infer its str dtype, NaN for None): beside text, some NaN floats
+      # make pandas.api.types.infer_dtype see a column of strings.
+      values[column.is_null().to_numpy(zero_copy_only=False)] = None
+      frame[f.name] = pd.Series(values, index=frame.index, dtype=object)
   frame.index = pd.Index(np.arange(1, len(frame) + 1), name=LINE)
   return frame, []
 
