@@ -61,6 +61,7 @@ from beam import workers
 from beam.elements import DEAD_LETTERS, SUMMARY
 from tfgnn_gfm.artifacts import DatasetDir, GraphDir, atomic_directory
 from tfgnn_gfm.config import ConfigError, config_from_args, config_to_dict
+from tfgnn_gfm.data import reader as reader_lib
 from tfgnn_gfm.graph import schema as schema_lib
 from tfgnn_gfm.graph import stats as stats_lib
 from tfgnn_gfm.graph.config import GraphBuildConfig
@@ -392,6 +393,7 @@ def build_graph(data: str | os.PathLike | None, out: str | os.PathLike,
       pipeline_seconds = time.perf_counter() - pipeline_start
       summary = json.loads(_read_text(graph_writer.output_path(
           root, _NAMES.summary_path)))
+      _raise_input_errors(summary, config, inputs)
       stats = _finalize(root, local, config, summary, text_encoder)
       counters = pipeline_counters(result, read_lib.METRICS_NAMESPACE)
       processes = workers.worker_processes(result)
@@ -433,6 +435,33 @@ def build_graph(data: str | os.PathLike | None, out: str | os.PathLike,
   summary["seconds"] = round(time.perf_counter() - start, 3)
   summary["out"] = out
   return summary
+
+
+def _raise_input_errors(summary: dict[str, Any], config: GraphBuildConfig,
+                        inputs: GraphInputs) -> None:
+  """Raises, on the driver, the input errors the workers only recorded.
+
+  A worker's exception would reach the user as Beam's traceback (one per
+  retry), so the pipeline runs to its end and its summary says what failed:
+  a file that cannot be read (``read_lib.FILE_ERRORS``), interaction files
+  without a data row (large ones, not parsed by the preflight), or no valid
+  interaction to derive the default cut from.
+
+  Raises:
+    tfgnn_gfm.data.reader.DataContractError: a file cannot be read.
+    tfgnn_gfm.data.reader.NoRowsError: the interactions have no data row.
+    ValueError: no valid interaction and no ``--cut``.
+  """
+  errors = sorted(summary.get(read_lib.FILE_ERRORS, {}))
+  if errors:
+    more = (f" (and {len(errors) - 1} more unreadable files)"
+            if len(errors) > 1 else "")
+    raise reader_lib.DataContractError(errors[0] + more)
+  counts = summary.get("tables", {}).get("interactions", {})
+  if not counts.get("rows_read", 0):
+    raise read_lib.no_rows_error("interactions", inputs.interactions)
+  if config.cut is None and not counts.get("valid", 0):
+    raise ValueError(catalog_lib.NO_VALID_INTERACTIONS)
 
 
 class _OutputDirectory:

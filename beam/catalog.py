@@ -70,11 +70,19 @@ class MaxOrNone(beam.CombineFn):
     return accumulator
 
 
+NO_VALID_INTERACTIONS = ("no valid interactions to derive the cut from; "
+                         "pass --cut")
+
+
 def cut_from_last_timestamp(last: int | None, holdout_days: int) -> int:
-  """The default cut; raises when there is no valid interaction at all."""
+  """The default cut, or 0 when there is no valid interaction at all.
+
+  Without interactions the pipeline still runs to its end on cut 0 (raising
+  here, a worker would give Beam's traceback), and the driver raises
+  ``NO_VALID_INTERACTIONS`` from the run's summary.
+  """
   if last is None:
-    raise ValueError("no valid interactions to derive the cut from; pass "
-                     "--cut")
+    return 0
   return default_cut(last, holdout_days)
 
 

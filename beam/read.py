@@ -83,28 +83,47 @@ PREFLIGHT_BYTES = 8 << 20
 
 
 def preflight(table: str, files: list[str], require_rows: bool) -> None:
-  """Parses the small local files of a table on the driver.
+  """Checks a table's files on the driver before the pipeline starts.
 
-  A damaged file then stops the run with its one-line error before any
-  worker starts, and a table whose every file is small and row-less (empty
-  or header only) is an error when ``require_rows``. Large or remote files
-  are left to the workers (they are not row-less).
+  Small local files are parsed whole, larger or remote ones checked by what
+  decides whether they can be read at all (``reader.check_header``: the
+  first 64 KiB of a text file, the footer of a Parquet file), so a damaged
+  file stops the run with its one-line error before any worker starts. A
+  table whose every file is small and row-less (empty or header only) is an
+  error when ``require_rows``; large or remote files are not row-less.
 
   Raises:
     tfgnn_gfm.data.reader.DataContractError: a file cannot be read.
     tfgnn_gfm.data.reader.NoRowsError: ``require_rows`` and no file has a
       data row.
   """
-  rows, checked = 0, 0
+  rows, headers = 0, 0
   for path in files:
-    if is_remote(path) or os.path.getsize(path) > PREFLIGHT_BYTES:
-      return
-    rows += reader.count_rows(*reader.read_raw(path, table))
-    checked += 1
-  if require_rows and checked and not rows:
-    raise reader.NoRowsError(
-        f"{', '.join(files)}: the {table} table has no data rows (empty or "
-        "header only); there is nothing to build a graph from")
+    if is_remote(path):
+      reader.check_header(path, lambda p=path: FileSystems.open(
+          p, compression_type="uncompressed"))
+      headers += 1
+    elif os.path.getsize(path) > PREFLIGHT_BYTES:
+      reader.check_header(path)
+      headers += 1
+    else:
+      rows += reader.count_rows(*reader.read_raw(path, table))
+  if headers:
+    _LOG.info("preflight %s: %d files parsed, %d large or remote files "
+              "checked by their header", table, len(files) - headers, headers)
+  if require_rows and files and not headers and not rows:
+    raise no_rows_error(table, files)
+
+
+def no_rows_error(table: str, files: list[str]) -> reader.NoRowsError:
+  """The error for a table whose files hold no data row (exit 3)."""
+  return reader.NoRowsError(
+      f"{', '.join(files)}: the {table} table has no data rows (empty or "
+      "header only); there is nothing to build a graph from")
+
+
+# The summary key of files that cannot be read at all: {message: 1}.
+FILE_ERRORS = "file_errors"
 
 
 class ReadTableFileFn(beam.DoFn):
@@ -112,7 +131,8 @@ class ReadTableFileFn(beam.DoFn):
 
   Input elements are ``(file_index, path)``; the main output is ``RowBatch``,
   the ``dead_letters`` output the contract's dead-letter dicts, ``summary``
-  the number of rows read.
+  the number of rows read, or for a file that cannot be read at all its
+  one-line error under ``FILE_ERRORS``.
   """
 
   def __init__(self, table: str, chunk_rows: int):
@@ -125,9 +145,19 @@ class ReadTableFileFn(beam.DoFn):
   def process(self, element: tuple[int, str]) -> Iterator[Any]:
     file_index, path = element
     spec = table_spec(self._table)
+    error = None
     # The reader's raw parsers: the same parsing as tfgnn_gfm.data.read_table.
     with _local_copy(path) as local:
-      raw, dead = reader.read_raw(local, self._table)
+      try:
+        raw, dead = reader.read_raw(local, self._table)
+      except reader.DataContractError as e:
+        # Damage the driver's preflight cannot see (inside Parquet data
+        # pages): raised here, Beam would log a traceback per retry, so the
+        # error goes to the summary and the driver raises it after the run.
+        error = " ".join(str(e).replace(str(local), path).split())
+    if error is not None:
+      yield beam.pvalue.TaggedOutput(SUMMARY, {FILE_ERRORS: {error: 1}})
+      return
     for letter in dead:
       letter["file"] = path
     rows = reader.count_rows(raw, dead)

@@ -7,8 +7,14 @@ one-line errors or keep the rows before the damage; rows are counted right.
 
 import datetime
 import gzip
+import io
 import json
+import os
+import pathlib
+import subprocess
+import sys
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -17,6 +23,8 @@ import pytest
 from tfgnn_gfm.data import reader
 from tfgnn_gfm.data.reader import (MAX_TIMESTAMP, MIN_TIMESTAMP,
                                    DataContractError, read_table)
+
+_REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _letters(data):
@@ -107,6 +115,34 @@ def test_non_finite_weight_in_json_lines(tmp_path, constant):
   assert _letters(data) == [(1, "weight", "wrong_type")]
   assert data.frame["weight"].tolist() == [1.0]
   json.dumps(data.dead_letters, allow_nan=False)
+
+
+def test_non_finite_floats_in_parquet_are_dead_letters(tmp_path):
+  path = tmp_path / "interactions.parquet"
+  nan, inf = float("nan"), float("inf")
+  pq.write_table(pa.table({
+      "user_id": ["u1", "u2", "u3", "u4", "u5"],
+      "item_id": ["i", "i", "i", "i", "i"],
+      "timestamp": pa.array([1.0, 2.0, nan, 4.0, 5.0]),
+      "weight": pa.array([nan, None, 2.0, -inf, 3.0])}), path)
+  data = read_table(path, "interactions")
+  # NaN is a bad value like JSON Lines' NaN; a null is missing (the default).
+  assert _letters(data) == [(1, "weight", "wrong_type"),
+                            (3, "timestamp", "bad_timestamp"),
+                            (4, "weight", "wrong_type")]
+  messages = {d["line"]: d["message"] for d in data.dead_letters}
+  assert messages[1] == "weight='NaN' is not a valid number"
+  assert messages[3] == "timestamp='NaN' is not a valid datetime"
+  assert data.frame["user_id"].tolist() == ["u2", "u5"]
+  assert data.frame["weight"].tolist() == [1.0, 3.0]
+  json.dumps(data.dead_letters, allow_nan=False)
+  _accounted(data, 5)
+  # Only NaN and null: the bad values are then all text.
+  pq.write_table(pa.table({"user_id": ["u1", "u2"], "item_id": ["i", "i"],
+                           "timestamp": [1, 2], "weight": [nan, None]}), path)
+  data = read_table(path, "interactions")
+  assert _letters(data) == [(1, "weight", "wrong_type")]
+  assert data.frame["weight"].tolist() == [1.0]
 
 
 # Point 6: damaged files give one clear error, or keep the rows before the
@@ -205,6 +241,157 @@ def test_damaged_file_through_the_cli_is_one_line_exit_2(tmp_path, capsys,
   assert "Traceback" not in err
 
 
+# Files over beam.read.PREFLIGHT_BYTES are not parsed on the driver before the
+# pipeline; their damage must not reach the user as a worker's traceback.
+_LARGE = (8 << 20) + 4096
+
+
+def _large_interactions_csv() -> bytes:
+  row = b"u1,i0,1700000000\n"
+  return b"user_id,item_id,timestamp\n" + row * (_LARGE // len(row) + 1)
+
+
+def _gfm(*args):
+  """Runs the gfm command line in a new process, as a user would."""
+  env = {**os.environ, "PYTHONPATH": str(_REPO)}
+  return subprocess.run([sys.executable, "-c",
+                         "import sys; from tfgnn_gfm.cli.main import main; "
+                         "sys.exit(main())", *map(str, args)],
+                        capture_output=True, text=True, env=env, check=False,
+                        timeout=600)
+
+
+def _assert_one_line_error(result, command, expected):
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert "Traceback" not in result.stderr
+  errors = [line for line in result.stderr.splitlines()
+            if line.startswith(f"gfm {command}: error:")]
+  assert errors == [result.stderr.strip().splitlines()[-1]]
+  assert expected in errors[0]
+
+
+class _CountingFile(io.FileIO):
+  """A file that counts the bytes read from it (in ``read_bytes``)."""
+
+  read_bytes = 0
+
+  def read(self, size=-1):
+    data = super().read(size)
+    _CountingFile.read_bytes += len(data)
+    return data
+
+
+@pytest.mark.parametrize("name", ["interactions.csv", "interactions.csv.gz"])
+def test_header_check_reads_only_the_start_of_a_large_file(tmp_path, name):
+  path = tmp_path / name
+  body = _large_interactions_csv()
+  path.write_bytes(gzip.compress(body, 1) if name.endswith(".gz") else body)
+  _CountingFile.read_bytes = 0
+  reader.check_header(path, lambda: _CountingFile(path))
+  # 64 KiB (and one byte to see that there is more), of 8 MiB.
+  assert 0 < _CountingFile.read_bytes <= (1 << 16) + 1
+
+
+def test_header_check_reads_on_for_a_long_header(tmp_path):
+  # The header's quoted second name holds a line break and 100,000 more
+  # characters: longer than the first bytes the check reads.
+  path = tmp_path / "items.csv"
+  path.write_bytes(b'item_id,"x\n' + b"y" * 100_000 + b'",item_id\n'
+                   + b"a,b,c\n" * 10)
+  with pytest.raises(DataContractError, match="items.csv: duplicate column "
+                     "names in the header: 'item_id'"):
+    reader.check_header(path)
+  path.write_bytes(b'item_id,"x\n' + b"y" * 100_000 + b'",title\n'
+                   + b"a,b,c\n" * 10)
+  reader.check_header(path)
+
+
+@pytest.mark.parametrize("damage", ["not_gzip", "duplicate_header",
+                                    "parquet_pages"])
+@pytest.mark.parametrize("command", ["validate", "build-graph"])
+def test_large_damaged_file_is_one_line_exit_2(tmp_path, command, damage):
+  folder = tmp_path / "data"
+  folder.mkdir()
+  (folder / "items.csv").write_text("item_id,item_type,title\ni0,podcast,A\n")
+  if damage == "not_gzip":
+    name = "interactions.csv.gz"
+    (folder / name).write_bytes(_large_interactions_csv())
+    expected = f"{folder / name}: not a gzip file"
+  elif damage == "duplicate_header":
+    name = "interactions.csv"
+    (folder / name).write_bytes(b"user_id,item_id,timestamp,item_id\n" + (
+        b"u1,i0,1700000000,i0\n" * (_LARGE // 20 + 1)))
+    expected = f"{folder / name}: duplicate column names in the header"
+  else:
+    # A readable footer, a data page of random bytes: only a full read sees
+    # the damage, on a Beam worker.
+    name = "interactions.parquet"
+    rows = _LARGE // 16
+    pq.write_table(pa.table({
+        "user_id": pa.array(np.random.default_rng(0).integers(
+            0, 1 << 62, rows)).cast(pa.string()),
+        "item_id": pa.array(["i0"] * rows),
+        "timestamp": pa.array(np.arange(rows) + 1_700_000_000)}),
+        folder / name, row_group_size=rows // 4, compression="snappy")
+    data = bytearray((folder / name).read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 4096] = np.random.default_rng(1).bytes(4096)
+    (folder / name).write_bytes(bytes(data))
+    expected = f"{folder / name}: not a readable Parquet file"
+  assert (folder / name).stat().st_size > 8 << 20
+  result = _gfm(command, folder, "--out", tmp_path / "out")
+  _assert_one_line_error(result, command, expected)
+  assert not (tmp_path / "out").exists()
+
+
+def test_no_valid_interaction_is_one_line_exit_2(tmp_path):
+  # Rows, but none valid: there is no cut to derive; the pipeline runs to
+  # its end and the driver, not a worker, raises.
+  folder = tmp_path / "data"
+  folder.mkdir()
+  (folder / "items.csv").write_text("item_id,item_type,title\ni0,podcast,A\n")
+  (folder / "interactions.csv").write_text(
+      "user_id,item_id,timestamp\nu1,i0,yesterday\nu2,nowhere,1700000000\n")
+  result = _gfm("build-graph", folder, "--out", tmp_path / "out")
+  _assert_one_line_error(result, "build-graph", "no valid interactions to "
+                         "derive the cut from; pass --cut")
+  assert not (tmp_path / "out").exists()
+
+
+def test_large_truncated_gzip_keeps_the_rows_before_the_damage(tmp_path):
+  # pylint: disable=g-import-not-at-top
+  from beam.build_graph import build_graph
+  from tfgnn_gfm.graph.config import GraphBuildConfig
+  from tfgnn_gfm.graph.hashing_encoder import build_hashing_encoder
+  folder = tmp_path / "data"
+  folder.mkdir()
+  (folder / "items.csv").write_text(
+      "item_id,item_type,title\ni0,podcast,A\ni1,podcast,B\n")
+  rows = _LARGE // 9  # 19 bytes a row: half of them is over _LARGE
+  body = _interactions_csv(0) + "".join(
+      f"u{i % 1000:03d},i{i % 2},{1_700_000_000 + i:010d}\n"
+      for i in range(rows))
+  # Stored (level 0) so the truncated file is larger than the threshold.
+  whole = gzip.compress(body.encode(), compresslevel=0)
+  (folder / "interactions.csv.gz").write_bytes(whole[:len(whole) // 2])
+  assert (folder / "interactions.csv.gz").stat().st_size > 8 << 20
+  encoder = build_hashing_encoder(tmp_path / "encoder")
+  summary = build_graph(folder, tmp_path / "graph", GraphBuildConfig(
+      text_encoder=str(encoder), num_shards=1))
+  # As for a small file (test_truncated_gzip_keeps_the_rows_before_the_damage)
+  # the rows before the damage are kept, with one damaged_file dead letter.
+  table = summary["tables"]["interactions"]
+  assert summary["dead_letters"]["interactions"] == {"damaged_file": 1}
+  kept = len(read_table(folder / "interactions.csv.gz",
+                        "interactions").frame)
+  assert 0 < kept < rows
+  assert table["valid"] == kept and table["rows_read"] == kept + 1
+  letters = [json.loads(line) for line in (
+      tmp_path / "graph" / "dead_letter.jsonl").read_text().splitlines()]
+  assert [(d["line"], d["reason"]) for d in letters] == [
+      (kept + 2, "damaged_file")]
+
+
 # Point 7: rows are counted right.
 
 
@@ -299,6 +486,8 @@ def test_parent_cycles_are_dead_letters(tmp_path):
     ("interactions.csv", b"user_id,item_id,timestamp\n\n\n"),
     ("interactions.jsonl", b"\n"),
     ("interactions.csv.gz", gzip.compress(b"user_id,item_id,timestamp\n")),
+    # Over beam.read.PREFLIGHT_BYTES: counted by the pipeline, not before it.
+    ("interactions.csv", b"user_id,item_id,timestamp\n" + b"\n" * (9 << 20)),
 ])
 @pytest.mark.parametrize("command", ["validate", "build-graph"])
 def test_no_interactions_is_exit_3(tmp_path, capsys, name, content, command):

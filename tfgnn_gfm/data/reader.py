@@ -21,7 +21,7 @@ import math
 import pathlib
 import re
 import zlib
-from typing import Any, Iterable
+from typing import Any, BinaryIO, Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -97,6 +97,84 @@ def read_raw(path: str | pathlib.Path, table: str
   if fmt == "jsonl":
     return _raw_jsonl(path, compressed, table)
   return _raw_parquet(path, table)
+
+
+# The start of a text file that check_header reads first; it reads up to
+# _MAX_HEAD bytes when the CSV header record is longer.
+_HEAD_BYTES = 1 << 16
+_MAX_HEAD = 1 << 24
+
+
+def check_header(path: str | pathlib.PurePath,
+                 open_file: Callable[[], BinaryIO] | None = None) -> None:
+  """Checks, without reading the whole file, what decides if it can be read.
+
+  ``read_raw`` rejects a file as a whole (``DataContractError``) only for
+  damage it sees before the first data row: an unknown format, a ``.gz``
+  that is not gzip, a UTF-16 text, a CSV header that cannot be parsed, is not
+  UTF-8 or repeats a name, a gzip stream that ends inside the header, or a
+  Parquet footer that is unreadable or repeats a name. This check raises the
+  same error for those, reading only the start of a text file (the footer of
+  a Parquet file), so a large or remote file can be checked before a
+  pipeline reads it in full. Damage further on costs ``read_raw`` only the
+  rows it touches (dead letters), except inside Parquet data pages.
+
+  Args:
+    path: the file's path or URL (its name gives the format).
+    open_file: opens the file as a seekable binary stream (default: the
+      local file at ``path``); called again when the header needs more bytes.
+
+  Raises:
+    DataContractError: as ``read_raw`` would for the whole file.
+  """
+  fmt, compressed = _format_of(pathlib.PurePath(path))
+  opener = open_file or (lambda: open(path, "rb"))
+  if fmt == "parquet":
+    with opener() as stream:
+      _parquet_schema(path, stream)
+    return
+  size = _HEAD_BYTES
+  while True:
+    with opener() as stream:
+      if compressed:
+        data, damage, whole = _decompress(path, stream, limit=size)
+      else:
+        data, damage = stream.read(size + 1), None
+        whole = len(data) <= size
+        data = data[:size]
+    text, _ = _decode(path, data)
+    if fmt == "jsonl":
+      return
+    # A damaged stream counts as read whole: nothing more can be read.
+    if damage is not None or not whole:
+      # The last line may be cut short (the full read of a damaged file
+      # drops it the same way).
+      text = text.rpartition("\n")[0] + "\n"
+    if not text.strip():
+      if damage is not None:
+        raise _headless(path, damage)
+      if whole:
+        return  # An empty file: an empty_file dead letter, not an error.
+    elif whole or _header_fits(text):
+      _csv_header(path, _Lines(text))
+      return
+    if size >= _MAX_HEAD:
+      return  # A header this long is left to the full read.
+    size *= 4
+
+
+def _header_fits(text: str) -> bool:
+  """Whether the start of a CSV text holds its whole header record.
+
+  False when the header record runs to the end of ``text`` without parsing
+  (a quoted field going on past it).
+  """
+  lines = _Lines(text)
+  try:
+    next(csv.reader(lines, strict=True))
+  except csv.Error:
+    return sum(map(len, lines.taken)) < len(text)
+  return True
 
 
 def count_rows(raw: pd.DataFrame | None, dead: list[dict[str, Any]]) -> int:
@@ -214,55 +292,67 @@ _GZIP_CHUNK = 1 << 16
 _MAX_QUOTED = 10_000
 
 
-def _decompress(path: pathlib.Path) -> tuple[bytes, str | None]:
-  """A gzip file's bytes, and what damaged it (None when intact).
+def _decompress(path: str | pathlib.PurePath, stream: BinaryIO,
+                limit: int | None = None) -> tuple[bytes, str | None, bool]:
+  """A gzip stream's bytes, what damaged it (None when intact), and whether
+  it was read to its end.
 
   A truncated or corrupted stream keeps the bytes decompressed before the
   damage (input is fed in chunks, so little is lost); a file that is not gzip
   at all is an error. Concatenated gzip members are read one after another.
+
+  Args:
+    path: the file's name, for messages.
+    stream: the compressed bytes, read from the current position.
+    limit: stop once this many bytes are decompressed (None: read all).
+
+  Raises:
+    DataContractError: the stream does not start with the gzip magic bytes.
   """
-  data = path.read_bytes()
-  if data[:2] != b"\x1f\x8b":
+  pending = stream.read(_GZIP_CHUNK)
+  if pending[:2] != b"\x1f\x8b":
     raise DataContractError(
         f"{path}: not a gzip file (it does not start with the gzip magic "
         "bytes); name it without .gz if it is not compressed")
   chunks: list[bytes] = []
-  pos = 0
-  while pos < len(data):
-    if not data[pos:].strip(b"\x00"):
-      break  # Zero padding after the last member, as gzip allows.
-    stream = zlib.decompressobj(wbits=31)
+  size = 0
+  member = zlib.decompressobj(wbits=31)
+  while True:
+    if not pending:
+      pending = stream.read(_GZIP_CHUNK)
+      if not pending:
+        break
+    if member.eof:
+      if not pending.strip(b"\x00"):
+        pending = b""  # Zero padding after the last member, as gzip allows.
+        continue
+      member = zlib.decompressobj(wbits=31)
     try:
-      while pos < len(data) and not stream.eof:
-        piece = data[pos:pos + _GZIP_CHUNK]
-        chunks.append(stream.decompress(piece))
-        pos += len(piece) - len(stream.unused_data)
+      piece = member.decompress(pending, 0 if limit is None else limit - size)
     except zlib.error as e:
       return b"".join(chunks), (
-          f"the gzip stream is corrupt after {sum(map(len, chunks)):,} "
-          f"decompressed bytes ({e})")
-    if not stream.eof:
-      return b"".join(chunks), (
-          f"the gzip stream is truncated after {sum(map(len, chunks)):,} "
-          "decompressed bytes")
-  return b"".join(chunks), None
+          f"the gzip stream is corrupt after {size:,} decompressed bytes "
+          f"({e})"), True
+    chunks.append(piece)
+    size += len(piece)
+    pending = member.unused_data if member.eof else member.unconsumed_tail
+    if limit is not None and size >= limit:
+      return b"".join(chunks), None, False
+  if not member.eof:
+    return b"".join(chunks), (
+        f"the gzip stream is truncated after {size:,} decompressed bytes"), True
+  return b"".join(chunks), None, True
 
 
-def _read_text(path: pathlib.Path, compressed: bool
-               ) -> tuple[str, bool, str | None]:
-  """Returns (text, clean, damage).
+def _decode(path: str | pathlib.PurePath, data: bytes) -> tuple[str, bool]:
+  """Decodes a file's bytes as UTF-8; returns (text, clean).
 
-  ``clean`` is False when some bytes were not UTF-8 (those records become
-  ``bad_encoding`` dead letters); ``damage`` says why the file ends early
-  (a damaged gzip stream), else None.
+  ``clean`` is False when some bytes were not UTF-8: they are kept as
+  surrogate escapes, so those records become ``bad_encoding`` dead letters.
 
   Raises:
-    DataContractError: the file is not gzip although named so, or is UTF-16.
+    DataContractError: the file is UTF-16.
   """
-  if compressed:
-    data, damage = _decompress(path)
-  else:
-    data, damage = path.read_bytes(), None
   if data.startswith((b"\xff\xfe", b"\xfe\xff")):
     raise DataContractError(
         f"{path}: the file is UTF-16 encoded; the contract needs UTF-8 "
@@ -275,9 +365,27 @@ def _read_text(path: pathlib.Path, compressed: bool
   if data.startswith(b"\xef\xbb\xbf"):
     data = data[3:]
   try:
-    return data.decode("utf-8"), True, damage
+    return data.decode("utf-8"), True
   except UnicodeDecodeError:
-    return data.decode("utf-8", errors="surrogateescape"), False, damage
+    return data.decode("utf-8", errors="surrogateescape"), False
+
+
+def _read_text(path: pathlib.Path, compressed: bool
+               ) -> tuple[str, bool, str | None]:
+  """Returns (text, clean, damage).
+
+  ``clean`` is as in ``_decode``; ``damage`` says why the file ends early
+  (a damaged gzip stream), else None.
+
+  Raises:
+    DataContractError: the file is not gzip although named so, or is UTF-16.
+  """
+  with open(path, "rb") as stream:
+    if compressed:
+      data, damage, _ = _decompress(path, stream)
+    else:
+      data, damage = stream.read(), None
+  return (*_decode(path, data), damage)
 
 
 def _damage_letter(table: str, path: pathlib.Path, line: int, damage: str,
@@ -314,6 +422,37 @@ class _Lines:
     self._back.extend(reversed(lines))
 
 
+def _headless(path: str | pathlib.PurePath, damage: str) -> DataContractError:
+  """The error for a damaged CSV file that ends before its header does."""
+  return DataContractError(f"{path}: {damage}; not even a header could be "
+                           "read")
+
+
+def _csv_header(path: str | pathlib.PurePath, lines: _Lines) -> list[str]:
+  """Parses the header record of a CSV text and checks its names.
+
+  Raises:
+    DataContractError: the header cannot be parsed, is not UTF-8 or repeats
+      a name.
+  """
+  try:
+    header = next(csv.reader(lines, strict=True))
+  except csv.Error as e:
+    raise DataContractError(f"{path}: the header line cannot be parsed: "
+                            f"{e}") from None
+  header = [h.strip() for h in header]
+  if any(_SURROGATES.search(h) for h in header):
+    raise DataContractError(
+        f"{path}: the header is not UTF-8 (Latin-1 or another 8-bit "
+        "encoding?); the contract needs UTF-8")
+  repeated = sorted({h for h in header if header.count(h) > 1})
+  if repeated:
+    raise DataContractError(
+        f"{path}: duplicate column names in the header: "
+        f"{', '.join(map(repr, repeated))}")
+  return header
+
+
 def _raw_csv(path, compressed, table):
   """Parses a CSV file into (raw frame of str, dead letters).
 
@@ -334,27 +473,12 @@ def _raw_csv(path, compressed, table):
     text += "\n" if text else ""
   if not text.strip():
     if damage is not None:
-      raise DataContractError(f"{path}: {damage}; not even a header could "
-                              "be read")
+      raise _headless(path, damage)
     return None, [_dead_letter(table, path, 0, "empty_file",
                                f"{path.name} is empty: no header and no rows",
                                {})]
   lines = _Lines(text)
-  try:
-    header = next(csv.reader(lines, strict=True))
-  except csv.Error as e:
-    raise DataContractError(f"{path}: the header line cannot be parsed: "
-                            f"{e}") from None
-  header = [h.strip() for h in header]
-  if not clean and any(_SURROGATES.search(h) for h in header):
-    raise DataContractError(
-        f"{path}: the header is not UTF-8 (Latin-1 or another 8-bit "
-        "encoding?); the contract needs UTF-8")
-  repeated = sorted({h for h in header if header.count(h) > 1})
-  if repeated:
-    raise DataContractError(
-        f"{path}: duplicate column names in the header: "
-        f"{', '.join(map(repr, repeated))}")
+  header = _csv_header(path, lines)
   width = len(header)
   rows, numbers = [], []
   line = 1 + len(lines.taken)
@@ -469,17 +593,44 @@ def _one_line(error: BaseException) -> str:
   return " ".join(str(error).split())[:300] or type(error).__name__
 
 
-def _raw_parquet(path, table):
+def _parquet_schema(path: str | pathlib.PurePath, source: Any) -> pa.Schema:
+  """Reads a Parquet file's schema (its footer) and checks the names.
+
+  Args:
+    path: the file's name, for messages.
+    source: the file: a local path or a seekable binary file object.
+
+  Raises:
+    DataContractError: no readable footer, or a repeated column name.
+  """
   import pyarrow.parquet as pq  # pylint: disable=import-outside-toplevel
   try:
-    names = pq.read_schema(path).names
+    schema = pq.read_schema(source)
   except Exception as e:  # pyarrow raises several error types here.
     raise DataContractError(
         f"{path}: not a readable Parquet file: {_one_line(e)}") from e
+  names = schema.names
   repeated = sorted({n for n in names if names.count(n) > 1})
   if repeated:
     raise DataContractError(f"{path}: duplicate column names: "
                             f"{', '.join(map(repr, repeated))}")
+  return schema
+
+
+def _raw_parquet(path, table):
+  """Reads a Parquet file into (raw frame, dead letters).
+
+  A NaN in a float column of a number or time field is read as the text
+  ``NaN``, as JSON Lines reads its ``NaN`` constant, so it is a bad value
+  (``wrong_type``, ``bad_timestamp``) and not a missing one: pandas would
+  make it NaN like a null, and a missing weight takes the default.
+
+  Raises:
+    DataContractError: the file is not Parquet, repeats a column name, or
+      its data pages or a column cannot be read.
+  """
+  import pyarrow.parquet as pq  # pylint: disable=import-outside-toplevel
+  _parquet_schema(path, path)
   try:
     arrow = pq.read_table(path)
   except Exception as e:  # pyarrow raises several error types here.
@@ -493,6 +644,19 @@ def _raw_parquet(path, table):
   except (pa.ArrowException, ValueError, OverflowError) as e:
     raise DataContractError(
         f"{path}: a column cannot be read: {_one_line(e)}") from e
+  for f in table_spec(table).fields:
+    if (f.type in ("number", "integer", "datetime")
+        and f.name in arrow.column_names
+        and pa.types.is_floating(arrow.schema.field(f.name).type)):
+      column = arrow.column(f.name)
+      values = frame[f.name].to_numpy(dtype=object, copy=True)
+      values[pc.is_nan(column.cast(pa.float64())).fill_null(False).to_numpy(
+          zero_copy_only=False)] = "NaN"
+      # None, not pandas' float NaN, and an object column (pandas would
+      # infer its str dtype, NaN for None): beside text, some NaN floats
+      # make pandas.api.types.infer_dtype see a column of strings.
+      values[column.is_null().to_numpy(zero_copy_only=False)] = None
+      frame[f.name] = pd.Series(values, index=frame.index, dtype=object)
   frame.index = pd.Index(np.arange(1, len(frame) + 1), name=LINE)
   return frame, []
 
