@@ -85,9 +85,15 @@ def test_train_2t_writes_towers_vectors_and_manifest(run):
                                      "embeddings"}
   vectors = np.load(layout.item_embeddings_path)
   items = pd.read_csv(layout.items_path)
-  assert vectors.shape == (len(items), 16)
-  np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, rtol=1e-5)
+  # The MLP's 16 values (unit norm), then the text match (the default
+  # weight 0.3: sqrt(0.3) x the unit text vector of the fixture's 12-d text).
+  assert vectors.shape == (len(items), 16 + 12)
+  np.testing.assert_allclose(np.linalg.norm(vectors[:, :16], axis=1), 1,
+                             rtol=1e-5)
+  np.testing.assert_allclose(np.linalg.norm(vectors[:, 16:], axis=1) ** 2,
+                             0.3, rtol=1e-4)
   spec = json.loads(layout.features_path.read_text())
+  assert spec["embedding_dim"] == 28
   assert spec["split"]["cut"] == platform.cut_timestamp
   assert "history" in spec["user_tower_inputs"]
   assert spec["training"]["training_history"] == "before_example"
