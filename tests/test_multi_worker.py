@@ -25,6 +25,7 @@ import pytest
 from tfgnn_gfm.artifacts import EmbeddingsDir, HGNNDir, TwoTowerDir
 from tfgnn_gfm.cli import main
 from tfgnn_gfm.distribute import local_share, tf_config
+from tfgnn_gfm.hgnn.link_data import batch_part
 from tests.synthetic import write_synthetic_graph
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -195,3 +196,24 @@ def test_local_share_splits_rows_in_order():
     assert rows == list(range(total))
     sizes = [len(range(total)[p]) for p in parts]
     assert max(sizes) - min(sizes) <= 1
+
+
+def test_batch_part_keeps_each_positive_with_its_own_negatives():
+  b, k = 4, 2
+  batch = {
+      "root_set": np.zeros(2 * b + b * k, np.int32),
+      "root_id": np.concatenate([np.arange(b), 10 + np.arange(b),
+                                 100 + np.arange(b * k)]).astype(np.int64),
+      "partner_set": np.zeros(2 * b + b * k, np.int32),
+      "partner_id": np.concatenate([10 + np.arange(b), np.arange(b),
+                                    np.zeros(b * k)]).astype(np.int64),
+      "neg_valid": np.arange(b * k).reshape(b, k) % 3 > 0,
+      "inbatch_valid": np.arange(b * b).reshape(b, b) % 2 > 0}
+  part = batch_part(batch, slice(1, 3))
+  np.testing.assert_array_equal(part["root_id"],
+                                [1, 2, 11, 12, 102, 103, 104, 105])
+  np.testing.assert_array_equal(part["partner_id"][:4], [11, 12, 1, 2])
+  np.testing.assert_array_equal(part["neg_valid"], batch["neg_valid"][1:3])
+  np.testing.assert_array_equal(part["inbatch_valid"],
+                                batch["inbatch_valid"][1:3, 1:3])
+  assert len(batch_part(batch, slice(4, 4))["root_id"]) == 0
