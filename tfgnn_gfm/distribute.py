@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import pathlib
 import shutil
@@ -36,6 +37,7 @@ from tfgnn_gfm.artifacts import atomic_directory
 if TYPE_CHECKING:
   import tensorflow as tf
 
+_LOG = logging.getLogger(__name__)
 NONE = "none"
 MIRRORED = "mirrored"
 MULTI_WORKER = "multi_worker"
@@ -210,6 +212,9 @@ def output_directory(out_dir: str | pathlib.Path,
     resolver = strategy.cluster_resolver
     tmp = pathlib.Path(tempfile.mkdtemp(
         prefix=f"tfgnn_gfm_{resolver.task_type}{resolver.task_id}_"))
+    _LOG.info("%s %d is not the chief: the chief writes %s, this worker's "
+              "copy goes to %s (removed at the end)", resolver.task_type,
+              resolver.task_id, out_dir, tmp)
     try:
       yield tmp
     finally:
