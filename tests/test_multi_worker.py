@@ -217,3 +217,17 @@ def test_batch_part_keeps_each_positive_with_its_own_negatives():
   np.testing.assert_array_equal(part["inbatch_valid"],
                                 batch["inbatch_valid"][1:3, 1:3])
   assert len(batch_part(batch, slice(4, 4))["root_id"]) == 0
+
+
+def test_configs_that_cannot_run_multi_worker_are_refused():
+  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.hgnn.config import PretrainConfig
+  from tfgnn_gfm.twotower.config import EvaluateConfig, TwoTowerConfig
+  PretrainConfig(mode="full_graph", distribute="multi_worker").validate()
+  TwoTowerConfig(distribute="multi_worker").validate()
+  with pytest.raises(ValueError, match="every worker would run it"):
+    PretrainConfig(sampler="beam", distribute="multi_worker").validate()
+  with pytest.raises(ValueError, match="unknown distribute"):
+    TwoTowerConfig(distribute="multi-worker").validate()
+  with pytest.raises(ValueError, match="evaluate runs in one process"):
+    EvaluateConfig(distribute="multi_worker").validate()

@@ -149,6 +149,10 @@ class PretrainConfig:
     if self.mode == "full_graph" and self.sampler == "beam":
       raise ValueError("mode full_graph samples nothing: drop --sampler beam "
                        "or use --mode sampled")
+    if self.sampler == "beam" and self.distribute == "multi_worker":
+      raise ValueError("--sampler beam runs its Beam step in the training "
+                       "process: with multi_worker every worker would run "
+                       "it; use --sampler in_memory")
     if self.mode == "full_graph" and self.distribute == "mirrored":
       raise ValueError("mode full_graph runs one replica per worker: use "
                        "--distribute none or multi_worker, or --mode sampled")
