@@ -144,7 +144,8 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
   # seeds, and keeps its replicas' rows).
   shared = is_multi_worker(strategy)
 
-  def datasets(input_id: int = 0, num_inputs: int = 1):
+  def datasets(input_id: int = 0, num_inputs: int = 1,
+               kinds: tuple[str, ...] = ("train", "val")):
     offset = 0 if shared else input_id
     if beam is not None:
       sampler = beam.store
@@ -184,22 +185,30 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
           yield from parts(batch)
 
     # Infinite datasets with explicit step counts: Keras then keeps one
-    # iterator for the whole fit (making one costs seconds).
-    return (link_dataset(train_batches, sampler),
-            link_dataset(val_batches, sampler), sampler, batcher)
+    # iterator for the whole fit (making one costs seconds, more under a
+    # multi-worker strategy: only the needed kinds are made).
+    made = {"train": train_batches, "val": val_batches}
+    return ([link_dataset(made[kind], sampler) for kind in kinds], sampler,
+            batcher)
 
-  train_ds, val_ds, sampler, batcher = datasets()
+  distributed = strategy.num_replicas_in_sync > 1
+  (train_ds, *val), sampler, batcher = datasets(
+      kinds=("train",) if distributed else ("train", "val"))
+  element = train_ds.element_spec
   count_rng = np.random.default_rng(config.seed)
   steps = config.steps_per_epoch or sum(1 for _ in batcher.batch_chunks(
       epoch_plan(split.train_pairs, config.balanced_sampling, count_rng)))
   val_steps = sum(1 for _ in batcher.batch_chunks(val_plan))
-  if strategy.num_replicas_in_sync > 1:
-    train_ds = strategy.distribute_datasets_from_function(
-        lambda ctx: datasets(ctx.input_pipeline_id, ctx.num_input_pipelines)[0])
-    val_ds = strategy.distribute_datasets_from_function(
-        lambda ctx: datasets(ctx.input_pipeline_id, ctx.num_input_pipelines)[1])
-  element = datasets()[0].element_spec if strategy.num_replicas_in_sync > 1 \
-      else train_ds.element_spec
+  if distributed:
+
+    def per_input(kind: str):
+      return strategy.distribute_datasets_from_function(
+          lambda ctx: datasets(ctx.input_pipeline_id, ctx.num_input_pipelines,
+                               (kind,))[0][0])
+
+    train_ds, val_ds = per_input("train"), per_input("val")
+  else:
+    val_ds = val[0]
   with strategy.scope():
     encoder = build_encoder(element["graph"], config)
     model = LinkPredictionModel(
