@@ -6,6 +6,8 @@ import dataclasses
 from typing import ClassVar
 
 from tfgnn_gfm.config import option_help as _help
+from tfgnn_gfm.distribute import CHOICES as DISTRIBUTE_CHOICES
+from tfgnn_gfm.distribute import check_choice as check_distribute
 
 
 @dataclasses.dataclass
@@ -33,8 +35,9 @@ class PretrainConfig:
       "loss on positives_per_step positives; sampled: one sampled subgraph "
       "per root (--fanouts, --sampler); auto: full_graph when directed "
       "edges x hidden_dim x num_layers x 4 bytes x 4 fits in "
-      "memory_budget_mb (and neither --sampler beam nor --distribute is "
-      "set), else sampled", choices=("auto", "full_graph", "sampled")))
+      "memory_budget_mb (and neither --sampler beam nor --distribute "
+      "mirrored is set), else sampled",
+      choices=("auto", "full_graph", "sampled")))
   positives_per_step: int = dataclasses.field(default=8192, metadata=_help(
       "full_graph: most positive edges per step, in groups of batch_size "
       "(each group's in-batch negatives are its own targets, as on the "
@@ -104,9 +107,13 @@ class PretrainConfig:
       "link type); empty: every edge set"))
   seed: int = dataclasses.field(default=0, metadata=_help("random seed"))
   distribute: str = dataclasses.field(default="none", metadata=_help(
-      "tf.distribute strategy: none, or mirrored (over the local devices; "
-      "with --logical-cpus N, over N logical CPU devices)",
-      choices=("none", "mirrored")))
+      "tf.distribute strategy: none; mirrored (over the local devices; "
+      "with --logical-cpus N, over N logical CPU devices; each replica "
+      "takes a batch of its own); or multi_worker "
+      "(MultiWorkerMirroredStrategy over the cluster of the TF_CONFIG "
+      "environment variable: run the same command on every worker; each "
+      "global batch, or full-graph step, is split across the workers, only "
+      "the chief writes --out)", choices=DISTRIBUTE_CHOICES))
   logical_cpus: int = dataclasses.field(default=0, metadata=_help(
       "split the CPU into this many logical devices (for mirrored)"))
   embed_batch_size: int = dataclasses.field(default=512, metadata=_help(
@@ -142,9 +149,13 @@ class PretrainConfig:
     if self.mode == "full_graph" and self.sampler == "beam":
       raise ValueError("mode full_graph samples nothing: drop --sampler beam "
                        "or use --mode sampled")
-    if self.mode == "full_graph" and self.distribute != "none":
-      raise ValueError("mode full_graph runs on one device: drop "
-                       "--distribute or use --mode sampled")
+    if self.sampler == "beam" and self.distribute == "multi_worker":
+      raise ValueError("--sampler beam runs its Beam step in the training "
+                       "process: with multi_worker every worker would run "
+                       "it; use --sampler in_memory")
+    if self.mode == "full_graph" and self.distribute == "mirrored":
+      raise ValueError("mode full_graph runs one replica per worker: use "
+                       "--distribute none or multi_worker, or --mode sampled")
     if self.positives_per_step < self.batch_size:
       raise ValueError(f"positives_per_step ({self.positives_per_step}) must "
                        f"be at least batch_size ({self.batch_size})")
@@ -154,8 +165,7 @@ class PretrainConfig:
       raise ValueError("memory_budget_mb must be >= 0")
     if self.beam_rounds < 1:
       raise ValueError("beam_rounds must be at least 1")
-    if self.distribute not in ("none", "mirrored"):
-      raise ValueError(f"unknown distribute {self.distribute!r}")
+    check_distribute(self.distribute)
     if edge_sets is not None:
       unknown = sorted(set(self.edge_sets) - set(edge_sets))
       if unknown:

@@ -62,12 +62,13 @@ def resolve_mode(graph: ItemGraph, config: PretrainConfig) -> str:
   """``full_graph`` or ``sampled``: the training path of ``config.mode``.
 
   ``auto`` picks ``full_graph`` when the estimated message bytes fit in
-  ``memory_budget_mb`` (and training is neither Beam-sampled nor
-  distributed), else ``sampled``.
+  ``memory_budget_mb`` (and training is neither Beam-sampled nor mirrored;
+  every worker of a multi-worker run holds the whole graph), else
+  ``sampled``.
   """
   if config.mode != "auto":
     return config.mode
-  if config.sampler == "beam" or config.distribute != "none":
+  if config.sampler == "beam" or config.distribute == "mirrored":
     return "sampled"
   fits = estimated_message_bytes(graph, config) <= (
       config.memory_budget_mb * 2**20)

@@ -131,6 +131,27 @@ class LinkBatcher:
             "neg_valid": neg_valid, "inbatch_valid": inbatch}
 
 
+def batch_part(batch: dict[str, np.ndarray], rows: slice
+               ) -> dict[str, np.ndarray]:
+  """The positives ``rows`` of a ``make_batch`` batch, as a batch of their own.
+
+  Sources, targets, uniform negatives and masks are those of the rows; the
+  in-batch negatives are the part's own targets. A replica's share of a
+  global batch (``distribute.local_share``).
+  """
+  b = len(batch["inbatch_valid"])
+  k = (len(batch["root_id"]) - 2 * b) // max(b, 1)
+  index = np.arange(b)[rows]
+  roots = np.concatenate([index, b + index,
+                          (2 * b + index[:, None] * k + np.arange(k)).ravel()]
+                         ).astype(np.int64)
+  part = {key: batch[key][roots] for key in
+          ("root_set", "root_id", "partner_set", "partner_id")}
+  part["neg_valid"] = batch["neg_valid"][index]
+  part["inbatch_valid"] = batch["inbatch_valid"][np.ix_(index, index)]
+  return {**batch, **part}
+
+
 _SIGNATURE = {
     "root_set": tf.TensorSpec([None], tf.int32),
     "root_id": tf.TensorSpec([None], tf.int64),

@@ -14,6 +14,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from tfgnn_gfm.distribute import global_mean
+
 _MASKED = -1e9
 
 
@@ -36,18 +38,26 @@ def link_scores(z: tf.Tensor, batch_size: tf.Tensor, k: int
 
 
 def margin_loss(pos, neg, valid, margin: float) -> tf.Tensor:
-  """Mean hinge ``max(0, neg - pos + margin)`` over valid negatives."""
+  """Mean hinge ``max(0, neg - pos + margin)`` over valid negatives.
+
+  The mean is over the global batch (``distribute.global_mean``).
+  """
   valid = tf.cast(valid, pos.dtype)
   hinge = tf.nn.relu(neg - pos[:, None] + margin) * valid
-  return tf.reduce_sum(hinge) / tf.maximum(tf.reduce_sum(valid), 1.0)
+  return global_mean(tf.reduce_sum(hinge), tf.reduce_sum(valid))
 
 
 def softmax_loss(pos, neg, valid, temperature: float) -> tf.Tensor:
-  """Cross-entropy of the positive against the valid negatives."""
+  """Cross-entropy of the positive against the valid negatives.
+
+  The mean is over the global batch's positives (``distribute.global_mean``).
+  """
   logits = tf.concat([pos[:, None], tf.where(valid, neg, _MASKED)], axis=1)
   logits /= temperature
-  return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-      labels=tf.zeros(tf.shape(pos)[0], tf.int32), logits=logits))
+  losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
+      labels=tf.zeros(tf.shape(pos)[0], tf.int32), logits=logits)
+  return global_mean(tf.reduce_sum(losses),
+                     tf.cast(tf.shape(losses)[0], losses.dtype))
 
 
 def link_loss(pos, uniform, inbatch, neg_valid, inbatch_valid, *,
@@ -77,7 +87,7 @@ def link_loss(pos, uniform, inbatch, neg_valid, inbatch_valid, *,
   else:
     value = margin_loss(pos, neg, valid, margin)
   beats = tf.reduce_sum(tf.cast((pos[:, None] > neg) & valid, tf.float32))
-  share = beats / tf.maximum(tf.reduce_sum(tf.cast(valid, tf.float32)), 1.0)
+  share = global_mean(beats, tf.reduce_sum(tf.cast(valid, tf.float32)))
   return value, share
 
 
@@ -148,7 +158,8 @@ class LinkPredictionModel(tf.keras.Model):
   def train_step(self, data):
     with tf.GradientTape() as tape:
       loss, share = self._loss(data, training=True)
-      # Gradients are summed over replicas by the optimizer.
+      # Gradients are summed over replicas by the optimizer; the loss is
+      # this replica's term of the global batch's mean (global_mean).
       scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
     grads = tape.gradient(scaled, self.trainable_variables)
     self.optimizer.apply_gradients(zip(grads, self.trainable_variables))

@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import tensorflow_gnn as tfgnn
 
-from tfgnn_gfm.artifacts import GraphDir, HGNNDir, atomic_directory
+from tfgnn_gfm.artifacts import GraphDir, HGNNDir
 from tfgnn_gfm.catalog import read_items
 from tfgnn_gfm.config import config_to_dict
+from tfgnn_gfm.distribute import make_strategy, output_directory
 from tfgnn_gfm.hgnn.config import PretrainConfig
 from tfgnn_gfm.hgnn.embed_output import (ComputedVectors, EmbedPlan,
                                          assemble, plan_items,
@@ -85,7 +86,8 @@ def pretrain_graph(graph: ItemGraph, out_dir: str | pathlib.Path,
   Returns:
     The metrics written to the manifest.
   """
-  with atomic_directory(out_dir) as tmp:
+  strategy = make_strategy(config.distribute, config.logical_cpus)
+  with output_directory(out_dir, strategy) as tmp:  # The chief's is out_dir.
     layout = HGNNDir(tmp)
     result = train_link_prediction(graph, config, out_dir=tmp, verbose=verbose,
                                    graph_dir=graph_dir, beam_args=beam_args)
@@ -162,6 +164,7 @@ def pretrain(graph_dir: str | pathlib.Path, out_dir: str | pathlib.Path,
   if config.sampler == "beam":
     from tfgnn_gfm.hgnn.beam_link_samples import check_beam_args  # pylint: disable=g-import-not-at-top
     check_beam_args(beam_args)
+  make_strategy(config.distribute, config.logical_cpus)  # Before any TF op.
   graph = load_item_graph(graph_dir)
   return pretrain_graph(graph, out_dir, config,
                         inputs={"graph": GraphDir(pathlib.Path(graph_dir)).root},

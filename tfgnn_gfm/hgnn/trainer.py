@@ -11,14 +11,16 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 
+from tfgnn_gfm.distribute import (is_multi_worker, local_share,
+                                  make_strategy)
 from tfgnn_gfm.hgnn.config import PretrainConfig
 from tfgnn_gfm.hgnn.embedding import whole_graph_tensor
 from tfgnn_gfm.hgnn.full_graph import (FullGraphBatcher, FullGraphLinkModel,
                                        resolve_mode)
 from tfgnn_gfm.hgnn.graph_data import (ItemGraph, LinkSplit, removed_edges,
                                        split_links)
-from tfgnn_gfm.hgnn.link_data import (LinkBatcher, LinkBatchSpec, epoch_plan,
-                                      link_dataset)
+from tfgnn_gfm.hgnn.link_data import (LinkBatcher, LinkBatchSpec, batch_part,
+                                      epoch_plan, link_dataset)
 from tfgnn_gfm.hgnn.link_model import LinkPredictionModel
 from tfgnn_gfm.hgnn.model import build_encoder
 from tfgnn_gfm.hgnn.sampling import SubgraphSampler
@@ -56,22 +58,11 @@ class TrainResult:
   positives_per_step: int = 0
 
 
-def make_strategy(config: PretrainConfig) -> tf.distribute.Strategy:
-  """The tf.distribute strategy of the config (default: no distribution)."""
-  if config.distribute == "none":
-    return tf.distribute.get_strategy()
-  if config.logical_cpus > 1:
-    cpus = tf.config.list_physical_devices("CPU")
-    try:
-      tf.config.set_logical_device_configuration(
-          cpus[0], [tf.config.LogicalDeviceConfiguration()] *
-          config.logical_cpus)
-    except RuntimeError as e:
-      raise ValueError("logical_cpus must be set before TensorFlow "
-                       "initialises its devices (start a fresh process)") from e
-    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
-    return tf.distribute.MirroredStrategy(devices)
-  return tf.distribute.MirroredStrategy()
+def _replicas_of(input_id: int, num_inputs: int,
+                 strategy: tf.distribute.Strategy) -> range:
+  """The replicas that input pipeline ``input_id`` feeds, in replica order."""
+  per_input = strategy.num_replicas_in_sync // num_inputs
+  return range(input_id * per_input, (input_id + 1) * per_input)
 
 
 def _validation_plan(split: LinkSplit, cap: int, seed: int):
@@ -123,7 +114,7 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
     raise ValueError("the graph has no edges: link prediction needs "
                      "co-interaction edges")
   tf.keras.utils.set_random_seed(config.seed)
-  strategy = make_strategy(config)
+  strategy = make_strategy(config.distribute, config.logical_cpus)
   split = split_links(graph, config.validation_fraction, config.seed)
   if config.edge_sets:
     wanted = {tuple(sorted((graph.edge_sets[e].source_set,
@@ -139,7 +130,7 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
     raise ValueError("too few edges to hold out a validation set")
   if resolve_mode(graph, config) == "full_graph":
     return _train_full_graph(graph, split, val_plan, config, out_dir, verbose,
-                             callbacks)
+                             callbacks, strategy)
   seen = {"positives": 0}
   beam = None
   if config.sampler == "beam":
@@ -148,14 +139,31 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
     # Building TF-GNN's sampling programs reset Keras's global state.
     tf.keras.utils.set_random_seed(config.seed)
 
-  def datasets(input_id: int = 0):
+  # Mirrored replicas each take a batch of their own; multi-worker replicas
+  # share each global batch (every worker draws the same batches, the same
+  # seeds, and keeps its replicas' rows).
+  shared = is_multi_worker(strategy)
+
+  def datasets(input_id: int = 0, num_inputs: int = 1,
+               kinds: tuple[str, ...] = ("train", "val")):
+    offset = 0 if shared else input_id
     if beam is not None:
       sampler = beam.store
     else:
       sampler = SubgraphSampler(split.train_graph, tuple(config.fanouts),
-                                features=graph, seed=config.seed + input_id)
+                                features=graph, seed=config.seed + offset)
     batcher = LinkBatcher(graph, sampler, spec)
-    rng = np.random.default_rng(config.seed + 100 + input_id)
+    rng = np.random.default_rng(config.seed + 100 + offset)
+    replicas = _replicas_of(input_id, num_inputs, strategy)
+
+    def parts(batch):
+      if not shared:
+        yield batch
+        return
+      for replica in replicas:
+        yield batch_part(batch, local_share(
+            len(batch["inbatch_valid"]), replica,
+            strategy.num_replicas_in_sync))
 
     def train_batches():
       passes = 0
@@ -165,7 +173,7 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
           seen["positives"] += len(batch["inbatch_valid"])
           if beam is not None:  # Pass e uses round e mod beam_rounds.
             batch["round_index"] = np.int32(passes % config.beam_rounds)
-          yield batch
+          yield from parts(batch)
         passes += 1
 
     def val_batches():
@@ -174,25 +182,33 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
             config.seed + 7), shuffle=False):
           if beam is not None:
             batch["round_index"] = np.int32(0)
-          yield batch
+          yield from parts(batch)
 
     # Infinite datasets with explicit step counts: Keras then keeps one
-    # iterator for the whole fit (making one costs seconds).
-    return (link_dataset(train_batches, sampler),
-            link_dataset(val_batches, sampler), sampler, batcher)
+    # iterator for the whole fit (making one costs seconds, more under a
+    # multi-worker strategy: only the needed kinds are made).
+    made = {"train": train_batches, "val": val_batches}
+    return ([link_dataset(made[kind], sampler) for kind in kinds], sampler,
+            batcher)
 
-  train_ds, val_ds, sampler, batcher = datasets()
+  distributed = strategy.num_replicas_in_sync > 1
+  (train_ds, *val), sampler, batcher = datasets(
+      kinds=("train",) if distributed else ("train", "val"))
+  element = train_ds.element_spec
   count_rng = np.random.default_rng(config.seed)
   steps = config.steps_per_epoch or sum(1 for _ in batcher.batch_chunks(
       epoch_plan(split.train_pairs, config.balanced_sampling, count_rng)))
   val_steps = sum(1 for _ in batcher.batch_chunks(val_plan))
-  if strategy.num_replicas_in_sync > 1:
-    train_ds = strategy.distribute_datasets_from_function(
-        lambda ctx: datasets(ctx.input_pipeline_id)[0])
-    val_ds = strategy.distribute_datasets_from_function(
-        lambda ctx: datasets(ctx.input_pipeline_id)[1])
-  element = datasets()[0].element_spec if strategy.num_replicas_in_sync > 1 \
-      else train_ds.element_spec
+  if distributed:
+
+    def per_input(kind: str):
+      return strategy.distribute_datasets_from_function(
+          lambda ctx: datasets(ctx.input_pipeline_id, ctx.num_input_pipelines,
+                               (kind,))[0][0])
+
+    train_ds, val_ds = per_input("train"), per_input("val")
+  else:
+    val_ds = val[0]
   with strategy.scope():
     encoder = build_encoder(element["graph"], config)
     model = LinkPredictionModel(
@@ -235,9 +251,16 @@ def _callbacks(extra: list[tf.keras.callbacks.Callback] | None,
 def _train_full_graph(graph: ItemGraph, split: LinkSplit, val_plan,
                       config: PretrainConfig,
                       out_dir: str | pathlib.Path | None, verbose: int,
-                      callbacks: list[tf.keras.callbacks.Callback] | None
-                      ) -> TrainResult:
-  """Full-graph training (``mode=full_graph``): see ``full_graph``."""
+                      callbacks: list[tf.keras.callbacks.Callback] | None,
+                      strategy: tf.distribute.Strategy) -> TrainResult:
+  """Full-graph training (``mode=full_graph``): see ``full_graph``.
+
+  Under a multi-worker strategy every worker holds the whole graph and draws
+  the same steps; each replica takes its share of a step's groups (a group
+  keeps its in-batch negatives) and passes messages with every positive of
+  the step masked out, so the replicas' summed gradients are those of one
+  worker running the step.
+  """
   spec = LinkBatchSpec(config.batch_size, config.uniform_negatives)
   batcher = FullGraphBatcher(graph, split.train_graph, spec, 1)
   groups = batcher.num_groups(epoch_plan(
@@ -246,24 +269,38 @@ def _train_full_graph(graph: ItemGraph, split: LinkSplit, val_plan,
   batcher.groups_per_step = max(1, min(
       config.positives_per_step // config.batch_size,
       groups // config.min_steps_per_epoch))
-  rng = np.random.default_rng(config.seed + 100)
   seen = {"positives": 0}
-
-  def train_steps():
-    while True:  # One pass per epoch, drawn afresh; Keras counts steps.
-      plan = epoch_plan(split.train_pairs, config.balanced_sampling, rng)
-      for step in batcher.steps_of(plan, rng):
-        seen["positives"] += int(step["row_valid"].sum())
-        yield step
-
   val_groups = batcher.num_groups(val_plan)
 
-  def val_steps():
-    while True:  # The same step every pass; held-out edges are not in the
-      # training graph, so nothing is masked.
-      yield from batcher.steps_of(val_plan, np.random.default_rng(
-          config.seed + 7), shuffle=False, mask_positives=False,
-          groups_per_step=val_groups)
+  def datasets(input_id: int = 0, num_inputs: int = 1):
+    rng = np.random.default_rng(config.seed + 100)
+    replicas = _replicas_of(input_id, num_inputs, strategy)
+
+    def parts(step):
+      if strategy.num_replicas_in_sync == 1:
+        yield step
+        return
+      for replica in replicas:
+        groups = local_share(len(step["positions"]), replica,
+                             strategy.num_replicas_in_sync)
+        yield {k: v if k == "drop" else v[groups] for k, v in step.items()}
+
+    def train_steps():
+      while True:  # One pass per epoch, drawn afresh; Keras counts steps.
+        plan = epoch_plan(split.train_pairs, config.balanced_sampling, rng)
+        for step in batcher.steps_of(plan, rng):
+          seen["positives"] += int(step["row_valid"].sum())
+          yield from parts(step)
+
+    def val_steps():
+      while True:  # The same step every pass; held-out edges are not in the
+        # training graph, so nothing is masked.
+        for step in batcher.steps_of(val_plan, np.random.default_rng(
+            config.seed + 7), shuffle=False, mask_positives=False,
+            groups_per_step=val_groups):
+          yield from parts(step)
+
+    return batcher.dataset(train_steps), batcher.dataset(val_steps)
 
   steps = config.steps_per_epoch or batcher.steps(epoch_plan(
       split.train_pairs, config.balanced_sampling,
@@ -271,18 +308,25 @@ def _train_full_graph(graph: ItemGraph, split: LinkSplit, val_plan,
   # The sampled path's input spec, so saved encoders are alike.
   input_spec = whole_graph_tensor(graph).spec.relax(
       num_components=True, num_nodes=True, num_edges=True)
-  model = FullGraphLinkModel(
-      encoder=build_encoder(input_spec, config),
-      train_graph=split.train_graph,
-      uniform_negatives=config.uniform_negatives,
-      in_batch_negatives=config.in_batch_negatives, loss=config.loss,
-      margin=config.margin, temperature=config.softmax_temperature)
-  model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
+  with strategy.scope():
+    model = FullGraphLinkModel(
+        encoder=build_encoder(input_spec, config),
+        train_graph=split.train_graph,
+        uniform_negatives=config.uniform_negatives,
+        in_batch_negatives=config.in_batch_negatives, loss=config.loss,
+        margin=config.margin, temperature=config.softmax_temperature)
+    model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
+  if strategy.num_replicas_in_sync > 1:
+    train_ds = strategy.distribute_datasets_from_function(
+        lambda ctx: datasets(ctx.input_pipeline_id, ctx.num_input_pipelines)[0])
+    val_ds = strategy.distribute_datasets_from_function(
+        lambda ctx: datasets(ctx.input_pipeline_id, ctx.num_input_pipelines)[1])
+  else:
+    train_ds, val_ds = datasets()
   _LOG.info("full-graph training: %d steps per epoch of up to %d positives",
             steps, batcher.groups_per_step * config.batch_size)
   start = time.perf_counter()
-  history = model.fit(batcher.dataset(train_steps),
-                      validation_data=batcher.dataset(val_steps),
+  history = model.fit(train_ds, validation_data=val_ds,
                       epochs=config.epochs, steps_per_epoch=steps,
                       validation_steps=1,
                       callbacks=_callbacks(callbacks, config, out_dir),
@@ -292,7 +336,7 @@ def _train_full_graph(graph: ItemGraph, split: LinkSplit, val_plan,
   return TrainResult(encoder=model.encoder, history=hist, split=split,
                      epochs_run=len(hist.get("loss", [])),
                      positives_seen=seen["positives"], seconds=seconds,
-                     mode="full_graph",
+                     replicas=strategy.num_replicas_in_sync, mode="full_graph",
                      positives_per_step=batcher.groups_per_step *
                      config.batch_size)
 

@@ -15,6 +15,8 @@ import dataclasses
 from typing import Any, ClassVar
 
 from tfgnn_gfm.config import option_help as _help
+from tfgnn_gfm.distribute import CHOICES as DISTRIBUTE_CHOICES
+from tfgnn_gfm.distribute import check_choice as check_distribute
 from tfgnn_gfm.timesplit import parse_cut
 
 #: Model names of the evaluation, in report order.
@@ -170,6 +172,13 @@ class TwoTowerConfig:
       "passes over the training examples"))
   seed: int = dataclasses.field(default=0, metadata=_help(
       "random seed (initialisation and shuffling)"))
+  distribute: str = dataclasses.field(default="none", metadata=_help(
+      "tf.distribute strategy: none; mirrored (over the local devices); or "
+      "multi_worker (MultiWorkerMirroredStrategy over the cluster of the "
+      "TF_CONFIG environment variable: run the same command on every "
+      "worker). Each batch of --batch-size examples is split across the "
+      "replicas, whose users meet every replica's positives as in-batch "
+      "negatives; only the chief writes --out", choices=DISTRIBUTE_CHOICES))
   inference_batch_size: int = dataclasses.field(default=4096, metadata=_help(
       "rows per tower call when embedding every user or item"))
 
@@ -219,6 +228,7 @@ class TwoTowerConfig:
       if not isinstance(w, (int, float)) or w < 0:
         raise ValueError(f"event weight of {event!r} must be a number >= 0, "
                          f"got {w!r}")
+    check_distribute(self.distribute)
     if self.cut is not None:
       parse_cut(self.cut)
 
@@ -307,6 +317,9 @@ class EvaluateConfig(TwoTowerConfig):
 
   def validate(self) -> None:
     super().validate()
+    if self.distribute == "multi_worker":
+      raise ValueError("evaluate runs in one process: drop --distribute "
+                       "multi_worker (gfm train-2t and gfm pretrain take it)")
     for name in ("holdout_days", "k", "mrr_k", "coverage_k", "seeds",
                  "user_chunk", "cuts", "bootstrap_resamples",
                  "knn_max_items", "ease_max_items", "als_factors",

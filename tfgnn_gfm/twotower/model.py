@@ -15,6 +15,9 @@ batch against every positive of the batch (in-batch negatives), with:
 * leave-one-out histories: the positive item is removed from the user's
   history features, so the model learns to predict an item from the user's
   *other* items rather than to find it in its own input;
+* in-batch negatives over the global batch: split across replicas
+  (``--distribute``), each replica's users meet every replica's positives
+  (``distribute.global_batch``);
 * vector dropout (after DropoutNet, Volkovs et al., NeurIPS 2017): in
   training, each batch item loses its collaborative vector (HGNN vector or
   learned id embedding, and its ``vector_known`` flag) with probability
@@ -30,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from tfgnn_gfm.distribute import global_batch
 from tfgnn_gfm.twotower.towers import select_inputs
 
 
@@ -130,10 +134,14 @@ class TwoTowerModel(tfrs.Model):
         users, items, training, inputs.get("example"))
     query = self.user_tower(user_features, training=training)
     candidate = self.item_tower(item_features, training=training)
-    probability = (None if self._probability is None else
-                   tf.gather(self._probability, items))
+    probability = (tf.ones(tf.shape(items)) if self._probability is None
+                   else tf.gather(self._probability, items))
+    # Split across replicas, a query still meets every candidate of the
+    # global batch.
+    candidate, probability, ids = global_batch(candidate, probability, items)
     return self.task(
         query, candidate, sample_weight=inputs.get("weight"),
-        candidate_sampling_probability=probability,
-        candidate_ids=items if self._remove_accidental_hits else None,
+        candidate_sampling_probability=(
+            None if self._probability is None else probability),
+        candidate_ids=ids if self._remove_accidental_hits else None,
         compute_metrics=False, compute_batch_metrics=False)

@@ -14,6 +14,7 @@ import pandas as pd
 from tfgnn_gfm.artifacts import (EmbeddingsDir, EvaluationDir,
                                  TwoTowerDir, atomic_directory, write_manifest)
 from tfgnn_gfm.config import config_to_dict
+from tfgnn_gfm.distribute import make_strategy, output_directory
 from tfgnn_gfm.timesplit import (TimeSplit, format_time, parse_cut,
                                  validation_view, window_splits)
 from tfgnn_gfm.twotower import config as cfg
@@ -110,6 +111,7 @@ def train_2t(data_dir: str | pathlib.Path,
     The manifest's metrics.
   """
   config.validate()
+  strategy = make_strategy(config.distribute)  # Before any TF op.
   items_frame, interactions, users, inputs, dead = _read_data(data_dir)
   cut = resolve_cut(config.cut, embeddings_dir)
   emb_cut = embeddings_cut(embeddings_dir)
@@ -141,7 +143,7 @@ def train_2t(data_dir: str | pathlib.Path,
       "popularity_weight": weight,
       "popularity_prior": prior_info,
   }
-  with atomic_directory(out_dir) as tmp:
+  with output_directory(out_dir, strategy) as tmp:  # The chief's is out_dir.
     layout = TwoTowerDir(tmp)
     save_tower(model.user_tower, layout.user_tower)
     save_tower(model.item_tower, layout.item_tower)

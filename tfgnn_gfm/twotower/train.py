@@ -8,6 +8,7 @@ helpers that embed every user and every item in batches.
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import time
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tfgnn_gfm.distribute import make_strategy, split_batches
 from tfgnn_gfm.twotower.baselines import item_counts
 from tfgnn_gfm.twotower.config import TwoTowerConfig
 from tfgnn_gfm.twotower.examples import TrainingData
@@ -173,7 +175,9 @@ def _dataset(data: TrainingData, batch_size: int, seed: int) -> tf.data.Dataset:
       {"user": ex.user, "item": ex.item, "weight": ex.weight,
        "example": np.arange(len(ex), dtype=np.int32)})
   ds = ds.shuffle(len(ex), seed=seed, reshuffle_each_iteration=True)
-  return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+  # Repeated with explicit steps: every worker of a distributed fit runs as
+  # many steps per epoch as the others (distribute.split_batches).
+  return ds.batch(batch_size).repeat().prefetch(tf.data.AUTOTUNE)
 
 
 def train_two_tower(data: TrainingData, config: TwoTowerConfig, *,
@@ -207,23 +211,31 @@ def train_two_tower(data: TrainingData, config: TwoTowerConfig, *,
   tf.keras.utils.set_random_seed(seed)
   if verbose is None:
     verbose = 1 if sys.stdout.isatty() else 2
-  user_tower, item_tower = build_towers(data, config, use_hgnn=use_hgnn)
   known = None if use_hgnn else data.examples.sampling_probability > 0
-  model = TwoTowerModel(
-      user_tower, item_tower,
-      user_features=data.users.features(),
-      item_features=data.items.features(use_hgnn=use_hgnn, known=known),
-      sampling_probability=(data.examples.sampling_probability
-                            if config.sampling_correction else None),
-      temperature=config.temperature,
-      remove_accidental_hits=config.remove_accidental_hits,
-      vector_dropout=config.vector_dropout,
-      example_history=data.examples.history)
-  model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate),
-                steps_per_execution=_STEPS_PER_EXECUTION)
+  strategy = make_strategy(config.distribute)
+  with strategy.scope():
+    user_tower, item_tower = build_towers(data, config, use_hgnn=use_hgnn)
+    model = TwoTowerModel(
+        user_tower, item_tower,
+        user_features=data.users.features(),
+        item_features=data.items.features(use_hgnn=use_hgnn, known=known),
+        sampling_probability=(data.examples.sampling_probability
+                              if config.sampling_correction else None),
+        temperature=config.temperature,
+        remove_accidental_hits=config.remove_accidental_hits,
+        vector_dropout=config.vector_dropout,
+        example_history=data.examples.history)
+    # One step per call across replicas: a collective op repeated within one
+    # call must see one shape, and the last batch of an epoch is smaller.
+    model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate),
+                  steps_per_execution=_STEPS_PER_EXECUTION
+                  if strategy.num_replicas_in_sync == 1 else 1)
   start = time.perf_counter()
-  fit = model.fit(_dataset(data, config.batch_size, seed),
-                  epochs=config.epochs, verbose=verbose)
+  fit = model.fit(split_batches(_dataset(data, config.batch_size, seed),
+                                strategy), epochs=config.epochs,
+                  steps_per_epoch=math.ceil(len(data.examples) /
+                                            config.batch_size),
+                  verbose=verbose)
   seconds = time.perf_counter() - start
   history: dict[str, Any] = {k: [float(x) for x in v]
                              for k, v in fit.history.items()
