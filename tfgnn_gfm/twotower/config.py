@@ -134,8 +134,9 @@ class TwoTowerConfig:
       "weight x the cosine between the mean text vector of the user's "
       "history and the item's text vector (LLM-kNN's score), added at "
       "retrieval only (training is unchanged); it orders the items no one "
-      "has interacted with yet by their text. Both towers' outputs grow by "
-      "the text vector size. 0: off"))
+      "has interacted with yet by their text; similar-items and search "
+      "queries gain this weight x the items' text cosine. Both towers' "
+      "outputs grow by the text vector size. 0: off"))
   popularity_holdout_days: int = dataclasses.field(default=14, metadata=_help(
       "days at the end of the training window held out to choose the "
       "popularity weight"))
