@@ -36,6 +36,7 @@ from tfgnn_gfm.serving import warmup
 from tfgnn_gfm.serving.model_config import (ModelConfig, ModelServerConfig,
                                             model_server_config_text)
 from tfgnn_gfm.serving.servable import signature_input_specs
+from tfgnn_gfm.twotower.prior import offset_index
 
 _LOG = logging.getLogger(__name__)
 #: Saving a ScaNN index needs its op namespace whitelisted
@@ -83,7 +84,7 @@ class ExportInputs:
     offset = self.score_offset
     if offset is None:
       return vectors
-    return np.concatenate([vectors, offset[rows, None]], axis=1)
+    return offset_index(vectors, offset[rows])
 
 
 def read_two_tower(two_tower_dir: str | pathlib.Path,

@@ -85,6 +85,22 @@ def popularity_offset(counts: np.ndarray, *, weight: float,
   return (weight * temperature * log_popularity(counts)).astype(np.float32)
 
 
+def offset_index(vectors: np.ndarray, offset: np.ndarray) -> np.ndarray:
+  """Index vectors ``[item vector, offset]``: the layout of the prior.
+
+  A user query ``offset_query(u)`` scores ``u . item + offset``; an item or
+  text query ending with 0 scores without the prior.
+  """
+  return np.concatenate([vectors, np.asarray(offset, np.float32)[:, None]],
+                        axis=1).astype(np.float32)
+
+
+def offset_query(vectors: np.ndarray) -> np.ndarray:
+  """User queries ``[user vector, 1]`` for an ``offset_index``."""
+  return np.concatenate(
+      [vectors, np.ones((len(vectors), 1), np.float32)], axis=1)
+
+
 @dataclasses.dataclass
 class InnerSplit:
   """The inner split of a training window, built once per window.
@@ -177,8 +193,7 @@ def choose_popularity_weight(inner: InnerSplit, config: TwoTowerConfig, *,
     return weights[0], info
   model = train_two_tower(data, config, use_hgnn=use_hgnn, seed=seed,
                           verbose=verbose, popularity_weight=0.0)
-  user_vectors = np.concatenate([model.embed_users(data.users, user_rows),
-                                 np.ones((len(user_rows), 1), np.float32)], 1)
+  user_vectors = offset_query(model.embed_users(data.users, user_rows))
   item_vectors = model.embed_items(data.items)
   counts = item_counts(data.examples, len(data.items))
   mrr = {}
@@ -187,8 +202,7 @@ def choose_popularity_weight(inner: InnerSplit, config: TwoTowerConfig, *,
                                temperature=config.temperature)
     scorer = Scorer(name=f"prior_{w}", user_rows=user_rows,
                     user_vectors=user_vectors,
-                    item_vectors=np.concatenate(
-                        [item_vectors, offset[:, None]], 1))
+                    item_vectors=offset_index(item_vectors, offset))
     result = evaluate_scorer(scorer, data.items, holdout, k=10,
                              mrr_k=config.prior_k, include_all_types=True)
     value = result[ALL_TYPES]["new_items"]["all_users"][

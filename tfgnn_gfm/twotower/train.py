@@ -23,7 +23,8 @@ from tfgnn_gfm.twotower.examples import TrainingData
 from tfgnn_gfm.twotower.items import ItemTable
 from tfgnn_gfm.twotower.users import UserTable
 from tfgnn_gfm.twotower.model import TwoTowerModel
-from tfgnn_gfm.twotower.prior import popularity_offset
+from tfgnn_gfm.twotower.prior import (offset_index, offset_query,
+                                      popularity_offset)
 from tfgnn_gfm.twotower.towers import (ItemTypeTable, ItemVectorTable,
                                        build_item_tower, build_user_tower,
                                        select_inputs)
@@ -108,8 +109,7 @@ class TrainedTwoTower:
     i = self.embed_items(items, batch_size=batch_size)
     if self.item_offset is None or not np.any(self.item_offset):
       return u, i
-    return (np.concatenate([u, np.ones((len(u), 1), np.float32)], axis=1),
-            np.concatenate([i, self.item_offset[:, None]], axis=1))
+    return offset_query(u), offset_index(i, self.item_offset)
 
 
 def build_towers(data: TrainingData, config: TwoTowerConfig, *,
