@@ -16,8 +16,8 @@ import tensorflow_gnn as tfgnn
 
 from tfgnn_gfm.artifacts import HGNNDir
 from tfgnn_gfm.cli import main
-from tfgnn_gfm.hgnn.beam_link_samples import (BeamSampleStore, read_samples,
-                                              write_link_samples)
+from tfgnn_gfm.hgnn.beam_sample_store import BeamSampleStore, read_samples
+from tfgnn_gfm.hgnn.beam_sampling import write_link_samples
 from tfgnn_gfm.hgnn.config import PretrainConfig
 from tfgnn_gfm.hgnn.embedding import embed_nodes
 from tfgnn_gfm.hgnn.graph_data import (load_item_graph, removed_edges,

@@ -7,8 +7,8 @@ module (``gfm --help`` does) does not load TensorFlow.
 from tfgnn_gfm.lazy import lazy_exports as _lazy_exports
 
 _EXPORTS = {
-    "BeamSampleStore": "beam_link_samples",
-    "write_link_samples": "beam_link_samples",
+    "BeamSampleStore": "beam_sample_store",
+    "write_link_samples": "beam_sampling",
     "compute_with_beam": "beam_embed",
     "PretrainConfig": "config",
     "EmbedConfig": "config",
@@ -28,6 +28,7 @@ _EXPORTS = {
     "NodeSetEmbeddings": "model",
     "build_encoder": "model",
     "ReceptiveFields": "receptive_field",
+    "Sampler": "sampling",
     "SubgraphSampler": "sampling",
     "embed": "stage",
     "pretrain": "stage",

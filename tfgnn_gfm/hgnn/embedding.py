@@ -9,7 +9,7 @@ import tqdm
 
 from tfgnn_gfm.hgnn.graph_data import (DEGREE_FEATURE, ID_FEATURE,
                                        TEXT_FEATURE, ItemGraph)
-from tfgnn_gfm.hgnn.sampling import SubgraphSampler
+from tfgnn_gfm.hgnn.sampling import Sampler
 
 
 class NodeEmbedder:
@@ -20,14 +20,15 @@ class NodeEmbedder:
     sampler: samples the neighbourhoods (seed it for reproducible output).
   """
 
-  def __init__(self, encoder: tf.keras.Model, sampler: SubgraphSampler):
+  def __init__(self, encoder: tf.keras.Model, sampler: Sampler):
     self._sampler = sampler
     node_sets = sampler.node_sets
+    fields = sampler.pass_fields(0)  # Inference reads as validation does.
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.int32),
                                   tf.TensorSpec([None], tf.int64)])
     def step(root_set, root_id):
-      graph, positions = sampler.sample(root_set, root_id)
+      graph, positions = sampler.sample(root_set, root_id, **fields)
       out = encoder(graph, training=False)
       return tf.gather(tf.concat([out[n] for n in node_sets], axis=0),
                        positions)
@@ -59,7 +60,7 @@ class NodeEmbedder:
     return result
 
 
-def embed_nodes(encoder: tf.keras.Model, sampler: SubgraphSampler,
+def embed_nodes(encoder: tf.keras.Model, sampler: Sampler,
                 num_nodes: dict[str, int], batch_size: int = 512,
                 progress: bool = False) -> dict[str, np.ndarray]:
   """Embeds every node of every node set from its sampled neighbourhood.

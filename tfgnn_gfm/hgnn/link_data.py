@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfgnn_gfm.hgnn.graph_data import ItemGraph, is_edge
-from tfgnn_gfm.hgnn.sampling import NO_PARTNER, SubgraphSampler
+from tfgnn_gfm.hgnn.sampling import NO_PARTNER, Sampler
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,11 +63,11 @@ class LinkBatcher:
   Args:
     graph: the full graph (neighbour checks use every known edge, so a
       held-out positive is never used as a negative).
-    sampler: gives node set indices (a SubgraphSampler or BeamSampleStore).
+    sampler: gives node set indices (any ``Sampler``).
     spec: batch shape.
   """
 
-  def __init__(self, graph: ItemGraph, sampler: SubgraphSampler,
+  def __init__(self, graph: ItemGraph, sampler: Sampler,
                spec: LinkBatchSpec):
     self._graph = graph
     self._sampler = sampler
@@ -162,22 +162,21 @@ _SIGNATURE = {
 }
 
 
-def link_dataset(make_batches, sampler) -> tf.data.Dataset:
+def link_dataset(make_batches, sampler: Sampler) -> tf.data.Dataset:
   """A tf.data pipeline: batch plans -> TF-GNN sampled, featured subgraphs.
 
   Args:
     make_batches: a callable returning a fresh iterator of batch plans (called
       once per pass, so each epoch draws new samples).
-    sampler: gives the subgraphs inside ``Dataset.map``: a SubgraphSampler,
-      or a ``BeamSampleStore`` (Beam-sampled subgraphs). A sampler whose
-      ``batch_fields`` names more plan fields (e.g. the store's
-      ``round_index``) gets them as keyword arguments of ``sample``.
+    sampler: gives the subgraphs inside ``Dataset.map`` (a ``Sampler``); the
+      plans carry its ``batch_fields`` too (e.g. ``BeamSampleStore``'s
+      ``round_index``), passed as keyword arguments of ``sample``.
 
   Returns:
     Dataset of dicts: ``graph`` (GraphTensor, one component per root),
     ``positions`` (int32 [R]), ``neg_valid`` [B, k], ``inbatch_valid`` [B, B].
   """
-  extra = dict(getattr(sampler, "batch_fields", {}))
+  extra = dict(sampler.batch_fields)
   plans = tf.data.Dataset.from_generator(
       make_batches, output_signature={**_SIGNATURE, **extra})
 

@@ -1,6 +1,12 @@
-"""Subgraph sampling around seed items with TF-GNN's in-memory edge sampler.
+"""Subgraph sampling around seed items: the ``Sampler`` protocol, and its
+in-memory implementation with TF-GNN's in-memory edge sampler.
 
-Each seed (root) item gets its own rooted subgraph: hop by hop, up to
+Training (``trainer``, ``link_data``) and inference (``embedding``) program
+against ``Sampler``; ``SubgraphSampler`` (here) and
+``beam_sample_store.BeamSampleStore`` (TF-GNN's Beam sampler's output)
+implement it.
+
+In ``SubgraphSampler``, each seed (root) item gets its own rooted subgraph: hop by hop, up to
 ``fanouts[h]`` outgoing edges of every frontier node are drawn uniformly, per
 edge set, by ``tensorflow_gnn.experimental.sampler.InMemUniformEdgesSampler``.
 The sampled tree is GraphSAGE's computation graph: a node reached twice is two
@@ -20,6 +26,8 @@ both directions, so the partner's subtree is never reached through them.
 """
 
 from __future__ import annotations
+
+from typing import Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 import tensorflow as tf
@@ -46,6 +54,34 @@ def graph_schema(graph: ItemGraph) -> tfgnn.proto.GraphSchema:
     schema.edge_sets[name].source = es.source_set
     schema.edge_sets[name].target = es.target_set
   return schema
+
+
+def root_tensors(root_set: tf.Tensor, root_id: tf.Tensor,
+                 partner_set: tf.Tensor | None = None,
+                 partner_id: tf.Tensor | None = None
+                 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+  """``Sampler.sample``'s roots and partners as flat int32 / int64 vectors.
+
+  Args:
+    root_set: node set index of each root (any shape, any integer dtype).
+    root_id: node index of each root.
+    partner_set: node set of each root's partner, or NO_PARTNER; None: no
+      root has a partner.
+    partner_id: node index of each root's partner (ignored without
+      ``partner_set``).
+
+  Returns:
+    (root_set int32 [R], root_id int64 [R], partner_set int32 [R],
+    partner_id int64 [R]).
+  """
+  root_set = tf.cast(tf.reshape(root_set, [-1]), tf.int32)
+  root_id = tf.cast(tf.reshape(root_id, [-1]), tf.int64)
+  if partner_set is None:
+    partner_set = tf.fill(tf.shape(root_set), NO_PARTNER)
+    partner_id = tf.zeros_like(root_id)
+  partner_set = tf.cast(tf.reshape(partner_set, [-1]), tf.int32)
+  partner_id = tf.cast(tf.reshape(partner_id, [-1]), tf.int64)
+  return root_set, root_id, partner_set, partner_id
 
 
 def seed_edge_mask(source_set: int, target_set: int, source_id: tf.Tensor,
@@ -77,6 +113,57 @@ def seed_edge_mask(source_set: int, target_set: int, source_id: tf.Tensor,
            (source_id == p_id) & (target_id == r_id)))
 
 
+@runtime_checkable
+class Sampler(Protocol):
+  """A source of featured, rooted subgraphs for batches of roots.
+
+  The contract, which training and inference rely on:
+
+  * ``node_sets``: the node sets, in ``set_index`` order; ``positions`` index
+    the rows of the node sets' embeddings concatenated in this order.
+  * ``batch_fields``: name -> ``tf.TensorSpec`` of the batch-plan fields, if
+    any, that ``sample`` takes as keyword arguments besides the roots (they
+    ride along with the plans through ``link_data.link_dataset``).
+  * ``pass_fields(pass_index)``: those fields' values for every batch of pass
+    ``pass_index`` over the positives (0: validation and inference), one key
+    per ``batch_fields`` entry, each matching its spec.
+  * ``sample(root_set, root_id, partner_set, partner_id, **fields)``: one
+    scalar GraphTensor with one component per root, the root the first node
+    of its node set in its component, node features ``#id``,
+    ``text_embedding`` and ``log_degree``, and no edge between a root and its
+    partner (either direction, any hop); and int32 [R] positions of the
+    roots. The graph's spec, once relaxed, is the same for every
+    implementation over the same graph, so one encoder serves them all.
+  """
+
+  node_sets: Sequence[str]
+  batch_fields: Mapping[str, tf.TensorSpec]
+
+  def set_index(self, node_set: str) -> int:
+    """The index of ``node_set`` in ``node_sets`` (``root_set`` values)."""
+
+  def pass_fields(self, pass_index: int) -> dict[str, np.ndarray]:
+    """The ``batch_fields`` values of the batches of one pass."""
+
+  def sample(self, root_set: tf.Tensor, root_id: tf.Tensor,
+             partner_set: tf.Tensor | None = None,
+             partner_id: tf.Tensor | None = None, **fields: tf.Tensor
+             ) -> tuple[tfgnn.GraphTensor, tf.Tensor]:
+    """The roots' subgraphs as one GraphTensor, and the roots' positions.
+
+    Args:
+      root_set: int32 [R], node set index (``set_index``) of each root.
+      root_id: int64 [R], node index of each root within its node set.
+      partner_set: int32 [R], node set of the root's positive partner, or
+        NO_PARTNER (None: no partners).
+      partner_id: int64 [R], the partner's node index.
+      **fields: the ``batch_fields`` of the batch.
+
+    Returns:
+      (graph, positions), as the class describes.
+    """
+
+
 class SubgraphSampler:
   """Samples featured, rooted subgraphs around batches of root items.
 
@@ -88,6 +175,8 @@ class SubgraphSampler:
       ``graph``; node order must match).
     seed: op-level seed of the edge samplers.
   """
+
+  batch_fields: Mapping[str, tf.TensorSpec] = {}  # Roots and partners only.
 
   def __init__(self, graph: ItemGraph, fanouts: tuple[int, ...], *,
                features: ItemGraph | None = None, seed: int | None = None):
@@ -120,7 +209,13 @@ class SubgraphSampler:
                                 .astype(str)) for n in self.node_sets}
 
   def set_index(self, node_set: str) -> int:
+    """The index of ``node_set`` in ``node_sets``."""
     return self._set_index[node_set]
+
+  def pass_fields(self, pass_index: int) -> dict[str, np.ndarray]:
+    """No fields: every pass samples afresh from the edge samplers."""
+    del pass_index  # Unused.
+    return {}
 
   def sample(self, root_set: tf.Tensor, root_id: tf.Tensor,
              partner_set: tf.Tensor | None = None,
@@ -128,26 +223,17 @@ class SubgraphSampler:
              ) -> tuple[tfgnn.GraphTensor, tf.Tensor]:
     """Samples one subgraph per root and merges them into one GraphTensor.
 
+    Each root's subgraph is a tree of up to ``fanouts[h]`` edges per node,
+    hop ``h`` and edge set, drawn afresh at every call.
+
     Args:
-      root_set: int32 [R], node set index (``set_index``) of each root.
-      root_id: int64 [R], node index of each root within its node set.
-      partner_set: int32 [R], node set of the root's positive partner, or
-        NO_PARTNER.
-      partner_id: int64 [R], the partner's node index.
+      root_set, root_id, partner_set, partner_id: see ``Sampler.sample``.
 
     Returns:
-      (graph, positions): a scalar GraphTensor with one component per root
-      (node features ``#id``, ``text_embedding``, ``log_degree``), and int32
-      [R] positions of each root among the rows of the node sets' embeddings
-      concatenated in ``node_sets`` order.
+      (graph, positions), see ``Sampler.sample``.
     """
-    root_set = tf.cast(tf.reshape(root_set, [-1]), tf.int32)
-    root_id = tf.cast(tf.reshape(root_id, [-1]), tf.int64)
-    if partner_set is None:
-      partner_set = tf.fill(tf.shape(root_set), NO_PARTNER)
-      partner_id = tf.zeros_like(root_id)
-    partner_set = tf.cast(tf.reshape(partner_set, [-1]), tf.int32)
-    partner_id = tf.cast(tf.reshape(partner_id, [-1]), tf.int64)
+    root_set, root_id, partner_set, partner_id = root_tensors(
+        root_set, root_id, partner_set, partner_id)
     num_roots = tf.shape(root_id, out_type=tf.int64)[0]
     comp_range = tf.range(num_roots)
 

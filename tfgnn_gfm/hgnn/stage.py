@@ -162,7 +162,7 @@ def pretrain(graph_dir: str | pathlib.Path, out_dir: str | pathlib.Path,
     raise ValueError(f"unrecognized arguments: {' '.join(beam_args)} (Beam "
                      "pipeline options are only used with --sampler beam)")
   if config.sampler == "beam":
-    from tfgnn_gfm.hgnn.beam_link_samples import check_beam_args  # pylint: disable=g-import-not-at-top
+    from tfgnn_gfm.hgnn.beam_sampling import check_beam_args  # pylint: disable=g-import-not-at-top
     check_beam_args(beam_args)
   make_strategy(config.distribute, config.logical_cpus)  # Before any TF op.
   graph = load_item_graph(graph_dir)

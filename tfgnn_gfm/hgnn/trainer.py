@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import pathlib
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -23,7 +23,7 @@ from tfgnn_gfm.hgnn.link_data import (LinkBatcher, LinkBatchSpec, batch_part,
                                       epoch_plan, link_dataset)
 from tfgnn_gfm.hgnn.link_model import LinkPredictionModel
 from tfgnn_gfm.hgnn.model import build_encoder
-from tfgnn_gfm.hgnn.sampling import SubgraphSampler
+from tfgnn_gfm.hgnn.sampling import Sampler, SubgraphSampler
 
 _LOG = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
   ``config.mode`` picks the path (``full_graph.resolve_mode``): full-graph
   steps (``full_graph``), or sampled subgraphs. With ``config.sampler ==
   "beam"`` the subgraphs come from TF-GNN's Beam
-  sampler over ``graph_dir``'s sharded files (``beam_link_samples``): the
+  sampler over ``graph_dir``'s sharded files (``beam_sampling``): the
   Beam step runs first and writes its samples to ``out_dir``'s
   ``beam_samples/``; batches, model, validation, early stopping and
   checkpoints are those of the in-memory path.
@@ -132,12 +132,8 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
     return _train_full_graph(graph, split, val_plan, config, out_dir, verbose,
                              callbacks, strategy)
   seen = {"positives": 0}
-  beam = None
-  if config.sampler == "beam":
-    beam = _sample_with_beam(graph, split, config, graph_dir, out_dir,
-                             beam_args)
-    # Building TF-GNN's sampling programs reset Keras's global state.
-    tf.keras.utils.set_random_seed(config.seed)
+  make_sampler, beam = _sampler_factory(graph, split, config, graph_dir,
+                                        out_dir, beam_args)
 
   # Mirrored replicas each take a batch of their own; multi-worker replicas
   # share each global batch (every worker draws the same batches, the same
@@ -147,11 +143,7 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
   def datasets(input_id: int = 0, num_inputs: int = 1,
                kinds: tuple[str, ...] = ("train", "val")):
     offset = 0 if shared else input_id
-    if beam is not None:
-      sampler = beam.store
-    else:
-      sampler = SubgraphSampler(split.train_graph, tuple(config.fanouts),
-                                features=graph, seed=config.seed + offset)
+    sampler = make_sampler(offset)
     batcher = LinkBatcher(graph, sampler, spec)
     rng = np.random.default_rng(config.seed + 100 + offset)
     replicas = _replicas_of(input_id, num_inputs, strategy)
@@ -171,8 +163,7 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
         plan = epoch_plan(split.train_pairs, config.balanced_sampling, rng)
         for batch in batcher.batches(plan, rng):
           seen["positives"] += len(batch["inbatch_valid"])
-          if beam is not None:  # Pass e uses round e mod beam_rounds.
-            batch["round_index"] = np.int32(passes % config.beam_rounds)
+          batch.update(sampler.pass_fields(passes))
           yield from parts(batch)
         passes += 1
 
@@ -180,8 +171,7 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
       while True:  # The same batches every pass.
         for batch in batcher.batches(val_plan, np.random.default_rng(
             config.seed + 7), shuffle=False):
-          if beam is not None:
-            batch["round_index"] = np.int32(0)
+          batch.update(sampler.pass_fields(0))
           yield from parts(batch)
 
     # Infinite datasets with explicit step counts: Keras then keeps one
@@ -228,7 +218,7 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
                      epochs_run=len(hist.get("loss", [])),
                      positives_seen=seen["positives"], seconds=seconds,
                      replicas=strategy.num_replicas_in_sync,
-                     beam=beam.summary if beam is not None else None)
+                     beam=beam)
 
 
 def _callbacks(extra: list[tf.keras.callbacks.Callback] | None,
@@ -341,19 +331,43 @@ def _train_full_graph(graph: ItemGraph, split: LinkSplit, val_plan,
                      config.batch_size)
 
 
-def _sample_with_beam(graph: ItemGraph, split: LinkSplit,
-                      config: PretrainConfig,
-                      graph_dir: str | pathlib.Path | None,
-                      out_dir: str | pathlib.Path | None,
-                      beam_args: Sequence[str]):
-  """The Beam step of ``sampler=beam``: samples every root node set."""
-  from tfgnn_gfm.hgnn.beam_link_samples import sample_with_beam  # pylint: disable=g-import-not-at-top
+def _sampler_factory(graph: ItemGraph, split: LinkSplit,
+                     config: PretrainConfig,
+                     graph_dir: str | pathlib.Path | None,
+                     out_dir: str | pathlib.Path | None,
+                     beam_args: Sequence[str]
+                     ) -> tuple[Callable[[int], Sampler], dict[str, Any] | None]:
+  """The ``Sampler`` of ``config.sampler``, the one place that picks it.
+
+  ``in_memory``: a ``SubgraphSampler`` over the training graph per input
+  pipeline (seeded ``config.seed + offset``). ``beam``: the Beam step runs
+  now (every root node set) and its ``BeamSampleStore`` serves every input.
+
+  Args:
+    graph: the full graph (node features; ``split.train_graph`` is sampled).
+    split: the link split (its node sets and held-out edges).
+    config: the training settings.
+    graph_dir: the GraphDir of ``graph`` (needed by the Beam sampler).
+    out_dir: where the Beam samples go (``beam_samples/``; None: temporary).
+    beam_args: Beam pipeline options.
+
+  Returns:
+    (sampler for an input offset, the Beam step's summary or None).
+  """
+  if config.sampler != "beam":
+    return (lambda offset: SubgraphSampler(
+        split.train_graph, tuple(config.fanouts), features=graph,
+        seed=config.seed + offset)), None
+  from tfgnn_gfm.hgnn.beam_sampling import sample_with_beam  # pylint: disable=g-import-not-at-top
   if graph_dir is None:
     raise ValueError("sampler=beam needs the graph directory (TF-GNN's Beam "
                      "sampler reads its sharded/ files)")
   node_sets = sorted({name for key in list(split.train_pairs) +
                       list(split.val_pairs) for name in key})
-  return sample_with_beam(
+  beam = sample_with_beam(
       graph, graph_dir, out_dir, fanouts=tuple(config.fanouts),
       node_sets=node_sets, rounds=config.beam_rounds,
       held_out=removed_edges(graph, split.train_graph), beam_args=beam_args)
+  # Building TF-GNN's sampling programs reset Keras's global state.
+  tf.keras.utils.set_random_seed(config.seed)
+  return (lambda offset: beam.store), beam.summary

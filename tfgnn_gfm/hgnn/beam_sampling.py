@@ -1,36 +1,22 @@
-"""Link-prediction training on subgraphs from TF-GNN's Beam sampler.
+"""The Beam step of ``gfm pretrain --sampler beam``: TF-GNN's Beam sampler.
 
 ``gfm pretrain --sampler beam`` trains the same ``LinkPredictionModel`` on
 the same batches as the in-memory path, but the sampled neighbourhoods come
 from TF-GNN's Beam sampler (``tensorflow_gnn.experimental.sampler.beam``)
 over the graph's ``sharded/`` files, so sampling runs on any Beam runner.
 
-1. The Beam step (``write_link_samples``), once before training: one
-   pipeline reads the sharded graph with TF-GNN's unigraph reader, drops the
-   held-out validation edges (a join with the held-out edge list, so the
-   sampler sees exactly the training graph of the in-memory path) and runs
-   TF-GNN's sampling program (``make_sampling_spec_tree`` with the training
-   fanouts) ``rounds`` times over every node of every node set that roots come
-   from. Positives' endpoints and uniform negatives are drawn from those node
-   sets, so one round covers every root of every batch, negatives included.
-   Samples keep node ``#id``s and edges only (features are looked up from the
-   graph in memory while training, as on the in-memory path); they are
-   written as TFRecords under ``HGNNDir.beam_samples_dir``.
-2. Training (``BeamSampleStore``): the batch plans of ``LinkBatcher`` are
-   unchanged; for each batch the roots' samples are gathered (pass ``e`` over
-   the positives uses round ``e mod rounds``), merged into one GraphTensor
-   with one component per root, seed edges masked and features added, giving
-   the same ``(graph, positions)`` as ``SubgraphSampler.sample``.
-
-The Beam sampler cannot exclude a positive's own edge while sampling, so it
-is removed afterwards: in the component of a root whose partner is the other
-end of its positive, every edge between root and partner (both directions, at
-every hop) is dropped before the batch reaches the model. Beam's subgraphs
-merge repeated nodes (the in-memory sampler builds trees); for the root's
-embedding with the 2-layer encoder the two give the same computation, and a
-partner reached only through the seed edge stays in the component but is cut
-off from the root. Unlike the in-memory path, a node's neighbourhood is drawn
-once per round and shared by every batch of that pass that has it as a root.
+The Beam step (``write_link_samples``) runs once before training: one
+pipeline reads the sharded graph with TF-GNN's unigraph reader, drops the
+held-out validation edges (a join with the held-out edge list, so the sampler
+sees exactly the training graph of the in-memory path) and runs TF-GNN's
+sampling program (``make_sampling_spec_tree`` with the training fanouts)
+``rounds`` times over every node of every node set that roots come from.
+Positives' endpoints and uniform negatives are drawn from those node sets, so
+one round covers every root of every batch, negatives included. Samples keep
+node ``#id``s and edges only (features are looked up from the graph in memory
+while training, as on the in-memory path); they are written as TFRecords
+under ``HGNNDir.beam_samples_dir``, and ``beam_sample_store.BeamSampleStore``
+serves them to training (``sample_with_beam`` runs the step and loads them).
 """
 
 from __future__ import annotations
@@ -52,12 +38,11 @@ from beam import options as options_lib
 from beam import workers
 from beam.metrics import pipeline_counters
 from tfgnn_gfm.artifacts import GraphDir, HGNNDir
-from tfgnn_gfm.hgnn.graph_data import (DEGREE_FEATURE, ID_FEATURE,
-                                       TEXT_FEATURE, ItemGraph)
-from tfgnn_gfm.hgnn.sampling import NO_PARTNER, seed_edge_mask
+from tfgnn_gfm.hgnn.beam_sample_store import BeamSampleStore
+from tfgnn_gfm.hgnn.graph_data import ID_FEATURE, ItemGraph
 
 _LOG = logging.getLogger(__name__)
-_METRICS_NAMESPACE = "tfgnn_gfm.beam_link_samples"
+_METRICS_NAMESPACE = "tfgnn_gfm.beam_sampling"
 _PROGRESS_EVERY = 10000
 
 
@@ -362,234 +347,6 @@ def write_link_samples(graph_dir: str | pathlib.Path, layout: HGNNDir, *,
             summary["pipeline_seconds"], samples,
             summary["held_out_edges_dropped"], num_held_out)
   return summary
-
-
-def _first_ids(records: list[bytes], node_set: str) -> np.ndarray:
-  """The ``#id`` of the first node of ``node_set`` (the seed) per sample."""
-  key = f"nodes/{node_set}.{ID_FEATURE}"
-  out = []
-  for start in range(0, len(records), 4096):
-    chunk = tf.constant(records[start:start + 4096])
-    ids = tf.io.parse_example(chunk, {key: tf.io.RaggedFeature(tf.string)})[
-        key]
-    out.append(tf.gather(ids.values, ids.row_starts()).numpy())
-  return np.concatenate(out) if out else np.zeros(0, dtype=object)
-
-
-def read_samples(layout: HGNNDir, graph: ItemGraph, node_sets: Sequence[str],
-                 rounds: int) -> dict[tuple[int, str], np.ndarray]:
-  """Every round's serialized samples per node set, in node order.
-
-  Args:
-    layout: the HGNN output directory holding ``beam_samples/``.
-    graph: the graph the samples were drawn from (gives node order).
-    node_sets: the seed node sets.
-    rounds: the number of rounds written.
-
-  Returns:
-    (round, node set) -> object array of serialized GraphTensor examples,
-    row i rooted at node i.
-
-  Raises:
-    ValueError: if a node of a seed node set has no sample in some round.
-  """
-  records = {}
-  for r in range(rounds):
-    for name in node_sets:
-      prefix = layout.beam_samples_prefix(r, name)
-      files = sorted(tf.io.gfile.glob(str(prefix) + "-*"))
-      recs = [x.numpy() for x in tf.data.TFRecordDataset(files)]
-      where = {item: i for i, item in enumerate(graph.node_ids[name])}
-      ordered = np.empty(graph.num_nodes(name), dtype=object)
-      filled = np.zeros(graph.num_nodes(name), bool)
-      for item, rec in zip(_first_ids(recs, name), recs):
-        i = where[item.decode()]
-        ordered[i], filled[i] = rec, True
-      if not filled.all():
-        raise ValueError(
-            f"the Beam samples of node set {name}, round {r}, miss "
-            f"{int((~filled).sum())} of {len(filled)} nodes ({prefix})")
-      records[(r, name)] = ordered
-  return records
-
-
-def _is_member(keys: tf.Tensor, query: tf.Tensor) -> tf.Tensor:
-  pos = tf.minimum(tf.searchsorted(keys, query), tf.size(keys) - 1)
-  return tf.gather(keys, pos) == query
-
-
-class BeamSampleStore:
-  """Beam-sampled subgraphs, served like ``SubgraphSampler.sample``.
-
-  Holds every round's samples (serialized, structure only) in memory, indexed
-  by node; ``sample`` gathers a batch's roots, masks seed edges, drops
-  excluded edges and adds node features from the graph in memory.
-
-  Args:
-    graph: the full graph (node ids, node features, edge sets).
-    records: (round, node set) -> serialized samples in node order.
-    spec: GraphTensorSpec that parses the samples.
-    exclude: edge set -> (source, target) node indices of edges that must
-      not appear (the held-out edges; the Beam step already removed them,
-      this is a second guard).
-  """
-
-  batch_fields = {"round_index": tf.TensorSpec([], tf.int32)}
-
-  def __init__(self, graph: ItemGraph,
-               records: dict[tuple[int, str], np.ndarray],
-               spec: tfgnn.GraphTensorSpec, *,
-               exclude: dict[str, tuple[np.ndarray, np.ndarray]] | None
-               = None):
-    self.node_sets = graph.node_sets
-    self.edge_sets = sorted(graph.edge_sets)
-    missing = sorted(set(self.edge_sets) - set(spec.edge_sets_spec))
-    if missing:
-      raise ValueError(f"the Beam samples lack edge set(s) {missing}")
-    self._spec = spec
-    self._set_index = {n: i for i, n in enumerate(self.node_sets)}
-    self._ends = {n: (es.source_set, es.target_set)
-                  for n, es in graph.edge_sets.items()}
-    self._num_nodes = {n: graph.num_nodes(n) for n in self.node_sets}
-    self.rounds = 1 + max(r for r, _ in records)
-    base = np.full((self.rounds, len(self.node_sets)), -1, np.int64)
-    flat, offset = [], 0
-    for (r, name), recs in sorted(records.items()):
-      base[r, self._set_index[name]] = offset
-      flat.append(recs)
-      offset += len(recs)
-    self._base = tf.constant(base)
-    self._records = tf.constant(np.concatenate(flat))
-    self._tables = {
-        n: tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
-            tf.constant(np.asarray(graph.node_ids[n], dtype=object)
-                        .astype(str)),
-            tf.range(graph.num_nodes(n), dtype=tf.int64)), default_value=-1)
-        for n in self.node_sets}
-    self._features = {
-        n: {TEXT_FEATURE: tf.constant(graph.node_features[n][TEXT_FEATURE],
-                                      tf.float32),
-            DEGREE_FEATURE: tf.constant(graph.node_features[n][DEGREE_FEATURE],
-                                        tf.float32)}
-        for n in self.node_sets}
-    self._exclude = {}
-    for name, (src, tgt) in (exclude or {}).items():
-      if len(src):
-        n_t = graph.num_nodes(self._ends[name][1])
-        self._exclude[name] = tf.constant(np.unique(
-            np.asarray(src, np.int64) * n_t + np.asarray(tgt, np.int64)))
-
-  @classmethod
-  def load(cls, layout: HGNNDir, graph: ItemGraph, node_sets: Sequence[str],
-           rounds: int, *,
-           exclude: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
-           ) -> "BeamSampleStore":
-    """Loads the samples ``write_link_samples`` wrote under ``layout``.
-
-    Args:
-      layout: the HGNN output directory holding ``beam_samples/``.
-      graph: the graph the samples were drawn from.
-      node_sets: the seed node sets.
-      rounds: the number of rounds written.
-      exclude: edges that must not appear (see the class).
-
-    Returns:
-      The store.
-    """
-    schema = tfgnn.read_schema(str(layout.beam_samples_schema_path))
-    spec = tfgnn.create_graph_spec_from_schema_pb(schema,
-                                                  indices_dtype=tf.int64)
-    return cls(graph, read_samples(layout, graph, node_sets, rounds), spec,
-               exclude=exclude)
-
-  def set_index(self, node_set: str) -> int:
-    return self._set_index[node_set]
-
-  def sample(self, root_set: tf.Tensor, root_id: tf.Tensor,
-             partner_set: tf.Tensor | None = None,
-             partner_id: tf.Tensor | None = None,
-             round_index: tf.Tensor | int = 0
-             ) -> tuple[tfgnn.GraphTensor, tf.Tensor]:
-    """The roots' Beam samples as one GraphTensor, seed edges removed.
-
-    Args:
-      root_set: int32 [R], node set index (``set_index``) of each root.
-      root_id: int64 [R], node index of each root within its node set.
-      partner_set: int32 [R], node set of the root's positive partner, or
-        NO_PARTNER.
-      partner_id: int64 [R], the partner's node index.
-      round_index: which round of samples to use.
-
-    Returns:
-      (graph, positions) as ``SubgraphSampler.sample``: one component per
-      root, the root first in its node set, features ``#id``,
-      ``text_embedding`` and ``log_degree``; positions of the roots among
-      the node sets' rows concatenated in ``node_sets`` order.
-    """
-    root_set = tf.cast(tf.reshape(root_set, [-1]), tf.int32)
-    root_id = tf.cast(tf.reshape(root_id, [-1]), tf.int64)
-    if partner_set is None:
-      partner_set = tf.fill(tf.shape(root_set), NO_PARTNER)
-      partner_id = tf.zeros_like(root_id)
-    partner_set = tf.cast(tf.reshape(partner_set, [-1]), tf.int32)
-    partner_id = tf.cast(tf.reshape(partner_id, [-1]), tf.int64)
-    num_roots = tf.shape(root_id, out_type=tf.int64)[0]
-    round_index = tf.cast(round_index, tf.int32)
-    base = tf.gather_nd(self._base, tf.stack(
-        [tf.fill(tf.shape(root_set), round_index), root_set], axis=1))
-    strings = tf.gather(self._records, base + root_id)
-    parsed = tfgnn.parse_example(self._spec, strings)
-    parsed = parsed.merge_batch_to_components()
-
-    node_sets, node_index, root_rows = {}, {}, []
-    offset = tf.constant(0, tf.int64)
-    for name in self.node_sets:
-      ns = parsed.node_sets[name]
-      ids = ns[ID_FEATURE]
-      index = self._tables[name].lookup(ids)
-      node_index[name] = index
-      sizes = tf.cast(ns.sizes, tf.int64)
-      node_sets[name] = tfgnn.NodeSet.from_fields(
-          sizes=sizes,
-          features={ID_FEATURE: ids,
-                    TEXT_FEATURE: tf.gather(
-                        self._features[name][TEXT_FEATURE], index),
-                    DEGREE_FEATURE: tf.gather(
-                        self._features[name][DEGREE_FEATURE], index)})
-      root_rows.append(offset + tf.cumsum(sizes, exclusive=True))
-      offset += tf.reduce_sum(sizes)
-
-    edge_sets = {}
-    for name in self.edge_sets:
-      a, b = self._ends[name]
-      es = parsed.edge_sets[name]
-      src = tf.cast(es.adjacency.source, tf.int64)
-      tgt = tf.cast(es.adjacency.target, tf.int64)
-      comp = tf.repeat(tf.range(num_roots), tf.cast(es.sizes, tf.int64))
-      s_ids = tf.gather(node_index[a], src)
-      t_ids = tf.gather(node_index[b], tgt)
-      drop = seed_edge_mask(self._set_index[a], self._set_index[b], s_ids,
-                            t_ids, comp, root_set, root_id, partner_set,
-                            partner_id)
-      if name in self._exclude:
-        drop |= _is_member(self._exclude[name],
-                           s_ids * self._num_nodes[b] + t_ids)
-      keep = ~drop
-      comp = tf.boolean_mask(comp, keep)
-      edge_sets[name] = tfgnn.EdgeSet.from_fields(
-          sizes=tf.math.bincount(comp, minlength=num_roots,
-                                 maxlength=num_roots, dtype=tf.int64),
-          adjacency=tfgnn.Adjacency.from_indices(
-              source=(a, tf.boolean_mask(src, keep)),
-              target=(b, tf.boolean_mask(tgt, keep))))
-    graph = tfgnn.GraphTensor.from_pieces(
-        context=tfgnn.Context.from_fields(sizes=tf.ones([num_roots],
-                                                        tf.int64)),
-        node_sets=node_sets, edge_sets=edge_sets)
-    positions = tf.gather_nd(tf.stack(root_rows), tf.stack(
-        [root_set, tf.range(tf.cast(num_roots, tf.int32))], axis=1))
-    return graph, tf.cast(positions, tf.int32)
-
 
 @dataclasses.dataclass
 class BeamSamples:
