@@ -1,4 +1,4 @@
-"""Beam-sampled subgraphs served to training and inference (``BeamSampleStore``).
+"""Beam-sampled subgraphs served to training and inference: ``BeamSampleStore``.
 
 ``beam_sampling.write_link_samples`` writes, per round and seed node set, one
 subgraph per node (node ``#id``s and edges only). The store holds every

@@ -6,14 +6,15 @@ against ``Sampler``; ``SubgraphSampler`` (here) and
 ``beam_sample_store.BeamSampleStore`` (TF-GNN's Beam sampler's output)
 implement it.
 
-In ``SubgraphSampler``, each seed (root) item gets its own rooted subgraph: hop by hop, up to
-``fanouts[h]`` outgoing edges of every frontier node are drawn uniformly, per
-edge set, by ``tensorflow_gnn.experimental.sampler.InMemUniformEdgesSampler``.
-The sampled tree is GraphSAGE's computation graph: a node reached twice is two
-nodes, so no de-duplication is needed and every component is exactly the
-receptive field of its root. All roots of a batch (of any node sets) become
-the components of one GraphTensor, so one forward pass embeds them all; the
-root is the first node of its node set in its component.
+In ``SubgraphSampler``, each seed (root) item gets its own rooted subgraph:
+hop by hop, up to ``fanouts[h]`` outgoing edges of every frontier node are
+drawn uniformly, per edge set, by
+``tensorflow_gnn.experimental.sampler.InMemUniformEdgesSampler``. The sampled
+tree is GraphSAGE's computation graph: a node reached twice is two nodes, so
+no de-duplication is needed and every component is exactly the receptive field
+of its root. All roots of a batch (of any node sets) become the components of
+one GraphTensor, so one forward pass embeds them all; the root is the first
+node of its node set in its component.
 
 (TF-GNN's ``SamplingPipeline`` builds the same subgraphs with de-duplicated
 nodes, but its graph takes ~25 s to trace per node set on these machines; the
@@ -132,8 +133,8 @@ class Sampler(Protocol):
     of its node set in its component, node features ``#id``,
     ``text_embedding`` and ``log_degree``, and no edge between a root and its
     partner (either direction, any hop); and int32 [R] positions of the
-    roots. The graph's spec, once relaxed, is the same for every
-    implementation over the same graph, so one encoder serves them all.
+    roots. Through ``link_data.link_dataset`` every implementation over the
+    same graph gives the same element spec, so one encoder serves them all.
   """
 
   node_sets: Sequence[str]

@@ -336,7 +336,8 @@ def _sampler_factory(graph: ItemGraph, split: LinkSplit,
                      graph_dir: str | pathlib.Path | None,
                      out_dir: str | pathlib.Path | None,
                      beam_args: Sequence[str]
-                     ) -> tuple[Callable[[int], Sampler], dict[str, Any] | None]:
+                     ) -> tuple[Callable[[int], Sampler],
+                                dict[str, Any] | None]:
   """The ``Sampler`` of ``config.sampler``, the one place that picks it.
 
   ``in_memory``: a ``SubgraphSampler`` over the training graph per input
