@@ -161,17 +161,19 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
       passes = 0
       while True:  # One pass per epoch, drawn afresh; Keras counts steps.
         plan = epoch_plan(split.train_pairs, config.balanced_sampling, rng)
+        fields = sampler.pass_fields(passes)
         for batch in batcher.batches(plan, rng):
           seen["positives"] += len(batch["inbatch_valid"])
-          batch.update(sampler.pass_fields(passes))
+          batch.update(fields)
           yield from parts(batch)
         passes += 1
 
     def val_batches():
+      fields = sampler.pass_fields(0)
       while True:  # The same batches every pass.
         for batch in batcher.batches(val_plan, np.random.default_rng(
             config.seed + 7), shuffle=False):
-          batch.update(sampler.pass_fields(0))
+          batch.update(fields)
           yield from parts(batch)
 
     # Infinite datasets with explicit step counts: Keras then keeps one
