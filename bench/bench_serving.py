@@ -116,7 +116,7 @@ def _free_port() -> int:
 
 def start_server(base: pathlib.Path, port: int) -> subprocess.Popen:
   return subprocess.Popen(
-      [sys.executable, "-m", "tfgnn_gfm.cli.main", "serve",
+      [sys.executable, "-m", "tfgnn_gfm.cli.gfm", "serve",
        "--model-config-file", str(base / "models.config"),
        "--rest-api-port", str(port), "--file-system-poll-wait-seconds", "1"],
       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

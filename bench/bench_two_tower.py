@@ -46,7 +46,7 @@ def _one(interactions: int, epochs: int, training_history: str) -> dict:
   from tfgnn_gfm.twotower.baselines import Scorer  # pylint: disable=g-import-not-at-top
   from tfgnn_gfm.twotower.comparison import training_data_for  # pylint: disable=g-import-not-at-top
   from tfgnn_gfm.twotower.config import TwoTowerConfig  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.twotower.evaluate import evaluate_scorer  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.twotower.protocol import evaluate_scorer  # pylint: disable=g-import-not-at-top
   from tfgnn_gfm.timesplit import TimeSplit  # pylint: disable=g-import-not-at-top
   from tfgnn_gfm.twotower.holdout import build_holdout  # pylint: disable=g-import-not-at-top
   from tfgnn_gfm.twotower.items import load_item_table  # pylint: disable=g-import-not-at-top

@@ -104,3 +104,18 @@ def test_read_items_keeps_the_first_row_of_an_id(tmp_path):
   assert items["title"].tolist() == ["One", "Two"] and bad == 0
   with pytest.raises(ValueError, match="no items file"):
     catalog.read_items([])
+
+
+@pytest.mark.parametrize("value", [None, float("nan"), np.float32("nan"),
+                                   np.float64("nan"), pd.NA, pd.NaT])
+def test_one_missing_rule_for_catalog_and_item_text(value):
+  from tfgnn_gfm.text.item_text import clean_field
+  assert catalog.is_missing(value)
+  assert catalog.split_genres(value) == []
+  assert clean_field(value) is None
+  assert catalog.split_genres([value, "Jazz"]) == ["Jazz"]
+
+
+@pytest.mark.parametrize("value", [[], "", (), np.zeros(0), 0, "nan"])
+def test_empty_containers_and_text_are_not_missing(value):
+  assert not catalog.is_missing(value)

@@ -78,3 +78,31 @@ def test_a_file_of_sections_without_this_stage_gives_defaults(tmp_path):
   path = tmp_path / "run.yaml"
   path.write_text("other: {size: 1}\nmore: {x: 2}\n")
   assert load_config(_Cfg, path) == _Cfg()
+
+
+def test_preset_file_and_flags_precedence(tmp_path):
+  """defaults < preset < file < flags; a file value equal to the default
+  still wins over the preset (gfm demo's `pretrain: {epochs: 30}` case)."""
+  path = tmp_path / "c.yaml"
+  path.write_text("stage: {size: 3, name: y}\n")  # size 3 is the default.
+  preset = {"size": 6, "rate": 0.75, "name": "p"}
+  cfg = load_config(_Cfg, path, {"name": "flag"}, preset=preset)
+  assert cfg == _Cfg(size=3, rate=0.75, name="flag")
+  assert load_config(_Cfg, None, preset=preset) == _Cfg(size=6, rate=0.75,
+                                                        name="p")
+
+
+def test_demo_stage_config_keeps_file_values_equal_to_defaults(tmp_path):
+  from tfgnn_gfm.cli import demo_cmd
+  from tfgnn_gfm.hgnn.config import PretrainConfig
+  default_epochs = PretrainConfig().epochs
+  assert demo_cmd.DEMO_PRESETS["pretrain"]["epochs"] != default_epochs
+  path = tmp_path / "demo.yaml"
+  path.write_text(f"pretrain: {{epochs: {default_epochs}}}\n")
+  cfg = demo_cmd._stage_config(
+      PretrainConfig, path, demo_cmd.DEMO_PRESETS["pretrain"])
+  assert cfg.epochs == default_epochs
+  assert cfg.patience == demo_cmd.DEMO_PRESETS["pretrain"]["patience"]
+  assert demo_cmd._stage_config(
+      PretrainConfig, None, demo_cmd.DEMO_PRESETS["pretrain"]).epochs == (
+          demo_cmd.DEMO_PRESETS["pretrain"]["epochs"])

@@ -65,7 +65,7 @@ def start_workers(argv: list[str], tmp: pathlib.Path, n: int = 2):
                    "task": {"type": "worker", "index": index}}))
     log = open(tmp / f"worker{index}.log", "w", encoding="utf-8")  # pylint: disable=consider-using-with
     procs.append(subprocess.Popen(
-        [sys.executable, "-m", "tfgnn_gfm.cli.main", *argv,
+        [sys.executable, "-m", "tfgnn_gfm.cli", *argv,
          "--distribute", "multi_worker"], env=env, stdout=log,
         stderr=subprocess.STDOUT, cwd=ROOT))
     tmpdirs.append(tmpdir)

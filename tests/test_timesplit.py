@@ -67,3 +67,24 @@ def test_name_and_alias_together_is_an_error(tmp_path):
   path.write_text("train_days: 30\nwindow_days: 40\n")
   with pytest.raises(ConfigError, match="both set 'train_days'"):
     load_config(GraphBuildConfig, path)
+
+
+@pytest.mark.parametrize("value", ["-1.5", -1.5, " -1.5 "])
+def test_parse_cut_floors_fractions_as_the_reader_does(value):
+  import pandas as pd
+  from tfgnn_gfm.data.reader import parse_timestamps
+  seconds, bad, _ = parse_timestamps(pd.Series([value], dtype=object))
+  assert not bad.iloc[0]
+  assert timesplit.parse_cut(value) == int(seconds.iloc[0]) == -2
+
+
+@pytest.mark.parametrize("value", ["1700000000000", 1_700_000_000_000,
+                                   "+10000-01-01", "1799-12-31"])
+def test_parse_cut_refuses_what_the_reader_refuses(value):
+  with pytest.raises(ConfigError, match="outside the supported time range"):
+    timesplit.parse_cut(value)
+
+
+def test_parsed_cut_always_formats():
+  for value in ("2199-12-31T23:59:59Z", "1800-01-01", "0", 1.7e9):
+    assert timesplit.format_time(timesplit.parse_cut(value)).endswith("Z")

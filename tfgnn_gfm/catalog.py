@@ -52,11 +52,22 @@ GENRE_SEPARATOR = ";"
 _WHITESPACE_RE = re.compile(r"\s+")
 
 
-def _is_missing(value: Any) -> bool:
-  """None, NaN and pandas' NA (not an empty list or string)."""
-  if value is None or value is pd.NA or value is pd.NaT:
+def is_missing(value: Any) -> bool:
+  """The one rule for a missing value: None, a NaN of any float type, NA, NaT.
+
+  A container (list, tuple, set, dict, array) is never missing, not even an
+  empty one, and neither is an empty string (``clean_field`` treats a blank
+  text as empty separately).
+  """
+  if value is None:
     return True
-  return isinstance(value, float) and np.isnan(value)
+  if isinstance(value, (list, tuple, set, frozenset, dict, np.ndarray)):
+    return False
+  try:
+    missing = pd.isna(value)
+  except (TypeError, ValueError):
+    return False
+  return bool(missing) if np.ndim(missing) == 0 else False
 
 
 def parent_positions(item_id: Sequence[str] | np.ndarray,
@@ -153,7 +164,7 @@ def split_genres(value: Any) -> list[str]:
   Returns:
     The distinct non-empty genres, in order.
   """
-  if _is_missing(value):
+  if is_missing(value):
     return []
   if isinstance(value, bytes):
     value = value.decode("utf-8", errors="replace")
@@ -175,7 +186,7 @@ def split_genres(value: Any) -> list[str]:
     parts = [value]
   out, seen = [], set()
   for part in parts:
-    if _is_missing(part):
+    if is_missing(part):
       continue
     genre = _clean_genre(part)
     if genre and genre.casefold() not in seen:

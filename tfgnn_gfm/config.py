@@ -140,8 +140,14 @@ def config_from_dict(cls: Type[ConfigT], values: Mapping[str, Any],
 
 
 def load_config(cls: Type[ConfigT], path: str | pathlib.Path | None = None,
-                overrides: Mapping[str, Any] | None = None) -> ConfigT:
+                overrides: Mapping[str, Any] | None = None, *,
+                preset: Mapping[str, Any] | None = None) -> ConfigT:
   """Loads a stage config from a YAML or JSON file, then applies overrides.
+
+  The one precedence rule of every stage: dataclass defaults < ``preset``
+  (a command's own settings, such as ``gfm demo``'s quick run) < the file <
+  ``overrides`` (the flags a user typed). Every key present in the file
+  counts, also one whose value equals the dataclass default.
 
   Args:
     cls: the stage's config dataclass.
@@ -150,11 +156,12 @@ def load_config(cls: Type[ConfigT], path: str | pathlib.Path | None = None,
       named after the stage section (``cls.section``), so one file can
       configure every stage.
     overrides: field values that win over the file.
+    preset: field values that win over the defaults but not over the file.
 
   Returns:
     The config instance.
   """
-  config = cls()
+  config = config_from_dict(cls, preset) if preset else cls()
   if path is not None:
     path = pathlib.Path(path)
     try:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import re
 from typing import TYPE_CHECKING, Any
 
 from tfgnn_gfm.config import ConfigError
@@ -34,11 +33,15 @@ SECONDS_PER_DAY = 86_400
 #: ``published_at`` of an item that has none: before every cut (the int64
 #: minimum, written without numpy: the REST client imports this module).
 NO_TIME = -(2**63)
-_EPOCH_RE = re.compile(r"^\s*-?\d+(\.\d+)?\s*$")
 
 
 def parse_cut(value: str | int | float) -> int:
   """Parses a cut given as a date, an ISO-8601 time or epoch seconds.
+
+  The data reader's rule (``tfgnn_gfm.data.reader.parse_timestamps``) is the
+  only one: fractions of a second are floored (``-1.5`` is -2), and a time
+  outside the supported range (``TIME_RANGE_TEXT``: epoch milliseconds are
+  outside it) is refused, as a timestamp in the data would be.
 
   Args:
     value: ``"2024-03-31"`` (midnight UTC), ``"2024-03-31T12:00:00+02:00"``
@@ -48,24 +51,27 @@ def parse_cut(value: str | int | float) -> int:
     The cut in epoch seconds.
 
   Raises:
-    ConfigError: when the value is none of those.
+    ConfigError: when the value is none of those, or out of range.
   """
-  if isinstance(value, bool):
+  import pandas as pd  # Lazy: gfm --help reads this module.
+
+  from tfgnn_gfm.data.reader import TIME_RANGE_TEXT, parse_timestamps
+  if isinstance(value, bool) or value is None or (
+      isinstance(value, str) and not value.strip()):
     raise ConfigError(f"cut {value!r} is not a date, time or epoch seconds")
-  if isinstance(value, (int, float)):
-    return int(value)
-  text = str(value).strip()
-  if _EPOCH_RE.match(text):
-    return int(float(text))
-  try:
-    parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-  except ValueError as e:
+  if isinstance(value, str):
+    value = value.strip()
+  seconds, bad, out_of_range = parse_timestamps(
+      pd.Series([value], dtype=object))
+  if bool(out_of_range.iloc[0]):
+    raise ConfigError(
+        f"cut {value!r} is outside the supported time range "
+        f"({TIME_RANGE_TEXT}; epoch milliseconds are not epoch seconds)")
+  if bool(bad.iloc[0]):
     raise ConfigError(
         f"cut {value!r} is not a date (YYYY-MM-DD), an ISO-8601 time or "
-        "epoch seconds") from e
-  if parsed.tzinfo is None:
-    parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-  return int(parsed.timestamp())
+        "epoch seconds")
+  return int(seconds.iloc[0])
 
 
 def default_cut(last_timestamp: int, holdout_days: int) -> int:

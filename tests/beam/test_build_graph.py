@@ -274,7 +274,7 @@ def test_tiny_graph_worked_out_by_hand(tiny_dataset, hashing_encoder,
 def test_cli_with_other_options_matches_reference(messy_dataset,
                                                   hashing_encoder, tmp_path,
                                                   capsys):
-  from tfgnn_gfm.cli.main import main  # pylint: disable=import-outside-toplevel
+  from tfgnn_gfm.cli.gfm import main  # pylint: disable=import-outside-toplevel
   out = tmp_path / "graph_b"
   code = main(["build-graph", str(messy_dataset), "--out", str(out),
                "--text-encoder", hashing_encoder, "--min-co-users", "2",

@@ -51,7 +51,7 @@ def test_builtin_minilm_embeds_node_text(builtin_encoder_cache, tiny_dataset,
 ])
 def test_bad_options_are_clear_errors(tiny_dataset, tmp_path, capsys, args,
                                       message):
-  from tfgnn_gfm.cli.main import main  # pylint: disable=import-outside-toplevel
+  from tfgnn_gfm.cli.gfm import main  # pylint: disable=import-outside-toplevel
   out = tmp_path / "graph"
   code = main(["build-graph", str(tiny_dataset), "--out", str(out)] + args)
   assert code == 2
@@ -61,7 +61,7 @@ def test_bad_options_are_clear_errors(tiny_dataset, tmp_path, capsys, args,
 
 
 def test_missing_inputs_are_clear_errors(tmp_path, capsys):
-  from tfgnn_gfm.cli.main import main  # pylint: disable=import-outside-toplevel
+  from tfgnn_gfm.cli.gfm import main  # pylint: disable=import-outside-toplevel
   assert main(["build-graph", "--out", str(tmp_path / "g")]) == 2
   assert "give DATA" in capsys.readouterr().err
   assert main(["build-graph", str(tmp_path), "--out", str(tmp_path / "g")]) == 2

@@ -28,6 +28,16 @@ def test_each_subcommand_has_help(command, capsys):
   assert "usage: gfm" in capsys.readouterr().out
 
 
+def test_a_missing_command_module_fails_loudly(monkeypatch):
+  """A renamed or missing command module is an error, not a vanished command."""
+  import importlib
+  main_module = importlib.import_module("tfgnn_gfm.cli.gfm")
+  monkeypatch.setattr(main_module, "COMMAND_MODULES",
+                      (*main_module.COMMAND_MODULES, "tfgnn_gfm.cli.gone_cmd"))
+  with pytest.raises(ModuleNotFoundError, match="gone_cmd"):
+    main_module.build_parser()
+
+
 def test_synth_then_validate(tmp_path, capsys):
   out = tmp_path / "data"
   assert main(["synth", "--out", str(out), "--seed", "3", "--num-users", "50",
@@ -105,7 +115,7 @@ def test_demo_runs_every_stage_on_a_tiny_config(tmp_path):
 
 
 def test_console_script_runs():
-  result = subprocess.run([sys.executable, "-m", "tfgnn_gfm.cli.main",
+  result = subprocess.run([sys.executable, "-m", "tfgnn_gfm.cli",
                            "--version"], capture_output=True, text=True,
                           check=True)
   assert result.stdout.startswith("tfgnn-gfm ")

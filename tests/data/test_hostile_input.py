@@ -229,7 +229,7 @@ def test_utf16_file_is_one_clear_error(tmp_path, encoding):
 @pytest.mark.parametrize("command", ["validate", "build-graph"])
 def test_damaged_file_through_the_cli_is_one_line_exit_2(tmp_path, capsys,
                                                          command):
-  from tfgnn_gfm.cli.main import main  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.cli.gfm import main  # pylint: disable=g-import-not-at-top
   folder = tmp_path / "data"
   folder.mkdir()
   (folder / "items.csv").write_text("item_id,item_type,title\ni0,podcast,A\n")
@@ -255,7 +255,7 @@ def _gfm(*args):
   """Runs the gfm command line in a new process, as a user would."""
   env = {**os.environ, "PYTHONPATH": str(_REPO)}
   return subprocess.run([sys.executable, "-c",
-                         "import sys; from tfgnn_gfm.cli.main import main; "
+                         "import sys; from tfgnn_gfm.cli.gfm import main; "
                          "sys.exit(main())", *map(str, args)],
                         capture_output=True, text=True, env=env, check=False,
                         timeout=600)
@@ -491,7 +491,7 @@ def test_parent_cycles_are_dead_letters(tmp_path):
 ])
 @pytest.mark.parametrize("command", ["validate", "build-graph"])
 def test_no_interactions_is_exit_3(tmp_path, capsys, name, content, command):
-  from tfgnn_gfm.cli.main import main  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.cli.gfm import main  # pylint: disable=g-import-not-at-top
   folder = tmp_path / "data"
   folder.mkdir()
   (folder / "items.csv").write_text("item_id,item_type,title\ni,podcast,A\n")

@@ -183,7 +183,7 @@ def test_damaged_dat_file_names_the_line(ml1m_folder):
 
 
 def test_cli_reports_the_layout(ml1m_folder, tmp_path, capsys):
-  from tfgnn_gfm.cli.main import main  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.cli.gfm import main  # pylint: disable=g-import-not-at-top
   out = tmp_path / "out"
   assert main(["import", "movielens", str(ml1m_folder), "--out",
                str(out)]) == 0

@@ -15,7 +15,7 @@ import zlib
 import pytest
 
 from tests.serving.conftest import gzip_zeros, http, raw_http, request_bytes
-from tfgnn_gfm.cli.main import build_parser
+from tfgnn_gfm.cli.gfm import build_parser
 from tfgnn_gfm.config import config_from_args
 from tfgnn_gfm.serving import (BackgroundServer, ModelServer, ServeConfig,
                                load_model_server_config, single_model_config)

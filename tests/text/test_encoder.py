@@ -15,7 +15,7 @@ import pytest
 
 import tfgnn_gfm  # pylint: disable=unused-import  # Sets TF_USE_LEGACY_KERAS.
 from tfgnn_gfm import artifacts
-from tfgnn_gfm.cli.main import main as gfm_main
+from tfgnn_gfm.cli.gfm import main as gfm_main
 from tfgnn_gfm.text import encoder
 from tfgnn_gfm.text import minilm
 

@@ -228,7 +228,7 @@ def test_ease_through_the_protocol_dense_or_sparse_users(dense_values,
   """evaluate_scorer on EASE, with dense and with sparse (CSR) user vectors:
   u5 (history {A}) scores B 6/11 first; u6 (history {B}) scores A and C 1/2
   each, so its target C ranks second (ties: lower row first)."""
-  from tfgnn_gfm.twotower.evaluate import evaluate_scorer  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.twotower.protocol import evaluate_scorer  # pylint: disable=g-import-not-at-top
   from tfgnn_gfm.twotower.holdout import Holdout  # pylint: disable=g-import-not-at-top
   monkeypatch.setattr(peers, "_DENSE_USER_VALUES", dense_values)
   data = _data(TRAIN, HISTORY, 5)

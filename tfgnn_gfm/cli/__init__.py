@@ -1,4 +1,4 @@
 """The ``gfm`` command-line interface."""
 
-from tfgnn_gfm.cli.main import build_parser
-from tfgnn_gfm.cli.main import main
+from tfgnn_gfm.cli.gfm import build_parser
+from tfgnn_gfm.cli.gfm import main

@@ -46,7 +46,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
       formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--out", default="demo_out", metavar="DIR",
                       help="output folder (default: demo_out)")
-  parser.add_argument("--seed", type=int, default=0, help="synthetic seed")
+  parser.add_argument("--seed", type=int, default=None,
+                      help="synthetic seed; wins over the file's synth: seed "
+                           "(default: the file's, else 0)")
   parser.add_argument("--config", default=None, metavar="FILE",
                       help="YAML/JSON file with one section per stage")
   parser.add_argument("--port", type=int, default=0,
@@ -59,15 +61,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _stage_config(cls, path, preset=None, **forced):
-  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.config import config_from_dict, load_config
-  config = config_from_dict(cls, preset or {})
-  if path:
-    file_config = load_config(cls, path)
-    changed = {k: v for k, v in vars(file_config).items()
-               if v != getattr(cls(), k)}
-    config = config_from_dict(cls, changed, config)
-  return config_from_dict(cls, forced, config) if forced else config
+  """defaults < the demo's preset < the --config file < forced values."""
+  from tfgnn_gfm.config import load_config
+  return load_config(cls, path, forced, preset=preset)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
     last[0] = now
     print(f"\n[{i}/{steps}] {text} ({now - start:.0f}s)", flush=True)
 
-  synth_config = _stage_config(SynthConfig, args.config, seed=args.seed)
+  synth_config = _stage_config(
+      SynthConfig, args.config,
+      **({} if args.seed is None else {"seed": args.seed}))
   banner(1, f"synth: {synth_config.num_users} users, "
          f"{synth_config.num_podcasts} shows, {synth_config.num_audiobooks} "
          f"audiobooks -> {layout.data.root}")
@@ -214,10 +212,10 @@ def _start_server(layout, port):
 
 
 def _query(url, platform):
-  """The REST tour (tfgnn_gfm.serving.walkthrough), printed as it goes."""
+  """The REST tour (tfgnn_gfm.serving.walkthrough, in serving/tour.py), printed as it goes."""
   # pylint: disable=g-import-not-at-top
   from tfgnn_gfm.export import config as export_config
-  from tfgnn_gfm.serving.walkthrough import walkthrough
+  from tfgnn_gfm.serving.tour import walkthrough
   user_id, user, recent = _demo_user(platform)
   titles = dict(zip(platform.items["item_id"], platform.items["title"]))
   item_id = recent[0] if recent else platform.items["item_id"].iloc[0]

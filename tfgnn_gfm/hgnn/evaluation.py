@@ -4,9 +4,10 @@ Each held-out pair (s, t) of edge set S->T is a query: s's embedding scores
 every node of T; t's rank counts the nodes scored strictly higher, leaving out
 s itself and s's training neighbours in T (the filtered setting: known links
 are not errors). HR@K is the share of queries with rank <= K, MRR the mean
-reciprocal rank. Ties count half (a target tied with m other candidates
-ranks m/2 lower than the strictly higher ones put it), which only matters for
-the count-based kNN scores.
+reciprocal rank. Ranks follow ``tfgnn_gfm.ranking``, the rule of every figure
+of the project: ties are broken at random and the expected rank counts (a
+target tied with m other candidates ranks m/2 lower than the strictly higher
+ones put it), which matters mostly for the count-based kNN scores.
 
 The same queries are scored by two baselines the HGNN must beat:
 
@@ -23,6 +24,7 @@ from typing import Callable
 import numpy as np
 import scipy.sparse
 
+from tfgnn_gfm import ranking
 from tfgnn_gfm.hgnn.graph_data import TEXT_FEATURE, ItemGraph, LinkSplit
 
 
@@ -40,7 +42,7 @@ def _ranks(scorer: Callable[[int, int], np.ndarray], num_queries: int,
     chunk: queries per scorer call.
 
   Returns:
-    float64 [q] ranks (ties count half).
+    float64 [q] 0-based ranks (``ranking.target_ranks``).
   """
   ranks = np.zeros(num_queries, np.float64)
   for start in range(0, num_queries, chunk):
@@ -49,10 +51,7 @@ def _ranks(scorer: Callable[[int, int], np.ndarray], num_queries: int,
     sel = (exclude_rows >= start) & (exclude_rows < stop)
     scores[exclude_rows[sel] - start, exclude_cols[sel]] = -np.inf
     rows = np.arange(stop - start)
-    target_score = scores[rows, targets[start:stop]][:, None]
-    higher = (scores > target_score).sum(axis=1)
-    ties = (scores == target_score).sum(axis=1) - 1
-    ranks[start:stop] = 1 + higher + ties / 2
+    ranks[start:stop] = ranking.target_ranks(scores, rows, targets[start:stop])
   return ranks
 
 
@@ -151,7 +150,7 @@ def link_prediction_report(embeddings: dict[str, np.ndarray], split: LinkSplit,
           "knn": _sparse_scorer(knn[s_set][src], knn[t_set])}
       for label, scorer in scorers.items():
         ranks = _ranks(scorer, len(src), tgt, rows, cols)
-        entry[f"{label}_hr@{k}"] = float(np.mean(ranks <= k))
-        entry[f"{label}_mrr"] = float(np.mean(1.0 / ranks))
+        entry[f"{label}_hr@{k}"] = float(np.mean(ranking.hits_at(ranks, k)))
+        entry[f"{label}_mrr"] = float(np.mean(ranking.reciprocal_ranks(ranks)))
       report[name] = entry
   return report

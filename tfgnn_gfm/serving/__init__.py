@@ -41,8 +41,8 @@ _EXPORTS = {
     "ModelServer": "server",
     "run_server": "server",
     "StatusError": "status",
-    "user_instance": "walkthrough",
-    "walkthrough": "walkthrough",
+    "user_instance": "tour",
+    "walkthrough": "tour",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -35,34 +35,19 @@ genres=["news", "politics"], language="en")`` is
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tfgnn_gfm.catalog import split_genres
+from tfgnn_gfm.catalog import is_missing, split_genres
 
 ITEM_TEXT_COLUMNS = ("item_type", "title", "description", "genres",
                      "language")
 FALLBACK_TYPE = "item"
 _TERMINAL = (".", "!", "?", "…", "。", "！", "？")
 _WHITESPACE_RE = re.compile(r"\s+")
-
-
-def _is_missing(value: Any) -> bool:
-  if value is None:
-    return True
-  if isinstance(value, float):
-    return math.isnan(value)
-  if isinstance(value, (list, tuple, set, frozenset, dict, np.ndarray)):
-    return False
-  try:
-    missing = pd.isna(value)
-  except (TypeError, ValueError):
-    return False
-  return bool(missing) if np.ndim(missing) == 0 else False
 
 
 def clean_field(value: Any) -> str | None:
@@ -77,7 +62,7 @@ def clean_field(value: Any) -> str | None:
   Raises:
     TypeError: for a value that is not text-like (a list, a dict, ...).
   """
-  if _is_missing(value):
+  if is_missing(value):
     return None
   if isinstance(value, bytes):
     value = value.decode("utf-8", errors="replace")

@@ -48,7 +48,7 @@ _EXPORTS = {
     "ease_scorer": "peers",
     "item_knn_scorer": "peers",
     "peer_scorer": "peers",
-    "evaluate_scorer": "evaluate",
+    "evaluate_scorer": "protocol",
     "Comparison": "comparison",
     "compare_models": "comparison",
     "evaluate": "stage",

@@ -29,7 +29,7 @@ import pandas as pd
 
 from tfgnn_gfm.twotower import config as cfg
 from tfgnn_gfm.twotower.baselines import Scorer, knn_scorer, popularity_scorer
-from tfgnn_gfm.twotower.evaluate import (aggregate_runs, evaluate_scorer,
+from tfgnn_gfm.twotower.protocol import (aggregate_runs, evaluate_scorer,
                                          timed)
 from tfgnn_gfm.timesplit import TimeSplit
 from tfgnn_gfm.twotower.examples import TrainingData, training_data_for

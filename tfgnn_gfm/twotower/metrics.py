@@ -12,11 +12,12 @@ matrices:
 * coverage@K: distinct columns in the first K entries of any row, over the
   number of candidate columns.
 
-The evaluation itself uses two equivalent, faster forms (tested against the
-list-based ones): ``first_target_rank`` (the rank of each row's best target by
-counting the columns that beat it: HR@K is ``rank < K``, the reciprocal rank
-``1 / (rank + 1)``) and ``top_k_mask`` (the top-K sets for coverage, from
-``np.partition``). Counting is about 20 times faster than selecting a top-K.
+These lists are what a served model returns (ties by the lower column).
+HR@K and MRR of the evaluation do not come from them: they come from
+``tfgnn_gfm.ranking`` (the expected rank with ties broken at random, the one
+rule of every figure; without ties both agree, which a test checks).
+Coverage takes ``top_k_mask``, the top-K sets from ``np.partition`` (equal to
+these lists, and about 20 times faster than selecting them).
 """
 
 from __future__ import annotations
@@ -69,53 +70,6 @@ def top_k_columns(scores: np.ndarray, k: int) -> np.ndarray:
   top_values = np.take_along_axis(values, order, axis=1)
   top[top_values == EXCLUDED] = -1
   return top
-
-
-def first_target_rank(scores: np.ndarray, target_rows: np.ndarray,
-                      target_columns: np.ndarray) -> np.ndarray:
-  """Each row's 0-based rank of its best-ranked target, without a top-K.
-
-  The rank of a column is the number of columns listed before it in
-  ``top_k_columns`` order: higher scores first, equal scores by lower
-  column; so ``rank < k`` exactly when a target is in the top-k list, and
-  ``1 / (rank + 1)`` is the reciprocal rank. One comparison pass over the
-  matrix (plus one over the rows with ties) instead of a selection.
-
-  Args:
-    scores: float [B, C] (``-inf``: excluded, ranked after everything).
-    target_rows: int [m] row of each target.
-    target_columns: int [m] column of each target.
-
-  Returns:
-    int64 [B]: the rank, or -1 for a row without targets.
-  """
-  scores = np.asarray(scores)
-  b, c = scores.shape
-  rank = np.full(b, -1, np.int64)
-  if not len(target_rows):
-    return rank
-  rows = np.asarray(target_rows, np.int64)
-  cols = np.asarray(target_columns, np.int64)
-  values = scores[rows, cols]
-  # Best target of each row: highest score, then lowest column.
-  order = np.lexsort((cols, -values, rows))
-  rows, cols, values = rows[order], cols[order], values[order]
-  first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-  best_rows, best_cols = rows[first], cols[first]
-  # Rows without a target get +inf (nothing beats it; masked below).
-  best = np.full((b, 1), np.inf, scores.dtype)
-  best[best_rows, 0] = values[first]
-  above = np.count_nonzero(scores > best, axis=1)[best_rows]
-  equal = np.count_nonzero(scores == best, axis=1)[best_rows]
-  ties = np.zeros(len(best_rows), np.int64)
-  tie = np.flatnonzero(equal > 1)
-  if len(tie):
-    tie_rows = best_rows[tie]
-    ties[tie] = np.count_nonzero(
-        (scores[tie_rows] == best[tie_rows]) &
-        (np.arange(c)[None, :] < best_cols[tie, None]), axis=1)
-  rank[best_rows] = above + ties
-  return rank
 
 
 def top_k_mask(scores: np.ndarray, k: int) -> np.ndarray:

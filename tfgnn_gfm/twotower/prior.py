@@ -32,7 +32,7 @@ import pandas as pd
 from tfgnn_gfm.timesplit import SECONDS_PER_DAY, TimeSplit
 from tfgnn_gfm.twotower.baselines import Scorer, item_counts
 from tfgnn_gfm.twotower.config import TwoTowerConfig
-from tfgnn_gfm.twotower.evaluate import ALL_TYPES, evaluate_scorer
+from tfgnn_gfm.twotower.protocol import ALL_TYPES, evaluate_scorer
 from tfgnn_gfm.twotower.examples import TrainingData, training_data_for
 from tfgnn_gfm.twotower.holdout import Holdout, build_holdout
 from tfgnn_gfm.twotower.items import ItemTable

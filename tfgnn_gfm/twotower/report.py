@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from tfgnn_gfm.twotower import config as cfg
-from tfgnn_gfm.twotower.evaluate import ALL_TYPES
+from tfgnn_gfm.twotower.protocol import ALL_TYPES
 
 DISPLAY_NAMES = {
     cfg.POPULARITY: "Popularity",

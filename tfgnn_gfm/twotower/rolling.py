@@ -22,10 +22,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from tfgnn_gfm import ranking
 from tfgnn_gfm.twotower import config as cfg
 from tfgnn_gfm.twotower import intervals
 from tfgnn_gfm.twotower.comparison import Comparison
-from tfgnn_gfm.twotower.evaluate import ALL_TYPES, GROUPS, SLICES
+from tfgnn_gfm.twotower.protocol import ALL_TYPES, GROUPS, SLICES
 
 #: The model every other model is compared with by paired intervals.
 REFERENCE = cfg.TWO_TOWER_HGNN
@@ -65,8 +66,8 @@ def _model_values(comparisons: Sequence[Comparison], model: str, type_: str,
     keys.append(_keys(w, u))
     users.append(u)
     warm.append(comp.warm[u])
-    hits.append((ranks < k).astype(np.float64))
-    rrs.append(np.where(ranks < mrr_k, 1.0 / (ranks + 1.0), 0.0))
+    hits.append(ranking.hits_at(ranks, k))
+    rrs.append(ranking.reciprocal_ranks(ranks, mrr_k))
   if not keys:
     return None
   n_seeds = {h.shape[0] for h in hits}

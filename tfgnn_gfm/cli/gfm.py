@@ -56,13 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="log debug messages")
   subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
   for name in COMMAND_MODULES:
-    try:
-      module = importlib.import_module(name)
-    except ModuleNotFoundError as e:
-      if e.name != name:
-        raise
-      continue  # A stage not built yet in this checkout.
-    module.add_parser(subparsers)
+    # Every command module must import: a missing one is a broken install
+    # (or a renamed module), never a command to leave out quietly.
+    importlib.import_module(name).add_parser(subparsers)
   return parser
 
 

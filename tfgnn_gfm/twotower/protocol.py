@@ -15,9 +15,11 @@ Protocol, for one global cut:
   hold-out target of type t; each user's ranking is restricted to the
   candidates of type t.
 
-  - HR@K (all items): share of those users whose top-K holds a target.
-  - MRR@100: mean over the same users of 1/rank of the first target in the
-    top 100 (0 if none).
+  - HR@K (all items): share of those users whose best target ranks within
+    the first K; ranks follow ``tfgnn_gfm.ranking`` (ties broken at random,
+    the expected rank counted), as every HR@K of the project does.
+  - MRR@100: mean over the same users of 1/rank of the best target when
+    that rank is at most 100 (0 otherwise).
   - coverage@100: share of the type's candidates that appear in at least one
     of those users' top-100 lists (all items only; None for the other
     slices).
@@ -33,8 +35,8 @@ Protocol, for one global cut:
 
 Scoring is batched: for a chunk of users, one matrix product against the
 type's candidates; then, per slice, the rank of each user's best target by
-counting the candidates that score higher (HR@K and MRR follow from it), and
-for coverage each user's top-K set from ``np.partition`` (see ``metrics``);
+counting the candidates that score higher and those tied with it
+(``ranking.target_ranks``; HR@K and MRR follow from it), and for coverage each user's top-K set from ``np.partition`` (see ``metrics``);
 there is no loop over users in Python.
 """
 
@@ -49,6 +51,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import tqdm
 
+from tfgnn_gfm import ranking
 from tfgnn_gfm.twotower import metrics
 from tfgnn_gfm.twotower.baselines import Scorer
 from tfgnn_gfm.twotower.holdout import Holdout
@@ -83,10 +86,11 @@ class _Accumulator:
       self.listed[group] |= columns
 
   def result(self, k: int, mrr_k: int, coverage_k: int) -> dict[str, Any]:
-    rank = np.concatenate(self.rank) if self.rank else np.zeros(0, np.int64)
+    rank = (np.concatenate(self.rank) if self.rank
+            else np.zeros(0, np.float64))
     warm = np.concatenate(self.warm) if self.warm else np.zeros(0, bool)
-    hr = (rank < k).astype(np.float64)
-    rr = np.where(rank < mrr_k, 1.0 / (rank + 1.0), 0.0)
+    hr = ranking.hits_at(rank, k)
+    rr = ranking.reciprocal_ranks(rank, mrr_k)
     out = {}
     for group, mask in (("all_users", np.ones(len(warm), bool)),
                         ("warm_users", warm), ("cold_users", ~warm)):
@@ -103,11 +107,14 @@ class _Accumulator:
     return out
 
   def per_user(self) -> tuple[np.ndarray, np.ndarray]:
-    """(user rows, rank of the user's best target) of every ranked user."""
+    """(user rows, rank of the user's best target) of every ranked user.
+
+    Ranks are ``ranking.target_ranks``' (0-based, ties at random: float).
+    """
     if not self.rank:
-      return np.zeros(0, np.int64), np.zeros(0, np.int64)
+      return np.zeros(0, np.int64), np.zeros(0, np.float64)
     return (np.concatenate(self.user).astype(np.int64),
-            np.concatenate(self.rank).astype(np.int64))
+            np.concatenate(self.rank).astype(np.float64))
 
 
 def _pairs_in(user: np.ndarray, item: np.ndarray, chunk_users: np.ndarray
@@ -147,7 +154,7 @@ def evaluate_scorer(scorer: Scorer, items: ItemTable, holdout: Holdout, *,
     progress: show a tqdm bar over user chunks.
     workers: threads ranking chunks in parallel (default: CPU count).
     per_user: when a dict, filled with ``{(type, slice): (user rows, ranks)}``:
-      the 0-based rank of each ranked user's best target (for confidence
+      the 0-based rank of each ranked user's best target (``ranking``'s rule) (for confidence
       intervals over users and paired comparisons).
 
   Returns:
@@ -203,18 +210,18 @@ def evaluate_scorer(scorer: Scorer, items: ItemTable, holdout: Holdout, *,
       _, seen_flag = _pairs_in(tu, t_seen, chunk)
       _, cold_flag = _pairs_in(tu, t_cold, chunk)
       warm = holdout.warm[chunk]
-      rank = metrics.first_target_rank(scores, rows, targets)
+      rank = ranking.target_ranks(scores, rows, targets)
       top = metrics.top_k_mask(scores, coverage_k)
       has = rank >= 0
       listed = {group: top[mask].any(axis=0) for group, mask in (
           ("all_users", has), ("warm_users", has & warm),
           ("cold_users", has & ~warm))}
       out = {"all_items": (rank, listed),
-             "cold_items": (metrics.first_target_rank(
+             "cold_items": (ranking.target_ranks(
                  scores, rows[cold_flag], targets[cold_flag]), None)}
       ex_rows, ex_cols = _pairs_in(su, si, chunk)
       scores = metrics.exclude(scores, ex_rows, ex_cols)
-      out["new_items"] = (metrics.first_target_rank(
+      out["new_items"] = (ranking.target_ranks(
           scores, rows[~seen_flag], targets[~seen_flag]), None)
       return chunk, warm, out
 

@@ -1,0 +1,8 @@
+"""``python -m tfgnn_gfm.cli``: the ``gfm`` command without its console script."""
+
+import sys
+
+from tfgnn_gfm.cli.gfm import main
+
+if __name__ == "__main__":
+  sys.exit(main())
