@@ -11,11 +11,12 @@ DEMO_OUT ?= demo_out
 PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test install bench clean help
+.PHONY: demo test lint install bench clean help
 
 help:
 	@echo "make demo    run the pipeline on built-in synthetic data (output: $(DEMO_OUT)/)"
 	@echo "make test    run the test suite"
+	@echo "make lint    ruff (configured in ruff.toml) on the whole tree"
 	@echo "make bench   run the benchmarks under bench/ (JSON lines)"
 
 $(STAMP): setup.py constraints.txt
@@ -36,6 +37,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest tests $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
+
+# ruff (pinned in setup.py and constraints.txt; rules and line length in
+# ruff.toml): pyflakes, pycodestyle, isort and bugbear on the whole tree.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
 	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done

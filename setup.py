@@ -1,7 +1,7 @@
 """tfgnn-gfm: a graph foundation model for personalization on TensorFlow.
 
-Also works as a Beam ``--setup_file``: remote workers run ``pip install`` on this
-project's sdist, which installs ``tfgnn_gfm`` and the ``beam`` pipelines.
+Also works as a Beam ``--setup_file``: remote workers run ``pip install`` on
+this project's sdist, which installs ``tfgnn_gfm`` and the ``beam`` pipelines.
 """
 
 import pathlib
@@ -59,7 +59,8 @@ setuptools.setup(
     include_package_data=True,
     install_requires=_PINNED + _SUPPORT,
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis==6.170.15"],
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis==6.170.15",
+                 "ruff==0.17.6"],
     },
     entry_points={"console_scripts": ["gfm = tfgnn_gfm.cli:main"]},
     classifiers=[

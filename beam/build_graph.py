@@ -44,21 +44,17 @@ import tempfile
 import time
 from typing import Any, Sequence
 
-import tfgnn_gfm  # noqa: F401  # pylint: disable=unused-import
-# pylint: disable=g-import-not-at-top,wrong-import-order
 import apache_beam as beam
 
+import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
 from beam import catalog as catalog_lib
 from beam import command as command_lib
 from beam import edges as edges_lib
-from beam import graph_writer
-from beam.metrics import pipeline_counters
+from beam import graph_writer, text_encoding, validation, workers
 from beam import options as options_lib
 from beam import read as read_lib
-from beam import text_encoding
-from beam import validation
-from beam import workers
 from beam.elements import DEAD_LETTERS, SUMMARY
+from beam.metrics import pipeline_counters
 from tfgnn_gfm.artifacts import DatasetDir, GraphDir, atomic_directory
 from tfgnn_gfm.config import ConfigError, config_from_args, config_to_dict
 from tfgnn_gfm.data import reader as reader_lib
@@ -252,7 +248,6 @@ def build_pipeline(pipeline: beam.Pipeline, inputs: GraphInputs,
 
 
 def _read_text(path: str) -> str:
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   import tensorflow as tf
   with tf.io.gfile.GFile(path, "r") as fh:
     return fh.read()
@@ -265,7 +260,6 @@ def _embedding_dim(summary: dict[str, Any], text_encoder: str) -> int:
   if dims:
     return int(next(iter(dims)))
   # No node at all: ask the encoder for its dimension.
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   from tfgnn_gfm.text.encoder import encode_texts, load_text_encoder
   return int(encode_texts(load_text_encoder(text_encoder), ["x"]).shape[1])
 
@@ -273,7 +267,6 @@ def _embedding_dim(summary: dict[str, Any], text_encoder: str) -> int:
 def _finalize(root: str, local: pathlib.Path, config: GraphBuildConfig,
               summary: dict[str, Any], text_encoder: str) -> dict[str, Any]:
   """Writes schemas, missing empty shards and statistics; returns stats."""
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   import tensorflow as tf
   node_sets = list(summary.get("node_sets", []))
   pair_of_name = {name: pair for pair, name in
@@ -358,7 +351,6 @@ def build_graph(data: str | os.PathLike | None, out: str | os.PathLike,
     ValueError, FileNotFoundError: unusable inputs.
     RuntimeError: the pipeline failed.
   """
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   from tfgnn_gfm.text.encoder import resolve_text_encoder
   start = time.perf_counter()
   # Beam logs every string annotation (from __future__ import annotations)
@@ -443,15 +435,20 @@ def _raise_input_errors(summary: dict[str, Any], config: GraphBuildConfig,
 
   A worker's exception would reach the user as Beam's traceback (one per
   retry), so the pipeline runs to its end and its summary says what failed:
-  a file that cannot be read (``read_lib.FILE_ERRORS``), interaction files
+  two item types on one node set name (``catalog_lib.SCHEMA_ERRORS``), a
+  file that cannot be read (``read_lib.FILE_ERRORS``), interaction files
   without a data row (large ones, not parsed by the preflight), or no valid
   interaction to derive the default cut from.
 
   Raises:
+    tfgnn_gfm.graph.schema.GraphSchemaError: item types collide.
     tfgnn_gfm.data.reader.DataContractError: a file cannot be read.
     tfgnn_gfm.data.reader.NoRowsError: the interactions have no data row.
     ValueError: no valid interaction and no ``--cut``.
   """
+  schema_errors = sorted(summary.get(catalog_lib.SCHEMA_ERRORS, {}))
+  if schema_errors:
+    raise schema_lib.GraphSchemaError(schema_errors[0])
   errors = sorted(summary.get(read_lib.FILE_ERRORS, {}))
   if errors:
     more = (f" (and {len(errors) - 1} more unreadable files)"
@@ -474,7 +471,6 @@ class _OutputDirectory:
 
   def __enter__(self) -> Any:
     if self._remote:
-      # pylint: disable=g-import-not-at-top,import-outside-toplevel
       import tensorflow as tf
       if tf.io.gfile.exists(self._out) and tf.io.gfile.listdir(self._out):
         raise ConfigError(f"remote output {self._out} is not empty; remote "
@@ -491,7 +487,6 @@ class _OutputDirectory:
 
 def _upload(local: pathlib.Path, root: str) -> None:
   """Copies the driver's files to a remote output, the manifest last."""
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   import tensorflow as tf
   files = sorted(p for p in local.rglob("*") if p.is_file())
   files.sort(key=lambda p: p.name == _NAMES.manifest_path.name)

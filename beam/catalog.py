@@ -20,6 +20,7 @@ from beam.elements import RowBatch
 from tfgnn_gfm.catalog import ItemCatalog, build_item_catalog
 from tfgnn_gfm.graph.config import GraphBuildConfig
 from tfgnn_gfm.graph.nodes import NodeIndex, build_node_index, item_fates
+from tfgnn_gfm.graph.schema import GraphSchemaError
 from tfgnn_gfm.timesplit import NO_TIME, default_cut, parse_cut
 
 
@@ -86,14 +87,28 @@ def cut_from_last_timestamp(last: int | None, holdout_days: int) -> int:
   return default_cut(last, holdout_days)
 
 
+# The summary key of errors that stop the graph (colliding type names):
+# {message: 1}, raised by the driver after the run.
+SCHEMA_ERRORS = "schema_errors"
+
+
 def item_fates_summary(catalog: ItemCatalog,
                        node_index: NodeIndex) -> dict[str, Any]:
   """The summary part saying what became of every valid item."""
-  return {"item_fates": item_fates(catalog, node_index)}
+  out: dict[str, Any] = {"item_fates": item_fates(catalog, node_index)}
+  if node_index.error is not None:
+    out[SCHEMA_ERRORS] = {node_index.error: 1}
+  return out
 
 
 def _node_index(catalog: ItemCatalog, cut: int, num_shards: int) -> NodeIndex:
-  return build_node_index(catalog, cut, num_shards)
+  try:
+    return build_node_index(catalog, cut, num_shards)
+  except GraphSchemaError as e:
+    # Raised here, a worker would log Beam's traceback first: an index
+    # without nodes carries the error to the summary, and the driver raises
+    # it after the run (nothing is written).
+    return NodeIndex.empty(len(catalog), cut, str(e))
 
 
 class BuildItemCatalog(beam.PTransform):

@@ -29,12 +29,11 @@ import logging
 from typing import Any, Iterable, Iterator
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 import numpy as np
+from apache_beam.metrics import Metrics
 
 from beam import workers
-from beam.elements import (METRICS_NAMESPACE, SUMMARY, Incident,
-                           InteractionBatch)
+from beam.elements import METRICS_NAMESPACE, SUMMARY, Incident, InteractionBatch
 from tfgnn_gfm.graph import pairs as pairs_lib
 from tfgnn_gfm.graph.config import GraphBuildConfig
 from tfgnn_gfm.graph.nodes import NodeIndex

@@ -28,8 +28,8 @@ import pathlib
 from typing import Any, Iterable, Iterator, Mapping
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 import numpy as np
+from apache_beam.metrics import Metrics
 
 from beam.elements import METRICS_NAMESPACE, SUMMARY, Degrees
 from tfgnn_gfm.artifacts import TABLES, GraphDir
@@ -51,7 +51,6 @@ def output_path(root: str, relative: pathlib.Path | str) -> str:
 
 
 def _write_records(path: str, records: Iterable[bytes]) -> int:
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   import tensorflow as tf
   tf.io.gfile.makedirs(path.rsplit("/", 1)[0])
   count = 0
@@ -64,7 +63,6 @@ def _write_records(path: str, records: Iterable[bytes]) -> int:
 
 def write_text(path: str, text: str) -> None:
   """Writes a UTF-8 text file on a local or remote file system."""
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   import tensorflow as tf
   tf.io.gfile.makedirs(path.rsplit("/", 1)[0])
   with tf.io.gfile.GFile(path, "w") as fh:
@@ -231,10 +229,11 @@ def write_full_graph(_, node_tables: list[dict[str, np.ndarray]],
                      edges: list[tuple[int, pairs_lib.PairStats]],
                      node_index: NodeIndex, root: str) -> dict[str, Any]:
   """Builds the whole graph as one GraphTensor and writes ``graph.tfrecord``."""
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
-  import tfgnn_gfm  # noqa: F401
+  import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
+  # isort: split
   import tensorflow as tf
   import tensorflow_gnn as tfgnn
+
   n = node_index.num_nodes
   dim = max([t["embedding"].shape[1] for t in node_tables] or [0])
   embedding = np.zeros((n, dim), np.float32)

@@ -19,7 +19,7 @@ def pipeline_counters(result: Any, namespace: str) -> dict[str, int]:
   out: dict[str, int] = {}
   try:
     metrics = result.metrics().query()
-  except Exception:  # pylint: disable=broad-except  # Some runners lack it.
+  except Exception:  # Some runners lack it.
     return out
   for counter in metrics.get("counters", []):
     if counter.key.metric.namespace != namespace:

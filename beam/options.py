@@ -75,7 +75,6 @@ def pipeline_options(beam_args: Sequence[str]) -> Any:
     ConfigError: for an argument that no Beam option class defines, or an
       invalid value (e.g. ``--direct_running_mode=fast``).
   """
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   from apache_beam.options.pipeline_options import PipelineOptions
   beam_args = list(beam_args)
   parsers = []
@@ -98,7 +97,6 @@ def pipeline_options(beam_args: Sequence[str]) -> Any:
 
 def runner_name(options: Any) -> str:
   """The runner the options select (``DirectRunner`` when unset)."""
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   from apache_beam.options.pipeline_options import StandardOptions
   runner = options.view_as(StandardOptions).runner
   if runner is None or runner in _LOCAL_RUNNERS:
@@ -116,9 +114,10 @@ def create_runner(options: Any) -> Any:
     A ``PipelineRunner`` instance, or None to let Beam choose from
     ``--runner``.
   """
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
-  from apache_beam.options.pipeline_options import DirectOptions
-  from apache_beam.options.pipeline_options import StandardOptions
+  from apache_beam.options.pipeline_options import (
+    DirectOptions,
+    StandardOptions,
+  )
   runner = options.view_as(StandardOptions).runner
   if runner not in _LOCAL_RUNNERS:
     return None

@@ -17,8 +17,8 @@ import time
 from typing import Iterator
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 import numpy as np
+from apache_beam.metrics import Metrics
 
 from beam import workers
 from beam.elements import METRICS_NAMESPACE, NodeRows, RowBatch
@@ -38,7 +38,6 @@ class NodeRowsFn(beam.DoFn):
   def process(self, element: tuple[int, list[RowBatch]],
               catalog: ItemCatalog, node_index: NodeIndex
               ) -> Iterator[tuple[int, NodeRows]]:
-    # pylint: disable=g-import-not-at-top,import-outside-toplevel
     from tfgnn_gfm.text.item_text import compose_item_texts
     shard, batches = element
     parts = []
@@ -74,7 +73,6 @@ class EncodeTextFn(beam.DoFn):
     self._encoded = Metrics.counter(METRICS_NAMESPACE, "texts_encoded")
 
   def setup(self) -> None:
-    # pylint: disable=g-import-not-at-top,import-outside-toplevel
     from tfgnn_gfm.text.encoder import load_text_encoder
     start = time.perf_counter()
     self._layer = load_text_encoder(self._handle)
@@ -83,7 +81,6 @@ class EncodeTextFn(beam.DoFn):
 
   def process(self, element: tuple[int, NodeRows]
               ) -> Iterator[tuple[int, NodeRows]]:
-    # pylint: disable=g-import-not-at-top,import-outside-toplevel
     from tfgnn_gfm.text.encoder import encode_texts
     shard, rows = element
     start = time.perf_counter()

@@ -23,15 +23,20 @@ import logging
 from typing import Any, Iterable, Iterator
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 import numpy as np
 import pandas as pd
+from apache_beam.metrics import Metrics
 
-from beam.elements import (DEAD_LETTERS, METRICS_NAMESPACE, SUMMARY,
-                           InteractionBatch, RowBatch)
+from beam.elements import (
+  DEAD_LETTERS,
+  METRICS_NAMESPACE,
+  SUMMARY,
+  InteractionBatch,
+  RowBatch,
+)
 from beam.read import count_dead_letters
-from tfgnn_gfm.data.contract import table_spec
 from tfgnn_gfm.catalog import ItemCatalog
+from tfgnn_gfm.data.contract import table_spec
 from tfgnn_gfm.graph.nodes import stable_shard
 
 MAX_TIMESTAMP = "max_timestamp"

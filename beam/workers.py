@@ -35,7 +35,6 @@ def count_elements(count: int = 1) -> None:
   Args:
     count: elements (or rows) just processed.
   """
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   from apache_beam.metrics import Metrics
   Metrics.counter(WORKERS_NAMESPACE, worker_key()).inc(int(count))
 

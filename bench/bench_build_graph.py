@@ -63,7 +63,7 @@ def _peak_mb() -> float:
 
 def _edge_digest(source, target, co, first, last) -> str:
   """A digest of an undirected edge list given as item-id arrays."""
-  import numpy as np  # pylint: disable=g-import-not-at-top,import-outside-toplevel
+  import numpy as np
   order = np.lexsort((np.asarray(target, object).astype(str),
                       np.asarray(source, object).astype(str)))
   digest = hashlib.blake2b(digest_size=12)
@@ -74,9 +74,9 @@ def _edge_digest(source, target, co, first, last) -> str:
 
 
 def _generate(size: int, folder: pathlib.Path) -> dict:
-  import tfgnn_gfm  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import,import-outside-toplevel
-  from tfgnn_gfm.data.writer import write_dataset  # pylint: disable=g-import-not-at-top,import-outside-toplevel
-  from tfgnn_gfm.synth import SynthConfig, generate  # pylint: disable=g-import-not-at-top,import-outside-toplevel
+  import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
+  from tfgnn_gfm.data.writer import write_dataset
+  from tfgnn_gfm.synth import SynthConfig, generate
   users = max(1000, size // 10)
   config = SynthConfig(num_users=users, num_interactions=size,
                        num_podcasts=max(300, users // 20),
@@ -91,8 +91,7 @@ def _generate(size: int, folder: pathlib.Path) -> dict:
 
 
 def _task_reference(data: str) -> dict:
-  import tfgnn_gfm  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import,import-outside-toplevel
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
+  import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
   from tfgnn_gfm.data.dataset import read_dataset
   from tfgnn_gfm.graph.config import GraphBuildConfig
   from tfgnn_gfm.graph.reference import reference_edges
@@ -113,11 +112,11 @@ def _task_reference(data: str) -> dict:
 
 def _task_beam_edges(data: str, mode: str) -> dict:
   """The pipeline's edge part alone, from validated frames."""
-  import tfgnn_gfm  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import,import-outside-toplevel
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   import apache_beam as beam
   import numpy as np
   import pandas as pd
+
+  import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
   from beam import options as options_lib
   from beam.edges import CoInteractionEdges
   from beam.elements import InteractionBatch
@@ -196,9 +195,9 @@ def _task_beam_edges(data: str, mode: str) -> dict:
 
 
 def _task_beam_whole(data: str, mode: str, encoder: str, out: str) -> dict:
-  import tfgnn_gfm  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import,import-outside-toplevel
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   import logging
+
+  import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
   from beam.build_graph import build_graph
   from tfgnn_gfm.graph.config import GraphBuildConfig
   logging.basicConfig(level=logging.WARNING)
@@ -284,7 +283,7 @@ def main() -> None:
     if args.task == "generate":
       result = _generate(args.size, pathlib.Path(args.data))
     elif args.task == "encoder":
-      from tfgnn_gfm.graph.hashing_encoder import build_hashing_encoder  # pylint: disable=g-import-not-at-top,import-outside-toplevel
+      from tfgnn_gfm.graph.hashing_encoder import build_hashing_encoder
       result = {"path": str(build_hashing_encoder(args.data))}
     elif args.task == "reference":
       result = _task_reference(args.data)

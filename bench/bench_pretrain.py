@@ -38,9 +38,11 @@ import time
 import numpy as np
 
 import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS)
-import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-from tfgnn_gfm.hgnn.config import PretrainConfig  # pylint: disable=g-import-not-at-top
+# isort: split
+import tensorflow as tf
+
+from tfgnn_gfm.hgnn.config import PretrainConfig
 from tfgnn_gfm.hgnn.embedding import NodeEmbedder, embed_full_graph
 from tfgnn_gfm.hgnn.graph_data import EdgeSetData, ItemGraph
 from tfgnn_gfm.hgnn.sampling import SubgraphSampler

@@ -1,4 +1,4 @@
-"""Benchmark: REST load test of the exports on loopback, and a version-swap soak.
+"""Benchmark: REST load test of the exports on loopback; a version-swap soak.
 
 For each catalog size it writes a synthetic two-tower directory (clustered
 unit 128-d item vectors, a user tower 256-128 over a 50-item history and a
@@ -47,14 +47,18 @@ def write_two_tower(out: pathlib.Path, num_items: int, seed: int = 0) -> None:
   """A synthetic TwoTowerDir of ``num_items`` candidates (half podcasts,
   half audiobooks) with untrained towers."""
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-  # pylint: disable=g-import-not-at-top
   import numpy as np
   import pandas as pd
+
   import tfgnn_gfm  # noqa: F401  Sets TF_USE_LEGACY_KERAS.
   from tfgnn_gfm.artifacts import TwoTowerDir, atomic_directory, write_manifest
-  from tfgnn_gfm.twotower.towers import (ItemTypeTable, ItemVectorTable,
-                                         build_item_tower, build_user_tower,
-                                         save_tower)
+  from tfgnn_gfm.twotower.towers import (
+    ItemTypeTable,
+    ItemVectorTable,
+    build_item_tower,
+    build_user_tower,
+    save_tower,
+  )
   rng = np.random.default_rng(seed)
   dim, clusters = 128, max(10, num_items // 1000)
   centers = rng.normal(size=(clusters, dim)).astype(np.float32)
@@ -63,7 +67,8 @@ def write_two_tower(out: pathlib.Path, num_items: int, seed: int = 0) -> None:
   vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
   types = np.where(np.arange(num_items) % 2 == 0, "podcast", "audiobook")
   type_names = ["audiobook", "podcast"]
-  history = ItemVectorTable(num_items=num_items, dim=dim, name="history_vectors")
+  history = ItemVectorTable(num_items=num_items, dim=dim,
+                            name="history_vectors")
   history.set_vectors(vectors)
   type_table = ItemTypeTable(num_items=num_items, name="history_types")
   type_table.set_types((types == "podcast").astype(np.int32))
@@ -102,7 +107,6 @@ def write_two_tower(out: pathlib.Path, num_items: int, seed: int = 0) -> None:
 
 def export(two_tower: pathlib.Path, base: pathlib.Path,
            encoder: pathlib.Path) -> dict:
-  # pylint: disable=g-import-not-at-top
   from tfgnn_gfm.export.config import ExportConfig
   from tfgnn_gfm.export.stage import export as run_export
   return run_export(two_tower, base, ExportConfig(text_encoder=str(encoder)))
@@ -123,7 +127,7 @@ def start_server(base: pathlib.Path, port: int) -> subprocess.Popen:
 
 
 async def _wait_ready(url: str, models, timeout: float = 600) -> None:
-  import aiohttp  # pylint: disable=g-import-not-at-top
+  import aiohttp
   deadline = time.monotonic() + timeout
   async with aiohttp.ClientSession() as session:
     while time.monotonic() < deadline:
@@ -144,7 +148,7 @@ async def _wait_ready(url: str, models, timeout: float = 600) -> None:
 
 
 def _requests(num_items: int, count: int, seed: int):
-  import numpy as np  # pylint: disable=g-import-not-at-top
+  import numpy as np
   rng = np.random.default_rng(seed)
   for _ in range(count):
     recent = [f"it_{i:07d}" for i in rng.integers(0, num_items, 5)]
@@ -159,9 +163,9 @@ async def load(url: str, model: str, concurrency: int, seconds: float,
   """Closed-loop load: ``concurrency`` workers send requests back to back
   for ``seconds`` (or until ``stop`` is set); returns latency percentiles,
   throughput and failures."""
-  import aiohttp  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  latencies, failures, versions = [], [], {}
+  import aiohttp
+  import numpy as np
+  latencies, failures = [], []
   endpoint = f"{url}/v1/models/{model}:predict"
   deadline = time.perf_counter() + seconds
   connector = aiohttp.TCPConnector(limit=concurrency)
@@ -200,7 +204,7 @@ async def load(url: str, model: str, concurrency: int, seconds: float,
 
 
 async def _served_version(url: str, model: str) -> list[str]:
-  import aiohttp  # pylint: disable=g-import-not-at-top
+  import aiohttp
   async with aiohttp.ClientSession() as session:
     async with session.get(f"{url}/v1/models/{model}") as r:
       body = await r.json()
@@ -243,7 +247,6 @@ async def soak(url: str, base: pathlib.Path, two_tower: pathlib.Path,
 
 def run_size(num_items: int, seconds: float, soak_seconds: float | None,
              work: pathlib.Path) -> None:
-  # pylint: disable=g-import-not-at-top
   from tfgnn_gfm.graph.hashing_encoder import build_hashing_encoder
   encoder = build_hashing_encoder(work / "encoder")
   two_tower, base = work / f"2t_{num_items}", work / f"exports_{num_items}"

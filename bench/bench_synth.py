@@ -20,9 +20,9 @@ import time
 
 
 def _one(interactions: int, fmt: str) -> dict:
-  import tfgnn_gfm  # pylint: disable=g-import-not-at-top,unused-import
-  from tfgnn_gfm.data.writer import write_dataset  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.synth import SynthConfig, generate  # pylint: disable=g-import-not-at-top
+  import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
+  from tfgnn_gfm.data.writer import write_dataset
+  from tfgnn_gfm.synth import SynthConfig, generate
   # About 10 interactions per user at these scales; catalog grows with users.
   users = max(1000, interactions // 10)
   config = SynthConfig(num_users=users, num_interactions=interactions,

@@ -87,7 +87,6 @@ class TorchInProcess:
   def __init__(self, model_dir: str):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    # pylint: disable=g-import-not-at-top,import-outside-toplevel
     import sentence_transformers
     import torch
     self._model = sentence_transformers.SentenceTransformer(model_dir,
@@ -158,7 +157,6 @@ def _torch_worker(model_dir: str) -> int:
 
 def _torch_importable() -> bool:
   try:
-    # pylint: disable=g-import-not-at-top,import-outside-toplevel,unused-import
     import sentence_transformers  # noqa: F401
     import torch  # noqa: F401
   except ImportError:
@@ -190,11 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     return _torch_worker(args.torch_worker)
 
   sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   import tfgnn_gfm  # noqa: F401  Sets TF_USE_LEGACY_KERAS first.
+  # isort: split
   import tensorflow as tf
-  from tfgnn_gfm.text import encoder
-  from tfgnn_gfm.text import minilm
+
+  from tfgnn_gfm.text import encoder, minilm
 
   repeats = 1 if args.quick else 2
   # Other processes competing for the cores distort both measurements (the

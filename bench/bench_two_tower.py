@@ -37,20 +37,25 @@ import time
 
 def _one(interactions: int, epochs: int, training_history: str) -> dict:
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  import pandas as pd  # pylint: disable=g-import-not-at-top
-  import tfgnn_gfm  # pylint: disable=g-import-not-at-top,unused-import
-  from tfgnn_gfm.artifacts import EmbeddingsDir, atomic_directory, write_manifest  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.data import read_dataset, write_dataset  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.synth import SynthConfig, generate  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.twotower.baselines import Scorer  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.twotower.comparison import training_data_for  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.twotower.config import TwoTowerConfig  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.twotower.protocol import evaluate_scorer  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.timesplit import TimeSplit  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.twotower.holdout import build_holdout  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.twotower.items import load_item_table  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.twotower.train import train_two_tower  # pylint: disable=g-import-not-at-top
+  import numpy as np
+  import pandas as pd
+
+  import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
+  from tfgnn_gfm.artifacts import (
+    EmbeddingsDir,
+    atomic_directory,
+    write_manifest,
+  )
+  from tfgnn_gfm.data import read_dataset, write_dataset
+  from tfgnn_gfm.synth import SynthConfig, generate
+  from tfgnn_gfm.timesplit import TimeSplit
+  from tfgnn_gfm.twotower.baselines import Scorer
+  from tfgnn_gfm.twotower.comparison import training_data_for
+  from tfgnn_gfm.twotower.config import TwoTowerConfig
+  from tfgnn_gfm.twotower.holdout import build_holdout
+  from tfgnn_gfm.twotower.items import load_item_table
+  from tfgnn_gfm.twotower.protocol import evaluate_scorer
+  from tfgnn_gfm.twotower.train import train_two_tower
 
   users = max(1000, interactions // 10)
   config = SynthConfig(num_users=users, num_interactions=interactions,

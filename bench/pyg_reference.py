@@ -1,4 +1,4 @@
-"""PyG reference for bench/bench_pretrain.py: full-graph hetero GraphSAGE training.
+"""PyG reference of bench/bench_pretrain.py: full-graph hetero GraphSAGE.
 
 Runs in a Python with torch and torch_geometric (no TensorFlow), started by
 ``bench_pretrain.py --torch-python PATH``. The model matches ours in size:
@@ -36,7 +36,6 @@ def main() -> None:
   parser.add_argument("--threads", type=int, default=2)
   parser.add_argument("--margin", type=float, default=0.5)
   args = parser.parse_args()
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   import torch
   import torch_geometric
   from torch_geometric.nn import HeteroConv, SAGEConv

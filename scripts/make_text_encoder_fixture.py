@@ -101,7 +101,8 @@ _SHARP_S = [
 ]
 
 _SCRIPTS = [
-    "日本語のテキスト", "東京は日本の首都です。", "吾輩は猫である。名前はまだ無い。",
+    "日本語のテキスト", "東京は日本の首都です。",
+    "吾輩は猫である。名前はまだ無い。",
     "中文文本测试", "我爱北京天安门", "今天天气很好，我们去公园散步吧。",
     "한국어 텍스트", "안녕하세요, 만나서 반갑습니다.", "カタカナ ひらがな 漢字",
     "Привет мир", "Москва — столица России", "Добро пожаловать в подкаст",
@@ -201,7 +202,6 @@ def main(argv: list[str] | None = None) -> int:
 
   os.environ.setdefault("HF_HUB_OFFLINE", "1")
   os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   import sentence_transformers
   import torch
   import transformers

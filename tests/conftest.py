@@ -19,6 +19,6 @@ def portable_runner(tmp_path_factory):
   Yields ``tests.portable.PortableServices``: its ``beam_args`` run a
   pipeline on the ``PortableRunner`` with workers in other processes.
   """
-  from tests.portable import portable_services  # pylint: disable=import-outside-toplevel
+  from tests.portable import portable_services
   with portable_services(tmp_path_factory.mktemp("portable")) as services:
     yield services

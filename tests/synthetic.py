@@ -24,7 +24,6 @@ def write_synthetic_graph(root: pathlib.Path, *, encoder_dir: str = "encoder",
   """``root/data`` from ``write_synthetic_dataset``, then ``root/graph`` from
   the Beam graph pipeline (2 shards, the 16-d hashing text encoder at
   ``root/encoder_dir``). Returns the platform."""
-  # pylint: disable=g-import-not-at-top
   from beam.build_graph import build_graph
   from tfgnn_gfm.graph.config import GraphBuildConfig
   from tfgnn_gfm.graph.hashing_encoder import build_hashing_encoder

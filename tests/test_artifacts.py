@@ -68,7 +68,7 @@ def test_cache_dir_honours_the_environment(tmp_path, monkeypatch):
 
 
 def test_output_exists_at_every_moment_of_a_replacement(tmp_path):
-  import threading  # pylint: disable=import-outside-toplevel
+  import threading
   final = tmp_path / "stage"
   with artifacts.atomic_directory(final) as tmp:
     (tmp / "a.txt").write_text("0")
@@ -97,9 +97,9 @@ def test_output_exists_at_every_moment_of_a_replacement(tmp_path):
 
 
 def test_leftovers_of_a_killed_run_are_removed_by_the_next_run(tmp_path):
-  import signal  # pylint: disable=import-outside-toplevel
-  import subprocess  # pylint: disable=import-outside-toplevel
-  import sys  # pylint: disable=import-outside-toplevel
+  import signal
+  import subprocess
+  import sys
   final = tmp_path / "stage"
   with artifacts.atomic_directory(final) as tmp:
     (tmp / "a.txt").write_text("good")

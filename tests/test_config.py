@@ -7,8 +7,13 @@ from typing import ClassVar
 
 import pytest
 
-from tfgnn_gfm.config import (ConfigError, add_config_arguments,
-                              config_from_args, config_to_dict, load_config)
+from tfgnn_gfm.config import (
+  ConfigError,
+  add_config_arguments,
+  config_from_args,
+  config_to_dict,
+  load_config,
+)
 
 
 @dataclasses.dataclass

@@ -22,11 +22,11 @@ import sys
 import numpy as np
 import pytest
 
+from tests.synthetic import write_synthetic_graph
 from tfgnn_gfm.artifacts import EmbeddingsDir, HGNNDir, TwoTowerDir
 from tfgnn_gfm.cli import main
 from tfgnn_gfm.distribute import local_share, tf_config
 from tfgnn_gfm.hgnn.link_data import batch_part
-from tests.synthetic import write_synthetic_graph
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ATOL = 1e-5
@@ -63,7 +63,7 @@ def start_workers(argv: list[str], tmp: pathlib.Path, n: int = 2):
                TF_CPP_MIN_LOG_LEVEL="2", TF_CONFIG=json.dumps({
                    "cluster": {"worker": hosts},
                    "task": {"type": "worker", "index": index}}))
-    log = open(tmp / f"worker{index}.log", "w", encoding="utf-8")  # pylint: disable=consider-using-with
+    log = open(tmp / f"worker{index}.log", "w", encoding="utf-8")
     procs.append(subprocess.Popen(
         [sys.executable, "-m", "tfgnn_gfm.cli", *argv,
          "--distribute", "multi_worker"], env=env, stdout=log,
@@ -220,7 +220,6 @@ def test_batch_part_keeps_each_positive_with_its_own_negatives():
 
 
 def test_configs_that_cannot_run_multi_worker_are_refused():
-  # pylint: disable=g-import-not-at-top
   from tfgnn_gfm.hgnn.config import PretrainConfig
   from tfgnn_gfm.twotower.config import EvaluateConfig, TwoTowerConfig
   PretrainConfig(mode="full_graph", distribute="multi_worker").validate()

@@ -6,8 +6,12 @@ import json
 import pytest
 
 from tfgnn_gfm import timesplit
-from tfgnn_gfm.config import (ConfigError, add_config_arguments,
-                              config_from_args, load_config)
+from tfgnn_gfm.config import (
+  ConfigError,
+  add_config_arguments,
+  config_from_args,
+  load_config,
+)
 from tfgnn_gfm.graph.config import GraphBuildConfig
 
 DAY = timesplit.SECONDS_PER_DAY
@@ -72,6 +76,7 @@ def test_name_and_alias_together_is_an_error(tmp_path):
 @pytest.mark.parametrize("value", ["-1.5", -1.5, " -1.5 "])
 def test_parse_cut_floors_fractions_as_the_reader_does(value):
   import pandas as pd
+
   from tfgnn_gfm.data.reader import parse_timestamps
   seconds, bad, _ = parse_timestamps(pd.Series([value], dtype=object))
   assert not bad.iloc[0]

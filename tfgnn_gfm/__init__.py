@@ -10,7 +10,5 @@ import os as _os
 
 _os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-# pylint: disable=g-import-not-at-top,wrong-import-position
-from tfgnn_gfm import artifacts
-from tfgnn_gfm import config
+from tfgnn_gfm import artifacts, config
 from tfgnn_gfm.version import __version__

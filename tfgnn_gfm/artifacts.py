@@ -2,9 +2,9 @@
 
 Data flows one way: raw files -> graph -> embeddings -> two-tower -> exports ->
 serving. Each stage reads the previous stage's directory and writes its own,
-always with a ``manifest.json`` (config, input fingerprints, counts, metrics), so
-any stage can be rerun alone. No stage spells another stage's file names: they
-all ask the classes below. Nor does a stage spell another stage's manifest
+always with a ``manifest.json`` (config, input fingerprints, counts, metrics),
+so any stage can be rerun alone. No stage spells another stage's file names:
+they all ask the classes below. Nor does a stage spell another stage's manifest
 keys: what a stage hands to the next one (docs/DESIGN.md section 3.3) is
 written by its directory class's ``write_manifest`` and read back by that
 class's readers (``GraphDir.cut()``, ``GraphDir.text_encoder()``,
@@ -92,7 +92,8 @@ class DatasetDir(StageDir):
   by ``gfm synth`` or ``gfm import``. A user's own folder needs no manifest.
   """
 
-  def table_path(self, table: str, required: bool = True) -> pathlib.Path | None:
+  def table_path(self, table: str, required: bool = True
+                 ) -> pathlib.Path | None:
     """Finds ``<table>.<ext>`` in the folder.
 
     Args:
@@ -191,7 +192,7 @@ class GraphDir(StageDir):
 
   @property
   def summary_path(self) -> pathlib.Path:
-    """The run summary: counts of rows, dead letters per reason, nodes, edges."""
+    """The run summary: counts of rows, dead letters by reason, nodes, edges."""
     return self.root / "summary.json"
 
   @property
@@ -460,7 +461,7 @@ class TwoTowerDir(StageDir):
 
   @property
   def item_embeddings_path(self) -> pathlib.Path:
-    """float32 [num_items, dim] (numpy .npy): item tower output, row = items row."""
+    """float32 [num_items, dim] (.npy): item tower output, row = items row."""
     return self.root / "item_embeddings.npy"
 
   @property
@@ -718,7 +719,7 @@ def write_manifest(stage_dir: str | os.PathLike, *, stage: str,
   """Writes ``manifest.json`` into a stage directory.
 
   Args:
-    stage_dir: the directory (usually the temporary one of ``atomic_directory``).
+    stage_dir: the directory (usually ``atomic_directory``'s temporary one).
     stage: the stage name, e.g. ``"synth"``.
     config: the stage config as a dict.
     inputs: name -> path of every input; each is fingerprinted.
@@ -729,7 +730,7 @@ def write_manifest(stage_dir: str | os.PathLike, *, stage: str,
   Returns:
     The manifest's path.
   """
-  from tfgnn_gfm import __version__  # pylint: disable=import-outside-toplevel
+  from tfgnn_gfm import __version__
   manifest = {
       "manifest_version": MANIFEST_VERSION,
       "stage": stage,
@@ -757,7 +758,7 @@ def _exchange(a: pathlib.Path, b: pathlib.Path) -> bool:
   """Swaps two paths in one atomic step (Linux ``renameat2``); False when the
   platform or file system cannot."""
   try:
-    import ctypes  # pylint: disable=import-outside-toplevel
+    import ctypes
     libc = ctypes.CDLL(None, use_errno=True)
     renameat2 = libc.renameat2
   except (OSError, AttributeError):

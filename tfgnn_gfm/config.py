@@ -1,11 +1,12 @@
-"""Stage configuration: one small dataclass per stage, from defaults, a file and flags.
+"""Stage configuration: a dataclass per stage, from defaults, a file and flags.
 
-Every stage of tfgnn-gfm is configured by a frozen-free ``@dataclass`` whose field
-defaults come from docs/DESIGN.md section 6. This module turns such a dataclass
-into command-line flags (help text from ``field(metadata={"help": ...})``), loads
-it from a YAML or JSON file, and applies the flags the user actually typed on top
-of the file. The precedence is: dataclass defaults < ``--config FILE`` <
-explicit flags. A field may name older spellings of itself
+Every stage of tfgnn-gfm is configured by a frozen-free ``@dataclass`` whose
+field defaults come from docs/DESIGN.md section 6. This module turns such a
+dataclass into command-line flags (help text from
+``field(metadata={"help": ...})``), loads it from a YAML or JSON file, and
+applies the flags the user actually typed on top of the file. The precedence
+is: dataclass defaults < a command's preset < ``--config FILE`` < explicit
+flags (``load_config``). A field may name older spellings of itself
 (``option_help(..., aliases=("old_name",))``): they are accepted as keys of a
 file and as flags, and mean the field.
 """
@@ -211,7 +212,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type,
       f"{cls.__name__} (also settable with --config FILE)")
   group.add_argument(
       "--config", default=None, metavar="FILE",
-      help="YAML or JSON file with any of the options below; flags win over it.")
+      help="YAML or JSON file with any of the options below; flags win over "
+           "it.")
   defaults = cls()
   for f in dataclasses.fields(cls):
     if f.name in skip:
@@ -219,12 +221,14 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type,
     tp, _ = _unwrap_optional(_field_types(cls)[f.name])
     default = getattr(defaults, f.name)
     help_text = f.metadata.get("help", "")
-    shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
+    shown = (",".join(map(str, default))
+             if isinstance(default, (list, tuple)) else default)
     help_text = f"{help_text} (default: {shown})".strip()
     flags = ["--" + n.replace("_", "-")
              for n in (f.name, *f.metadata.get("aliases", ()))]
     if tp is bool:
-      group.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction,
+      group.add_argument(*flags, dest=f.name,
+                         action=argparse.BooleanOptionalAction,
                          default=argparse.SUPPRESS, help=help_text)
     else:
       metavar = f.metadata.get("metavar", f.name.upper())

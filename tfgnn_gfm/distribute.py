@@ -1,4 +1,4 @@
-"""Which tf.distribute strategy a training stage runs under, and its workers' roles.
+"""The tf.distribute strategy a training stage runs under; its workers' roles.
 
 ``--distribute`` (``PretrainConfig`` and ``TwoTowerConfig``) takes:
 
@@ -129,7 +129,7 @@ def make_strategy(distribute: str, logical_cpus: int = 0
       when TensorFlow already started (devices or collectives can then no
       longer be configured).
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top,redefined-outer-name
+  import tensorflow as tf
   check_choice(distribute)
   if distribute == NONE:
     return tf.distribute.get_strategy()
@@ -225,7 +225,7 @@ def output_directory(out_dir: str | pathlib.Path,
 
 def _barrier(strategy: "tf.distribute.Strategy") -> None:
   """Returns once every replica of the strategy has called it."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top,redefined-outer-name
+  import tensorflow as tf
   strategy.reduce(tf.distribute.ReduceOp.SUM,
                   strategy.run(lambda: tf.ones([])), axis=None)
 
@@ -258,7 +258,7 @@ def global_mean(total: "tf.Tensor", count: "tf.Tensor") -> "tf.Tensor":
   Returns:
     A float scalar (0 when no replica has a value).
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top,redefined-outer-name
+  import tensorflow as tf
   context = tf.distribute.get_replica_context()
   replicas = 1 if context is None else context.num_replicas_in_sync
   if replicas > 1:
@@ -288,7 +288,7 @@ def global_batch(*tensors: "tf.Tensor") -> tuple["tf.Tensor", ...]:
   Returns:
     The tensors (unchanged with one replica).
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top,redefined-outer-name
+  import tensorflow as tf
   context = tf.distribute.get_replica_context()
   if context is None or context.num_replicas_in_sync == 1:
     return tensors
@@ -329,7 +329,7 @@ def split_batches(dataset: "tf.data.Dataset", strategy: "tf.distribute.Strategy"
   Returns:
     ``dataset`` itself with one replica, else a distributed dataset.
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top,redefined-outer-name
+  import tensorflow as tf
   replicas = strategy.num_replicas_in_sync
   if replicas == 1:
     return dataset

@@ -25,7 +25,7 @@ def lazy_exports(package: str, exports: Mapping[str, str]
     The ``__getattr__`` function to assign in the package's ``__init__``.
   """
 
-  def __getattr__(name: str) -> Any:  # pylint: disable=invalid-name
+  def __getattr__(name: str) -> Any:
     if name in exports:
       module = exports[name]
       if "." not in module:

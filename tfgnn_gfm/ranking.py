@@ -71,7 +71,7 @@ def hits_at(rank: np.ndarray, k: int) -> np.ndarray:
 
 def reciprocal_ranks(rank: np.ndarray, cutoff: int | None = None
                      ) -> np.ndarray:
-  """float64 ``1 / (rank + 1)``, 0 beyond ``cutoff`` (1-based) or without rank."""
+  """float64 ``1 / (rank + 1)``; 0 beyond ``cutoff`` (1-based) or unranked."""
   rank = np.asarray(rank, np.float64)
   keep = rank >= 0
   if cutoff is not None:

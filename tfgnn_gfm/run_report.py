@@ -13,8 +13,12 @@ import pathlib
 import shutil
 from typing import Any, Mapping
 
-from tfgnn_gfm.artifacts import (ArtifactError, ReportDir, RunLayout,
-                                 atomic_directory)
+from tfgnn_gfm.artifacts import (
+  ArtifactError,
+  ReportDir,
+  RunLayout,
+  atomic_directory,
+)
 
 
 def _manifest(stage_dir) -> dict[str, Any]:
@@ -54,9 +58,9 @@ def _hgnn_section(layout: RunLayout) -> str:
 def plot_stage_seconds(timings: Mapping[str, float],
                        path: pathlib.Path) -> None:
   """A horizontal bar chart of seconds per stage, in pipeline order."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
+  import matplotlib
   matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  import matplotlib.pyplot as plt
   names = list(timings)
   seconds = [float(timings[n]) for n in names]
   fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.2))

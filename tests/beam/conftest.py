@@ -19,7 +19,7 @@ from tfgnn_gfm.graph.config import GraphBuildConfig
 @pytest.fixture(scope="session")
 def hashing_encoder(tmp_path_factory) -> str:
   """A tiny deterministic TF-Hub-compatible SavedModel (16 dimensions)."""
-  from tfgnn_gfm.graph.hashing_encoder import build_hashing_encoder  # pylint: disable=import-outside-toplevel
+  from tfgnn_gfm.graph.hashing_encoder import build_hashing_encoder
   return str(build_hashing_encoder(tmp_path_factory.mktemp("encoder") / "bow"))
 
 
@@ -42,7 +42,7 @@ def config_a(hashing_encoder) -> GraphBuildConfig:
 
 
 def _build(data, out, config, **kwargs):
-  from beam.build_graph import build_graph  # pylint: disable=import-outside-toplevel
+  from beam.build_graph import build_graph
   return build_graph(data, out, config, **kwargs)
 
 
@@ -74,6 +74,6 @@ def builtin_encoder_cache(tmp_path_factory) -> pathlib.Path:
   cache = tmp_path_factory.mktemp("tfgnn_gfm_cache")
   with pytest.MonkeyPatch.context() as mp:
     mp.setenv("TFGNN_GFM_CACHE", str(cache))
-    from tfgnn_gfm.text.encoder import build_text_encoder  # pylint: disable=import-outside-toplevel
+    from tfgnn_gfm.text.encoder import build_text_encoder
     build_text_encoder()
     yield cache

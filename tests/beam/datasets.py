@@ -72,7 +72,7 @@ def write_messy_dataset(folder: pathlib.Path, seed: int = 5) -> pathlib.Path:
       f",{show},2024-03-10T10:00:00Z,stream,1",                # missing_value
       f"u_x,{show},2024-03-10T10:00:00Z,stream,abc",           # wrong_type
       "u_x,too,few",                                           # malformed_row
-      f"u_c1,chain_2,2024-03-12T10:00:00Z,stream,5",
+      "u_c1,chain_2,2024-03-12T10:00:00Z,stream,5",
       "u_c1,vc_1,2024-03-13T10:00:00Z,stream,5",
       f"u_c2,{podcasts[-1]},2024-03-14T10:00:00Z,stream,5",
       "u_c2,vc_1,2024-03-14T11:00:00Z,stream,5",

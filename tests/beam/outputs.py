@@ -8,8 +8,9 @@ import pathlib
 import numpy as np
 import pandas as pd
 
-import tfgnn_gfm  # noqa: F401  pylint: disable=unused-import
-# pylint: disable=g-import-not-at-top,wrong-import-order
+import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
+
+# isort: split
 import tensorflow as tf
 import tensorflow_gnn as tfgnn
 from tensorflow_gnn.data import unigraph

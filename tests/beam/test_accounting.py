@@ -34,7 +34,7 @@ def test_every_row_is_accounted_for(run_a):
 
 
 def test_parent_cycle_is_accounted_for(tmp_path, config_a):
-  from beam.build_graph import build_graph, format_summary  # pylint: disable=import-outside-toplevel
+  from beam.build_graph import build_graph, format_summary
   data = tmp_path / "data"
   data.mkdir()
   (data / "items.csv").write_text(

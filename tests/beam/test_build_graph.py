@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.beam import datasets
-from tests.beam import outputs
+from tests.beam import datasets, outputs
 from tests.graph import tiny
 from tfgnn_gfm.artifacts import GraphDir
 from tfgnn_gfm.graph.config import GraphBuildConfig
@@ -123,7 +122,7 @@ def test_both_modes_write_identical_graph_files(run_a, run_a_multiprocessing):
 
 def test_rerun_gives_identical_output(run_a, messy_dataset, config_a,
                                       tmp_path):
-  from beam.build_graph import build_graph  # pylint: disable=import-outside-toplevel
+  from beam.build_graph import build_graph
   out = tmp_path / "again"
   build_graph(messy_dataset, out, config_a)
   first, again = outputs.file_bytes(run_a[0]), outputs.file_bytes(out)
@@ -198,11 +197,11 @@ def test_output_layout_schema_vocab_and_manifest(run_a, messy_dataset,
 def test_sharded_format_runs_in_tfgnn_beam_reader(run_a):
   """The sharded output loads with the Beam reader of TF-GNN's sampler
   (tensorflow_gnn.experimental.sampler.beam.unigraph_utils)."""
-  # pylint: disable=import-outside-toplevel
   import apache_beam as beam
   from apache_beam.testing.util import assert_that, equal_to
   from tensorflow_gnn.data import unigraph
   from tensorflow_gnn.experimental.sampler.beam import unigraph_utils
+
   from beam import options as options_lib
   out, summary = run_a
   schema_path = str(GraphDir(out).sharded_schema_path.absolute())
@@ -223,9 +222,9 @@ def test_sharded_format_runs_in_tfgnn_beam_reader(run_a):
 
 def test_tfgnn_sampler_samples_the_sharded_graph(run_a, tmp_path):
   """TF-GNN's own Beam sampler (about 25 s) samples the sharded output."""
-  # pylint: disable=import-outside-toplevel
   import subprocess
   import sys
+
   import tensorflow as tf
   spec = tmp_path / "spec.pbtxt"
   spec.write_text(
@@ -254,12 +253,12 @@ def test_tfgnn_sampler_samples_the_sharded_graph(run_a, tmp_path):
 ])
 def test_tiny_graph_worked_out_by_hand(tiny_dataset, hashing_encoder,
                                        tmp_path, changes, expected):
-  from beam.build_graph import build_graph  # pylint: disable=import-outside-toplevel
+  from beam.build_graph import build_graph
   config = GraphBuildConfig(cut=tiny.CUT, text_encoder=hashing_encoder,
                             num_shards=2, **changes)
   summary = build_graph(tiny_dataset, tmp_path / "g", config)
   nodes, edges = outputs.full_graph_frames(tmp_path / "g")
-  undirected = {(s, t): (c, f, l) for s, t, c, f, l in edges[
+  undirected = {(s, t): (c, f, last) for s, t, c, f, last in edges[
       ["source_id", "target_id", "co_users", "first_day", "last_day"]]
       .itertuples(index=False) if s < t}
   assert undirected == expected
@@ -274,7 +273,7 @@ def test_tiny_graph_worked_out_by_hand(tiny_dataset, hashing_encoder,
 def test_cli_with_other_options_matches_reference(messy_dataset,
                                                   hashing_encoder, tmp_path,
                                                   capsys):
-  from tfgnn_gfm.cli.gfm import main  # pylint: disable=import-outside-toplevel
+  from tfgnn_gfm.cli.gfm import main
   out = tmp_path / "graph_b"
   code = main(["build-graph", str(messy_dataset), "--out", str(out),
                "--text-encoder", hashing_encoder, "--min-co-users", "2",
@@ -298,7 +297,7 @@ def test_cli_with_other_options_matches_reference(messy_dataset,
 
 def test_failed_run_keeps_the_previous_output(tiny_dataset, hashing_encoder,
                                               tmp_path):
-  from beam.build_graph import build_graph  # pylint: disable=import-outside-toplevel
+  from beam.build_graph import build_graph
   out = tmp_path / "graph"
   config = GraphBuildConfig(cut=tiny.CUT, text_encoder=hashing_encoder,
                             num_shards=1)

@@ -25,7 +25,7 @@ from tfgnn_gfm.artifacts import GraphDir
 @pytest.fixture(scope="module")
 def run_portable(portable_runner, messy_dataset, config_a, tmp_path_factory):
   """Config A through the PortableRunner, workers in other processes."""
-  from beam.build_graph import build_graph  # pylint: disable=import-outside-toplevel
+  from beam.build_graph import build_graph
   out = tmp_path_factory.mktemp("run_portable") / "graph"
   summary = build_graph(messy_dataset, out, config_a,
                         beam_args=portable_runner.beam_args)

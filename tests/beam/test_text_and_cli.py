@@ -17,10 +17,8 @@ from tfgnn_gfm.graph.config import GraphBuildConfig
 
 def test_builtin_minilm_embeds_node_text(builtin_encoder_cache, tiny_dataset,
                                          tmp_path):
-  # pylint: disable=import-outside-toplevel
   from beam.build_graph import build_graph
-  from tfgnn_gfm.text import compose_item_texts, encode_texts
-  from tfgnn_gfm.text import load_text_encoder
+  from tfgnn_gfm.text import compose_item_texts, encode_texts, load_text_encoder
   out = tmp_path / "graph"
   summary = build_graph(tiny_dataset, out, GraphBuildConfig(
       cut=tiny.CUT, num_shards=2, text_batch_size=2))
@@ -51,7 +49,7 @@ def test_builtin_minilm_embeds_node_text(builtin_encoder_cache, tiny_dataset,
 ])
 def test_bad_options_are_clear_errors(tiny_dataset, tmp_path, capsys, args,
                                       message):
-  from tfgnn_gfm.cli.gfm import main  # pylint: disable=import-outside-toplevel
+  from tfgnn_gfm.cli.gfm import main
   out = tmp_path / "graph"
   code = main(["build-graph", str(tiny_dataset), "--out", str(out)] + args)
   assert code == 2
@@ -61,7 +59,7 @@ def test_bad_options_are_clear_errors(tiny_dataset, tmp_path, capsys, args,
 
 
 def test_missing_inputs_are_clear_errors(tmp_path, capsys):
-  from tfgnn_gfm.cli.gfm import main  # pylint: disable=import-outside-toplevel
+  from tfgnn_gfm.cli.gfm import main
   assert main(["build-graph", "--out", str(tmp_path / "g")]) == 2
   assert "give DATA" in capsys.readouterr().err
   assert main(["build-graph", str(tmp_path), "--out", str(tmp_path / "g")]) == 2
@@ -73,7 +71,7 @@ def test_missing_inputs_are_clear_errors(tmp_path, capsys):
 
 
 def test_pipeline_options_are_checked():
-  from beam import options as options_lib  # pylint: disable=import-outside-toplevel
+  from beam import options as options_lib
   opts = options_lib.pipeline_options(
       ["--direct_num_workers=2", "--direct_running_mode=multi_processing",
        "--temp_location=/tmp/x", "--setup_file=./setup.py"])

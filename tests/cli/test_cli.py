@@ -79,7 +79,7 @@ def test_validate_exit_3_when_mostly_bad(tmp_path):
 
 def test_demo_runs_every_stage_on_a_tiny_config(tmp_path):
   """The demo's stages on tiny sizes (the full-size run is `make demo`)."""
-  from tfgnn_gfm.graph.hashing_encoder import build_hashing_encoder  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.graph.hashing_encoder import build_hashing_encoder
   encoder = build_hashing_encoder(tmp_path / "encoder")
   config = tmp_path / "demo.yaml"
   config.write_text(
@@ -102,8 +102,8 @@ def test_demo_runs_every_stage_on_a_tiny_config(tmp_path):
   assert layout.evaluation.read_manifest()["stage"] == "evaluate"
   assert layout.exports.read_manifest()["version"] == 1
   report = layout.report.report_path.read_text()
-  for section in ("## Stages", "## Export", "## Serving", "recommend (warm user)",
-                  "curl -s -X POST"):
+  for section in ("## Stages", "## Export", "## Serving",
+                  "recommend (warm user)", "curl -s -X POST"):
     assert section in report
   tour = json.loads(layout.report.serving_path.read_text())
   assert [c["signature"] for c in tour["calls"]] == [
@@ -128,3 +128,12 @@ def test_parser_builds_without_importing_tensorflow():
                           text=True, check=True)
   assert result.stdout.strip() == "False"
   assert build_parser().prog == "gfm"
+
+
+def test_validate_help_names_every_dead_letter_reason(capsys):
+  from tfgnn_gfm.data.reader import DEAD_LETTER_REASONS
+  with pytest.raises(SystemExit):
+    main(["validate", "--help"])
+  text = " ".join(capsys.readouterr().out.split())
+  for reason in DEAD_LETTER_REASONS:
+    assert reason in text

@@ -5,8 +5,12 @@ import json
 import pytest
 
 from tfgnn_gfm.artifacts import ValidationDir
-from tfgnn_gfm.data import (TooManyBadRowsError, ValidateConfig, read_dataset,
-                            validate_dataset)
+from tfgnn_gfm.data import (
+  TooManyBadRowsError,
+  ValidateConfig,
+  read_dataset,
+  validate_dataset,
+)
 
 
 def _folder(tmp_path, items, interactions, users=None):

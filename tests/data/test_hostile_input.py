@@ -15,14 +15,17 @@ import subprocess
 import sys
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from tfgnn_gfm.data import reader
-from tfgnn_gfm.data.reader import (MAX_TIMESTAMP, MIN_TIMESTAMP,
-                                   DataContractError, read_table)
+from tfgnn_gfm.data.reader import (
+  MAX_TIMESTAMP,
+  MIN_TIMESTAMP,
+  DataContractError,
+  read_table,
+)
 
 _REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -38,7 +41,7 @@ def _accounted(data, rows):
   assert len(data.frame) + len(data.dead_letters) == rows
 
 
-# Point 5: bad values are dead letters with reason, line and column.
+# Bad values are dead letters with reason, line and column.
 
 
 def test_iso_times_outside_the_range_are_dead_letters(tmp_path):
@@ -145,7 +148,7 @@ def test_non_finite_floats_in_parquet_are_dead_letters(tmp_path):
   assert data.frame["weight"].tolist() == [1.0]
 
 
-# Point 6: damaged files give one clear error, or keep the rows before the
+# Damaged files give one clear error, or keep the rows before the
 # damage with a dead letter.
 
 
@@ -182,6 +185,64 @@ def test_truncated_gzip_keeps_the_rows_before_the_damage(tmp_path):
   assert data.frame["user_id"].tolist() == [f"u{i}" for i in range(good)]
   assert damaged[0]["line"] == good + 2
   assert data.rows_read == good + 1
+
+
+def _corrupt_gzip(rows=20_000, flipped=64):
+  """A gzip of ``rows`` rows with ``flipped`` bytes inverted in the middle."""
+  data = bytearray(gzip.compress(_interactions_csv(rows).encode()))
+  middle = len(data) // 2
+  for i in range(middle, middle + flipped):
+    data[i] ^= 0xFF
+  return bytes(data)
+
+
+def test_corrupt_gzip_is_refused_whole(tmp_path):
+  """Flipped bytes decompress to changed rows that look fine until the
+  checksum: no row of such a file is kept."""
+  path = tmp_path / "interactions.csv.gz"
+  path.write_bytes(_corrupt_gzip())
+  with pytest.raises(DataContractError, match=r"interactions.csv.gz: the gzip "
+                     r"stream is corrupt .* no row of this file can be "
+                     r"trusted"):
+    read_table(path, "interactions")
+  with pytest.raises(DataContractError, match="corrupt"):
+    reader.read_raw(path, "interactions")
+
+
+@pytest.mark.parametrize("damage", ["no_trailer", "text_after", "zero_padding",
+                                    "two_members"])
+def test_gzip_cut_at_a_row_boundary_keeps_every_row_and_no_phantom(tmp_path,
+                                                                   damage):
+  """A missing 8-byte trailer, or bytes after the stream: all 4,000 rows,
+  no dead letter, rows read = 4,000 (good + dead = rows)."""
+  path = tmp_path / "interactions.csv.gz"
+  body = _interactions_csv(4000).encode()
+  whole = gzip.compress(body)
+  data = {"no_trailer": whole[:-8],
+          "text_after": whole + b"some text after the stream\n",
+          "zero_padding": whole + b"\x00" * 100,
+          "two_members": gzip.compress(body[:50_000]) + gzip.compress(
+              body[50_000:])}[damage]
+  path.write_bytes(data)
+  table = read_table(path, "interactions")
+  assert len(table.frame) == 4000
+  assert table.dead_letters == []
+  assert table.rows_read == 4000
+
+
+@pytest.mark.parametrize("command", ["validate", "build-graph"])
+def test_corrupt_gzip_through_the_cli_is_one_line_exit_2(tmp_path, capsys,
+                                                         command):
+  from tfgnn_gfm.cli.gfm import main
+  folder = tmp_path / "data"
+  folder.mkdir()
+  (folder / "items.csv").write_text("item_id,item_type,title\ni0,podcast,A\n")
+  (folder / "interactions.csv.gz").write_bytes(_corrupt_gzip(3000))
+  assert main([command, str(folder), "--out", str(tmp_path / "v")]) == 2
+  err = capsys.readouterr().err.strip()
+  assert len(err.splitlines()) == 1, err
+  assert "interactions.csv.gz: the gzip stream is corrupt" in err
+  assert not (tmp_path / "v").exists()
 
 
 def test_gz_that_is_not_gzip_is_one_clear_error(tmp_path):
@@ -229,7 +290,7 @@ def test_utf16_file_is_one_clear_error(tmp_path, encoding):
 @pytest.mark.parametrize("command", ["validate", "build-graph"])
 def test_damaged_file_through_the_cli_is_one_line_exit_2(tmp_path, capsys,
                                                          command):
-  from tfgnn_gfm.cli.gfm import main  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.cli.gfm import main
   folder = tmp_path / "data"
   folder.mkdir()
   (folder / "items.csv").write_text("item_id,item_type,title\ni0,podcast,A\n")
@@ -307,7 +368,7 @@ def test_header_check_reads_on_for_a_long_header(tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["not_gzip", "duplicate_header",
-                                    "parquet_pages"])
+                                    "parquet_pages", "corrupt_gzip"])
 @pytest.mark.parametrize("command", ["validate", "build-graph"])
 def test_large_damaged_file_is_one_line_exit_2(tmp_path, command, damage):
   folder = tmp_path / "data"
@@ -317,6 +378,15 @@ def test_large_damaged_file_is_one_line_exit_2(tmp_path, command, damage):
     name = "interactions.csv.gz"
     (folder / name).write_bytes(_large_interactions_csv())
     expected = f"{folder / name}: not a gzip file"
+  elif damage == "corrupt_gzip":
+    # Stored blocks (level 0) keep it over the threshold; bytes flipped in
+    # the middle fail only the checksum, at the end, on a Beam worker.
+    name = "interactions.csv.gz"
+    data = bytearray(gzip.compress(_large_interactions_csv(), 0))
+    for i in range(len(data) // 2, len(data) // 2 + 64):
+      data[i] ^= 0xFF
+    (folder / name).write_bytes(bytes(data))
+    expected = f"{folder / name}: the gzip stream is corrupt"
   elif damage == "duplicate_header":
     name = "interactions.csv"
     (folder / name).write_bytes(b"user_id,item_id,timestamp,item_id\n" + (
@@ -359,7 +429,6 @@ def test_no_valid_interaction_is_one_line_exit_2(tmp_path):
 
 
 def test_large_truncated_gzip_keeps_the_rows_before_the_damage(tmp_path):
-  # pylint: disable=g-import-not-at-top
   from beam.build_graph import build_graph
   from tfgnn_gfm.graph.config import GraphBuildConfig
   from tfgnn_gfm.graph.hashing_encoder import build_hashing_encoder
@@ -392,7 +461,7 @@ def test_large_truncated_gzip_keeps_the_rows_before_the_damage(tmp_path):
       (kept + 2, "damaged_file")]
 
 
-# Point 7: rows are counted right.
+# Rows are counted right.
 
 
 def test_unicode_line_separators_do_not_split_a_json_record(tmp_path):
@@ -445,7 +514,7 @@ def test_a_quoted_multiline_field_is_still_one_record(tmp_path):
   assert list(data.frame.index) == [2, 4]
 
 
-# Point 8: parent cycles are dead letters at validation.
+# Parent cycles are dead letters at validation.
 
 
 def test_parent_cycles_are_dead_letters(tmp_path):
@@ -461,7 +530,7 @@ def test_parent_cycles_are_dead_letters(tmp_path):
       "oo,episode,OO,o\n")            # 9: its parent is an orphan
   (tmp_path / "interactions.csv").write_text(
       "user_id,item_id,timestamp\nu,ep,1\nu,self,2\nu,c,3\nu,show,4\n")
-  from tfgnn_gfm.data import read_dataset  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.data import read_dataset
   ds = read_dataset(tmp_path)
   assert _letters(ds.items) == [
       (4, "parent_id", "parent_cycle"), (5, "parent_id", "parent_cycle"),
@@ -477,7 +546,7 @@ def test_parent_cycles_are_dead_letters(tmp_path):
   assert len(ds.items.frame) + len(ds.items.dead_letters) == 8
 
 
-# Point 9: no interactions at all is an error (exit 3), not a green run.
+# No interactions at all is an error (exit 3), not a green run.
 
 
 @pytest.mark.parametrize("name,content", [
@@ -491,7 +560,7 @@ def test_parent_cycles_are_dead_letters(tmp_path):
 ])
 @pytest.mark.parametrize("command", ["validate", "build-graph"])
 def test_no_interactions_is_exit_3(tmp_path, capsys, name, content, command):
-  from tfgnn_gfm.cli.gfm import main  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.cli.gfm import main
   folder = tmp_path / "data"
   folder.mkdir()
   (folder / "items.csv").write_text("item_id,item_type,title\ni,podcast,A\n")
@@ -504,7 +573,7 @@ def test_no_interactions_is_exit_3(tmp_path, capsys, name, content, command):
 
 
 def test_parquet_without_rows_is_no_rows(tmp_path):
-  from tfgnn_gfm.data import read_dataset  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.data import read_dataset
   (tmp_path / "items.csv").write_text("item_id,item_type,title\ni,podcast,A\n")
   pq.write_table(pa.table({"user_id": pa.array([], pa.string()),
                            "item_id": pa.array([], pa.string()),
@@ -512,3 +581,43 @@ def test_parquet_without_rows_is_no_rows(tmp_path):
                  tmp_path / "interactions.parquet")
   with pytest.raises(reader.NoRowsError, match="no data rows"):
     read_dataset(tmp_path)
+
+
+# Item type names become node-set and file names.
+
+
+def _typed_folder(tmp_path, types):
+  folder = tmp_path / "data"
+  folder.mkdir()
+  (folder / "items.csv").write_text("item_id,item_type,title\n" + "".join(
+      f"i{n},{t},T{n}\n" for n, t in enumerate(types)))
+  (folder / "interactions.csv").write_text(
+      "user_id,item_id,timestamp\n" + "".join(
+          f"u{u},i{n},{1_700_000_000 + 10 * u + n}\n"
+          for u in range(3) for n in range(len(types))))
+  return folder
+
+
+@pytest.mark.parametrize("command", ["validate", "build-graph"])
+def test_an_overlong_item_type_is_a_dead_letter_in_both_commands(tmp_path,
+                                                                 command):
+  folder = _typed_folder(tmp_path, ["x" * 300, "podcast", "podcast"])
+  result = _gfm(command, folder, "--out", tmp_path / "out")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "Traceback" not in result.stderr
+  letters = [json.loads(line) for line in (
+      tmp_path / "out" / "dead_letter.jsonl").read_text().splitlines()]
+  items = [d for d in letters if d["table"] == "items"]
+  assert [(d["line"], d["reason"], d["column"]) for d in items] == [
+      (2, "out_of_range", "item_type")]
+  assert "300 characters, over the maximum 64" in items[0]["message"]
+
+
+@pytest.mark.parametrize("command", ["validate", "build-graph"])
+def test_colliding_item_types_are_one_line_error_in_both_commands(tmp_path,
+                                                                  command):
+  folder = _typed_folder(tmp_path, ["Audio Book", "audio_book", "podcast"])
+  result = _gfm(command, folder, "--out", tmp_path / "out")
+  _assert_one_line_error(result, command, "item types 'Audio Book' and "
+                         "'audio_book' both map to node set 'audio_book'")
+  assert not (tmp_path / "out").exists()

@@ -117,7 +117,8 @@ def test_wrong_type_in_csv_and_jsonl(tmp_path):
   jsonl.write_text("\n".join(json.dumps(r) for r in [
       {"item_id": "a", "item_type": "podcast", "title": {"nested": 1}},
       {"item_id": 7, "item_type": "podcast", "title": "Numeric id is text"},
-      {"item_id": "b", "item_type": "podcast", "title": "T", "genres": ["x", "y"]},
+      {"item_id": "b", "item_type": "podcast", "title": "T",
+       "genres": ["x", "y"]},
   ]) + "\n")
   data = read_table(jsonl, "items")
   assert _reasons(data) == {(1, "wrong_type")}
@@ -152,7 +153,8 @@ def test_malformed_rows(tmp_path):
   path.write_text("item_id,item_type,title\na,podcast\nb,podcast,T\n")
   assert _reasons(read_table(path, "items")) == {(2, "malformed_row")}
   jsonl = tmp_path / "items.jsonl"
-  jsonl.write_text('{"item_id": "a", "item_type": "p", "title": "t"}\n{oops\n[1]\n')
+  jsonl.write_text('{"item_id": "a", "item_type": "p", "title": "t"}\n'
+                   '{oops\n[1]\n')
   data = read_table(jsonl, "items")
   assert _reasons(data) == {(2, "malformed_row"), (3, "malformed_row")}
 
@@ -202,6 +204,7 @@ def test_unknown_format_is_a_clear_error(tmp_path):
 
 def test_every_reason_is_documented_in_the_schema_readme():
   import pathlib
-  text = (pathlib.Path(__file__).parents[2] / "schemas" / "README.md").read_text()
+  root = pathlib.Path(__file__).parents[2]
+  text = (root / "schemas" / "README.md").read_text()
   for reason in DEAD_LETTER_REASONS:
     assert f"`{reason}`" in text

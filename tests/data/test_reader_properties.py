@@ -7,15 +7,20 @@ import gzip
 import io
 import json
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tfgnn_gfm.data.contract import table_spec
-from tfgnn_gfm.data.reader import (DEAD_LETTER_REASONS, DataContractError,
-                                   check_header, read_raw, read_table)
+from tfgnn_gfm.data.reader import (
+  DEAD_LETTER_REASONS,
+  DataContractError,
+  check_header,
+  read_raw,
+  read_table,
+)
 
 TABLES = ("items", "interactions", "users")
 SUFFIXES = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".parquet")

@@ -9,10 +9,10 @@ import pathlib
 
 import pytest
 
-from tfgnn_gfm.cli import main
-from tfgnn_gfm.graph.hashing_encoder import build_hashing_encoder
 from tests.synthetic import write_synthetic_dataset
 from tests.twotower.test_stage import SMALL, write_embeddings
+from tfgnn_gfm.cli import main
+from tfgnn_gfm.graph.hashing_encoder import build_hashing_encoder
 
 
 @pytest.fixture(scope="session")

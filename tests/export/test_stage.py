@@ -18,7 +18,7 @@ from tfgnn_gfm.serving import load_model_server_config, warmup
 
 
 def _load(root, name, version=1):
-  import scann  # noqa: F401 pylint: disable=g-import-not-at-top,unused-import
+  import scann  # noqa: F401  (registers ScaNN's custom ops)
   return tf.saved_model.load(str(ExportDir(root / "exports").version_dir(
       name, version)))
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tfgnn_gfm.config import ConfigError
 from tfgnn_gfm import timesplit
+from tfgnn_gfm.config import ConfigError
 from tfgnn_gfm.graph import config as config_lib
 
 MIDNIGHT = 1_711_843_200  # 2024-03-31T00:00:00Z

@@ -1,10 +1,12 @@
 """The vectorised tf.Example writer produces what protobuf would."""
 
 import numpy as np
-from google.protobuf.internal import encoder as pb_encoder
 
-import tfgnn_gfm  # noqa: F401  pylint: disable=unused-import
-import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-order
+import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
+
+# isort: split
+import tensorflow as tf
+from google.protobuf.internal import encoder as pb_encoder
 
 from tfgnn_gfm.graph import examples
 
@@ -14,7 +16,7 @@ def test_varints_match_protobuf():
                      -300], dtype=np.int64)
   got = examples.varints(values)
   for v, b in zip(values, got):
-    expected = pb_encoder._VarintBytes(int(v) & (2**64 - 1))  # pylint: disable=protected-access
+    expected = pb_encoder._VarintBytes(int(v) & (2**64 - 1))
     assert b == expected, v
 
 

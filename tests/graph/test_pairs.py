@@ -26,7 +26,7 @@ def _python_pairs(user, item, ts, cap):
     stats[1] = t if stats[1] is None else min(stats[1], t)
     stats[2] = t if stats[2] is None else max(stats[2], t)
   out = {}
-  for u, items in per_user.items():
+  for items in per_user.values():
     ranked = sorted(items, key=lambda i: (-items[i][0], -items[i][2], i))
     if cap:
       ranked = ranked[:cap]
@@ -48,7 +48,8 @@ def test_pairs_match_python(seed, cap, max_pairs):
     assert len(parts) > 1
   merged = pairs.merge_pairs(parts)
   a, b = pairs.split_key(merged.key, n_items)
-  got = {(int(x), int(y)): (int(c), int(f), int(l)) for x, y, c, f, l in zip(
+  got = {(int(x), int(y)): (int(c), int(f), int(last))
+         for x, y, c, f, last in zip(
       a, b, merged.co_users, merged.first_day, merged.last_day)}
   assert got == _python_pairs(user, item, ts, cap)
   assert np.all(np.diff(merged.key) > 0)

@@ -8,7 +8,7 @@ from tfgnn_gfm.graph.reference import reference_graph
 
 
 def _edges(graph):
-  return {(s, t): (c, f, l) for s, t, c, f, l in zip(
+  return {(s, t): (c, f, last) for s, t, c, f, last in zip(
       graph.edges.source_id, graph.edges.target_id, graph.edges.co_users,
       graph.edges.first_day, graph.edges.last_day)}
 

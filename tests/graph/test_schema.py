@@ -4,8 +4,10 @@ import pathlib
 
 import pytest
 
-import tfgnn_gfm  # noqa: F401  pylint: disable=unused-import
-import tensorflow_gnn as tfgnn  # pylint: disable=g-import-not-at-top,wrong-import-order
+import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
+
+# isort: split
+import tensorflow_gnn as tfgnn
 
 from tfgnn_gfm.graph import schema as schema_lib
 

@@ -1,4 +1,4 @@
-"""A tiny graph pretrained with ``gfm pretrain --sampler beam`` (shared set-up)."""
+"""A tiny graph pretrained by ``gfm pretrain --sampler beam`` (shared)."""
 
 from __future__ import annotations
 

@@ -22,14 +22,21 @@ import pytest
 import tensorflow as tf
 import tensorflow_gnn as tfgnn
 
-from tests.hgnn.beam_pretrain import (EDGE_SET, FANOUTS, SET,
-                                      pretrain_with_beam_sampler)
+from tests.hgnn.beam_pretrain import (
+  EDGE_SET,
+  FANOUTS,
+  SET,
+  pretrain_with_beam_sampler,
+)
 from tfgnn_gfm.artifacts import HGNNDir
 from tfgnn_gfm.hgnn.beam_sample_store import read_samples
 from tfgnn_gfm.hgnn.beam_sampling import write_link_samples
 from tfgnn_gfm.hgnn.config import PretrainConfig
-from tfgnn_gfm.hgnn.graph_data import (load_item_graph, removed_edges,
-                                       split_links)
+from tfgnn_gfm.hgnn.graph_data import (
+  load_item_graph,
+  removed_edges,
+  split_links,
+)
 
 
 @pytest.fixture(scope="module")

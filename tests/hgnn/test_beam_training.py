@@ -14,21 +14,31 @@ import pytest
 import tensorflow as tf
 import tensorflow_gnn as tfgnn
 
+from tests.hgnn.beam_pretrain import (
+  EDGE_SET,
+  FANOUTS,
+  SET,
+  pretrain_with_beam_sampler,
+)
 from tfgnn_gfm.artifacts import HGNNDir
 from tfgnn_gfm.cli import main
 from tfgnn_gfm.hgnn.beam_sample_store import BeamSampleStore, read_samples
 from tfgnn_gfm.hgnn.beam_sampling import write_link_samples
 from tfgnn_gfm.hgnn.config import PretrainConfig
 from tfgnn_gfm.hgnn.embedding import embed_nodes
-from tfgnn_gfm.hgnn.graph_data import (load_item_graph, removed_edges,
-                                       split_links)
+from tfgnn_gfm.hgnn.graph_data import (
+  load_item_graph,
+  removed_edges,
+  split_links,
+)
 from tfgnn_gfm.hgnn.link_data import LinkBatcher, LinkBatchSpec, link_dataset
-from tfgnn_gfm.hgnn.link_model import (LinkPredictionModel, link_scores,
-                                       margin_loss)
+from tfgnn_gfm.hgnn.link_model import (
+  LinkPredictionModel,
+  link_scores,
+  margin_loss,
+)
 from tfgnn_gfm.hgnn.model import build_encoder
 from tfgnn_gfm.hgnn.sampling import SubgraphSampler
-from tests.hgnn.beam_pretrain import (EDGE_SET, FANOUTS, SET,
-                                      pretrain_with_beam_sampler)
 
 BATCH = 8
 

@@ -13,9 +13,13 @@ from tfgnn_gfm.artifacts import EmbeddingsDir, HGNNDir
 from tfgnn_gfm.cli import main
 from tfgnn_gfm.hgnn import PretrainConfig
 from tfgnn_gfm.hgnn.embedding import embed_full_graph, whole_graph_tensor
-from tfgnn_gfm.hgnn.full_graph import (FullGraphBatcher, FullGraphEncoder,
-                                       FullGraphLinkModel,
-                                       estimated_message_bytes, resolve_mode)
+from tfgnn_gfm.hgnn.full_graph import (
+  FullGraphBatcher,
+  FullGraphEncoder,
+  FullGraphLinkModel,
+  estimated_message_bytes,
+  resolve_mode,
+)
 from tfgnn_gfm.hgnn.graph_data import EdgeSetData, ItemGraph
 from tfgnn_gfm.hgnn.link_data import LinkBatchSpec
 from tfgnn_gfm.hgnn.model import build_encoder
@@ -83,7 +87,7 @@ def test_a_positive_edge_never_reaches_its_own_embedding():
 
 
 def test_full_graph_training_reduces_loss_and_beats_text():
-  from tfgnn_gfm.hgnn.evaluation import link_prediction_report  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.hgnn.evaluation import link_prediction_report
   graph, _ = planted_graph()
   result = train_link_prediction(graph, CONFIG, verbose=0)
   assert result.mode == "full_graph"
@@ -180,8 +184,8 @@ def test_full_graph_gradients_equal_the_encoders():
 
 
 def test_small_graphs_get_min_steps_per_epoch():
-  from tfgnn_gfm.hgnn.graph_data import split_links  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.hgnn.link_data import LinkBatcher, epoch_plan  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.hgnn.graph_data import split_links
+  from tfgnn_gfm.hgnn.link_data import LinkBatcher, epoch_plan
   graph, _ = planted_graph()
   config = dataclasses.replace(CONFIG, positives_per_step=8192,
                                min_steps_per_epoch=4, epochs=1)

@@ -11,8 +11,11 @@ from tests.hgnn.planted import planted_graph
 from tfgnn_gfm.hgnn import PretrainConfig
 from tfgnn_gfm.hgnn.embedding import embed_new_items, embed_nodes
 from tfgnn_gfm.hgnn.evaluation import link_prediction_report
-from tfgnn_gfm.hgnn.export import (export_inference_model, load_encoder,
-                                   save_encoder)
+from tfgnn_gfm.hgnn.export import (
+  export_inference_model,
+  load_encoder,
+  save_encoder,
+)
 from tfgnn_gfm.hgnn.sampling import SubgraphSampler, graph_schema
 from tfgnn_gfm.hgnn.trainer import train_link_prediction
 
@@ -146,7 +149,7 @@ def test_full_graph_embedding_matches_sampling_when_fanouts_cover_all(planted,
                                                                        trained):
   """With fanouts above every degree, sampling keeps all neighbours: the
   sampled tree and the whole graph give each root the same embedding."""
-  from tfgnn_gfm.hgnn.embedding import embed_full_graph  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.hgnn.embedding import embed_full_graph
   graph, _ = planted
   full = embed_full_graph(trained.encoder, graph)
   sampler = SubgraphSampler(graph, (1000, 1000), seed=0)

@@ -8,10 +8,16 @@ import tensorflow as tf
 from tests.hgnn.planted import planted_graph
 from tests.synthetic import write_synthetic_graph
 from tfgnn_gfm.hgnn.config import PretrainConfig
-from tfgnn_gfm.hgnn.graph_data import (DEGREE_FEATURE, ID_FEATURE,
-                                       TEXT_FEATURE, EdgeSetData, ItemGraph,
-                                       load_item_graph, removed_edges,
-                                       split_links)
+from tfgnn_gfm.hgnn.graph_data import (
+  DEGREE_FEATURE,
+  ID_FEATURE,
+  TEXT_FEATURE,
+  EdgeSetData,
+  ItemGraph,
+  load_item_graph,
+  removed_edges,
+  split_links,
+)
 from tfgnn_gfm.hgnn.link_data import LinkBatcher, LinkBatchSpec, link_dataset
 from tfgnn_gfm.hgnn.model import build_encoder
 from tfgnn_gfm.hgnn.sampling import NO_PARTNER, Sampler, SubgraphSampler
@@ -75,7 +81,8 @@ def test_per_node_fanout_of_the_first_hop():
                              np.concatenate([np.arange(1, 11),
                                              np.zeros(10, int)]))})
   sampler = SubgraphSampler(g, (3, 1), seed=0)
-  sub, _ = sampler.sample(tf.constant([0], tf.int32), tf.constant([0], tf.int64))
+  sub, _ = sampler.sample(tf.constant([0], tf.int32),
+                          tf.constant([0], tf.int64))
   src, tgt, _ = _edges(sub, "a_to_a")
   assert np.sum(src == "h") == 3  # hop 1 from the hub
   assert len(src) == 3 + 3  # hop 2: one edge back from each neighbour
@@ -119,7 +126,6 @@ CONTRACT_BATCH = 4
 @pytest.fixture(scope="module")
 def samplers(tmp_path_factory):
   """(graph, split, {name: Sampler}) over one tiny synthetic graph."""
-  # pylint: disable=g-import-not-at-top
   from tfgnn_gfm.hgnn.beam_sampling import sample_with_beam
   root = tmp_path_factory.mktemp("sampler_contract")
   write_synthetic_graph(root, users=False, num_users=150, num_podcasts=24,

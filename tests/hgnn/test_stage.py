@@ -1,4 +1,4 @@
-"""End to end on tiny data: synth -> build-graph -> gfm pretrain -> gfm embed."""
+"""End to end on tiny data: synth -> build-graph -> pretrain -> embed."""
 
 import json
 
@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.synthetic import write_synthetic_graph
 from tfgnn_gfm.artifacts import EmbeddingsDir, HGNNDir
 from tfgnn_gfm.cli import main
-from tests.synthetic import write_synthetic_graph
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,8 @@ def test_import_maps_the_contract(ml_folder):
   inter = tables["interactions"]
   assert (inter["event"] == "rating").sum() == 3
   assert (inter["event"] == "tag").sum() == 4
-  assert inter.loc[inter["event"] == "rating", "weight"].tolist() == [4.0, 2.5, 5.0]
+  ratings = inter.loc[inter["event"] == "rating", "weight"]
+  assert ratings.tolist() == [4.0, 2.5, 5.0]
 
 
 def test_imported_folder_validates_cleanly(ml_folder, tmp_path):
@@ -183,7 +184,7 @@ def test_damaged_dat_file_names_the_line(ml1m_folder):
 
 
 def test_cli_reports_the_layout(ml1m_folder, tmp_path, capsys):
-  from tfgnn_gfm.cli.gfm import main  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.cli.gfm import main
   out = tmp_path / "out"
   assert main(["import", "movielens", str(ml1m_folder), "--out",
                str(out)]) == 0

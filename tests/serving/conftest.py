@@ -30,7 +30,7 @@ model_config_list {{
 @pytest.fixture(scope="session")
 def model_root(tmp_path_factory):
   """half_plus_two (v1: 0.5x+3, v123: 0.5x+2), toolbox (v1) and a config."""
-  from tests.serving import models  # pylint: disable=g-import-not-at-top
+  from tests.serving import models
   root = tmp_path_factory.mktemp("models")
   models.save_half_plus(root / "half_plus_two" / "1", offset=3.0)
   models.save_half_plus(root / "half_plus_two" / "123", offset=2.0)
@@ -42,8 +42,11 @@ def model_root(tmp_path_factory):
 @pytest.fixture(scope="session")
 def server(model_root):
   """A running gfm serve (in a background thread) over ``model_root``."""
-  from tfgnn_gfm.serving import BackgroundServer, ModelServer  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.serving import load_model_server_config  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.serving import (
+    BackgroundServer,
+    ModelServer,
+    load_model_server_config,
+  )
   config = load_model_server_config(model_root / "models.config")
   running = BackgroundServer(ModelServer(
       config, host="127.0.0.1", port=0, poll_wait_seconds=0,
@@ -80,8 +83,8 @@ def raw_http(url, data, timeout=10.0):
     (HTTP status or None if no answer, body bytes, seconds until closed or
     None if still open after ``timeout``).
   """
-  import socket  # pylint: disable=g-import-not-at-top
-  import time  # pylint: disable=g-import-not-at-top
+  import socket
+  import time
   host, port = url.removeprefix("http://").rsplit(":", 1)
   started = time.monotonic()
   received = b""
@@ -122,8 +125,8 @@ def request_bytes(method, path, body=b"", headers=()):
 def gzip_zeros(mib):
   """A valid one-member gzip of ``mib`` MiB of zero bytes (about 1 KB per
   MiB): a decompression bomb, built without compressing it all."""
-  import struct  # pylint: disable=g-import-not-at-top
-  import zlib  # pylint: disable=g-import-not-at-top
+  import struct
+  import zlib
   zeros = bytes(1 << 20)
   compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
   # After a full flush the compressor starts afresh, so the same MiB gives

@@ -110,7 +110,7 @@ def save_scann(path: str | pathlib.Path, num_items: int = 40,
     (path, item embeddings, item ids): serving_default takes ``query``
     [B, dim] and returns ``scores`` and ``item_ids`` [B, 3].
   """
-  import tensorflow_recommenders as tfrs  # pylint: disable=g-import-not-at-top
+  import tensorflow_recommenders as tfrs
   rng = np.random.default_rng(0)
   embeddings = rng.normal(size=(num_items, dim)).astype(np.float32)
   ids = [f"item{i}" for i in range(num_items)]

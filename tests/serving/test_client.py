@@ -5,12 +5,16 @@ import sys
 import numpy as np
 import pytest
 
-from tfgnn_gfm.serving.client import ServingClient, ServingError
-from tfgnn_gfm.serving.client import decode_b64_values, to_json_value
+from tfgnn_gfm.serving.client import (
+  ServingClient,
+  ServingError,
+  decode_b64_values,
+  to_json_value,
+)
 
 
 def test_importing_the_client_loads_no_tensorflow():
-  import subprocess  # pylint: disable=g-import-not-at-top
+  import subprocess
   code = ("import sys; import tfgnn_gfm.serving as s; s.ServingClient; "
           "s.ServingError; s.parse_model_server_config; "
           "print(sorted(m for m in ('tensorflow', 'aiohttp', 'numpy') "
@@ -95,7 +99,7 @@ def test_errors_carry_status_and_server_message(server):
 
 
 def test_unreachable_server_is_a_serving_error():
-  import socket  # pylint: disable=g-import-not-at-top
+  import socket
   with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]

@@ -17,8 +17,13 @@ import pytest
 from tests.serving.conftest import gzip_zeros, http, raw_http, request_bytes
 from tfgnn_gfm.cli.gfm import build_parser
 from tfgnn_gfm.config import config_from_args
-from tfgnn_gfm.serving import (BackgroundServer, ModelServer, ServeConfig,
-                               load_model_server_config, single_model_config)
+from tfgnn_gfm.serving import (
+  BackgroundServer,
+  ModelServer,
+  ServeConfig,
+  load_model_server_config,
+  single_model_config,
+)
 from tfgnn_gfm.serving.codec import TensorSpec
 
 TOOLBOX = "/v1/models/toolbox:predict"
@@ -219,7 +224,7 @@ def test_error_messages_quote_a_few_hundred_characters(limited):
 
 def test_a_dropped_client_is_one_log_line(limited, caplog):
   caplog.set_level(logging.INFO)
-  import socket  # pylint: disable=g-import-not-at-top
+  import socket
   host, port = limited.url.removeprefix("http://").rsplit(":", 1)
   with socket.create_connection((host, int(port))) as sock:
     sock.sendall(request_bytes("POST", TOOLBOX, b'{"inst',

@@ -20,8 +20,11 @@ import time
 import pytest
 
 from tests.serving.conftest import gzip_zeros, raw_http, request_bytes
-from tfgnn_gfm.serving import (BackgroundServer, ModelServer,
-                               load_model_server_config)
+from tfgnn_gfm.serving import (
+  BackgroundServer,
+  ModelServer,
+  load_model_server_config,
+)
 
 TOOLBOX = "/v1/models/toolbox:predict"
 GOOD = b'{"instances": [{"item_id": "b", "k": 2}]}'

@@ -4,9 +4,14 @@ import shutil
 import threading
 import time
 
-from tfgnn_gfm.serving import (BackgroundServer, ModelServer, ServingClient,
-                               load_servable, single_model_config)
 from tests.serving import models
+from tfgnn_gfm.serving import (
+  BackgroundServer,
+  ModelServer,
+  ServingClient,
+  load_servable,
+  single_model_config,
+)
 
 
 def _wait(condition, timeout=90.0, what="condition"):
@@ -43,7 +48,7 @@ def test_versions_swap_under_load_and_bad_versions_are_skipped(tmp_path):
     while not stop.is_set():
       try:
         results.append(client.predict(instances=[1.0])[0])
-      except Exception as e:  # pylint: disable=broad-except
+      except Exception as e:
         failures.append(e)
 
   sender = threading.Thread(target=send_requests)

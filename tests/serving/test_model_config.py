@@ -6,12 +6,16 @@ import pytest
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from tfgnn_gfm.serving.model_config import (ModelConfig, ModelConfigError,
-                                            ModelServerConfig, VersionPolicy,
-                                            load_model_server_config,
-                                            model_server_config_text,
-                                            parse_model_server_config,
-                                            single_model_config)
+from tfgnn_gfm.serving.model_config import (
+  ModelConfig,
+  ModelConfigError,
+  ModelServerConfig,
+  VersionPolicy,
+  load_model_server_config,
+  model_server_config_text,
+  parse_model_server_config,
+  single_model_config,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 

@@ -6,8 +6,11 @@ import pathlib
 import pytest
 
 from tfgnn_gfm.serving import status
-from tfgnn_gfm.serving.model_config import (ModelConfig, ModelServerConfig,
-                                            VersionPolicy)
+from tfgnn_gfm.serving.model_config import (
+  ModelConfig,
+  ModelServerConfig,
+  VersionPolicy,
+)
 from tfgnn_gfm.serving.model_store import ModelStore, list_versions
 from tfgnn_gfm.serving.status import StatusError
 
@@ -35,7 +38,8 @@ def _write(base, version, text="ok"):
   os.utime(folder / "model.txt", ns=(stamp, stamp))
 
 
-def _store(base, policy=VersionPolicy(), labels=None):
+def _store(base, policy=None, labels=None):
+  policy = VersionPolicy() if policy is None else policy
   loader = FakeLoader()
   config = ModelServerConfig((ModelConfig(
       "m", str(base), version_policy=policy,

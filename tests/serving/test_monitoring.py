@@ -7,8 +7,11 @@ import urllib.request
 import pytest
 
 from tests.serving.conftest import http, raw_http, request_bytes
-from tfgnn_gfm.serving import (BackgroundServer, ModelServer,
-                               load_model_server_config)
+from tfgnn_gfm.serving import (
+  BackgroundServer,
+  ModelServer,
+  load_model_server_config,
+)
 from tfgnn_gfm.serving.metrics import CONTENT_TYPE
 from tfgnn_gfm.serving.monitoring_config import DEFAULT_PATH
 

@@ -5,10 +5,12 @@ import pathlib
 import pytest
 from google.protobuf import text_format
 
-from tfgnn_gfm.serving.monitoring_config import (DEFAULT_PATH,
-                                                 MonitoringConfig,
-                                                 MonitoringConfigError,
-                                                 load_monitoring_config)
+from tfgnn_gfm.serving.monitoring_config import (
+  DEFAULT_PATH,
+  MonitoringConfig,
+  MonitoringConfigError,
+  load_monitoring_config,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 

@@ -7,6 +7,8 @@ versions, labels, metadata, and the error codes and messages.
 
 import math
 
+import pytest
+
 from tests.serving.conftest import http
 
 
@@ -185,10 +187,18 @@ def test_malformed_paths(server):
   assert status == 404
 
 
-def test_classify_and_regress_are_not_implemented(server):
-  status, body = http("POST", _url(server, "/v1/models/half_plus_two:regress"),
+@pytest.mark.parametrize("verb", ["classify", "regress"])
+def test_classify_and_regress_answer_as_tf_serving_does(server, verb):
+  """A model without such a signature: 400 naming the method; an unknown
+  model: 404. Never 501."""
+  status, body = http("POST", _url(server, f"/v1/models/half_plus_two:{verb}"),
                       {"examples": [{"x": 1.0}]})
-  assert status == 501 and ":regress" in body["error"]
+  assert status == 400, body
+  assert f"tensorflow/serving/{verb}" in body["error"]
+  status, body = http("POST", _url(server, f"/v1/models/nope:{verb}"),
+                      {"examples": [{"x": 1.0}]})
+  assert status == 404, body
+  assert set(body) == {"error"}
 
 
 # -- Predict: inputs, outputs and model errors ---------------------------------

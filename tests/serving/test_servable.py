@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from tests.serving import models
-from tfgnn_gfm.serving import StatusError, load_servable
-from tfgnn_gfm.serving import warmup
+from tfgnn_gfm.serving import StatusError, load_servable, warmup
 from tfgnn_gfm.serving.codec import TensorSpec
 from tfgnn_gfm.serving.servable import signature_input_specs
 
@@ -70,7 +69,7 @@ def test_example_requests_of_real_signatures_replay(tmp_path):
 
 def test_signature_specs_are_the_same_before_saving_and_after_loading(
     tmp_path):
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
 
   @tf.function(input_signature=[{
       "item_id": tf.TensorSpec([None], tf.string, name="item_id"),

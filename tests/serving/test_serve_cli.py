@@ -6,19 +6,19 @@ Recommenders, so the ScaNN model loads only because the server imports
 """
 
 import os
+import pathlib
 import signal
 import subprocess
 import sys
-import pathlib
 import time
 import urllib.request
 
 import numpy as np
 import pytest
 
+from tests.serving import models
 from tfgnn_gfm.cli import main
 from tfgnn_gfm.serving import ServingClient, ServingError
-from tests.serving import models
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -118,7 +118,7 @@ def test_gfm_serve_argument_errors(tmp_path, capsys):
 
 
 def test_gfm_serve_port_in_use_is_one_line_error(tmp_path, capsys):
-  import socket  # pylint: disable=g-import-not-at-top
+  import socket
   with socket.socket() as busy:
     busy.bind(("127.0.0.1", 0))
     busy.listen()

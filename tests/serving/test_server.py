@@ -5,8 +5,13 @@ import time
 
 import pytest
 
-from tfgnn_gfm.serving import (BackgroundServer, ModelServer, ServingClient,
-                               ServingError, single_model_config)
+from tfgnn_gfm.serving import (
+  BackgroundServer,
+  ModelServer,
+  ServingClient,
+  ServingError,
+  single_model_config,
+)
 from tfgnn_gfm.serving.codec import TensorSpec
 
 

@@ -3,8 +3,12 @@
 import os
 import time
 
-from tfgnn_gfm.serving.status import (MAX_MESSAGE_CHARS, StatusError, bounded,
-                                      without_server_paths)
+from tfgnn_gfm.serving.status import (
+  MAX_MESSAGE_CHARS,
+  StatusError,
+  bounded,
+  without_server_paths,
+)
 
 
 def test_bounded_cuts_and_says_how_much():

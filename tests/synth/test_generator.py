@@ -1,4 +1,4 @@
-"""Tests of the synthetic platform: determinism, contract and planted structure."""
+"""The synthetic platform: determinism, contract and planted structure."""
 
 import numpy as np
 import pandas as pd
@@ -101,10 +101,12 @@ def test_cross_type_topic_transfer(platform):
   topic = _topic_of(platform)
   inter = inter.assign(topic=topic.loc[inter["item_id"]].to_numpy(),
                        kind=inter["item_id"].str[:2])
-  pod = inter[inter["kind"].isin(["po", "ep"])].groupby("user_id")["topic"].agg(set)
+  pod = inter[inter["kind"].isin(["po", "ep"])].groupby("user_id")[
+      "topic"].agg(set)
   books = inter[inter["kind"] == "ab"]
   books = books[books["user_id"].isin(pod.index)]
-  hits = np.mean([t in pod[u] for u, t in zip(books["user_id"], books["topic"])])
+  hits = np.mean([t in pod[u]
+                  for u, t in zip(books["user_id"], books["topic"])])
   share = topic[topic.index.str.startswith("ab_")].value_counts(normalize=True)
   chance = np.mean([share.reindex(list(pod[u])).fillna(0).sum()
                     for u in books["user_id"]])

@@ -13,7 +13,7 @@ import pathlib
 import numpy as np
 import pytest
 
-import tfgnn_gfm  # pylint: disable=unused-import  # Sets TF_USE_LEGACY_KERAS.
+import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
 
 FIXTURE_PATH = (pathlib.Path(__file__).parent / "fixtures"
                 / "minilm_reference.npz")
@@ -31,7 +31,7 @@ def text_cache(tmp_path_factory) -> pathlib.Path:
 @pytest.fixture(scope="session")
 def saved_model_path(text_cache) -> pathlib.Path:
   """The built-in encoder's SavedModel, built once into the session cache."""
-  from tfgnn_gfm.text import encoder  # pylint: disable=import-outside-toplevel
+  from tfgnn_gfm.text import encoder
   path = encoder.build_text_encoder()
   assert path.is_relative_to(text_cache)
   return path
@@ -40,14 +40,13 @@ def saved_model_path(text_cache) -> pathlib.Path:
 @pytest.fixture(scope="session")
 def encoder_layer(saved_model_path):
   """The built-in encoder loaded the project's way (hub.KerasLayer)."""
-  from tfgnn_gfm.text import encoder  # pylint: disable=import-outside-toplevel
+  from tfgnn_gfm.text import encoder
   return encoder.load_text_encoder()
 
 
 @pytest.fixture(scope="session")
 def encoder_module(saved_model_path):
   """The SavedModel loaded with tf.saved_model.load (for ``tokenize``)."""
-  # pylint: disable=import-outside-toplevel,unused-import
   import tensorflow as tf
   import tensorflow_text  # noqa: F401
   return tf.saved_model.load(str(saved_model_path))

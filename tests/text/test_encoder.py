@@ -13,13 +13,10 @@ import time
 import numpy as np
 import pytest
 
-import tfgnn_gfm  # pylint: disable=unused-import  # Sets TF_USE_LEGACY_KERAS.
+import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
 from tfgnn_gfm import artifacts
 from tfgnn_gfm.cli.gfm import main as gfm_main
-from tfgnn_gfm.text import encoder
-from tfgnn_gfm.text import minilm
-
-# pylint: disable=g-import-not-at-top,import-outside-toplevel
+from tfgnn_gfm.text import encoder, minilm
 
 SENTENCES = [
     "A podcast about the history of jazz.",

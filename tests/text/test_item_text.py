@@ -6,9 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tfgnn_gfm.text import clean_field
-from tfgnn_gfm.text import compose_item_text
-from tfgnn_gfm.text import compose_item_texts
+from tfgnn_gfm.text import clean_field, compose_item_text, compose_item_texts
 
 
 def test_full_item():

@@ -12,9 +12,8 @@ import struct
 import numpy as np
 import pytest
 
-import tfgnn_gfm  # pylint: disable=unused-import  # Sets TF_USE_LEGACY_KERAS.
-from tfgnn_gfm.text import encoder
-from tfgnn_gfm.text import minilm
+import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
+from tfgnn_gfm.text import encoder, minilm
 
 MIN_COSINE = 0.999
 # Texts whose tokenisation is known to differ from the original, with the
@@ -53,7 +52,7 @@ def test_fixture_is_varied(reference):
 
 
 def test_token_ids_match_original(encoder_module, reference):
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
   ours = encoder_module.tokenize(tf.constant(reference["texts"]))
   mismatches = []
   for i, text in enumerate(reference["texts"]):
@@ -87,7 +86,7 @@ def test_known_exceptions_are_in_fixture(reference):
 
 
 def test_truncation_matches_original_max_seq_length(encoder_module, reference):
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
   assert reference["meta"]["max_seq_length"] == minilm.DEFAULT_MAX_TOKENS
   text = " ".join(["word"] * 300)  # "word" is one word piece.
   ids = encoder_module.tokenize(tf.constant([text]))[0].numpy().tolist()
@@ -156,7 +155,7 @@ def test_read_shipped_weights():
 
 def test_word_length_limit_counts_characters(encoder_module):
   """The original makes a word of more than 100 characters one [UNK]."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
   texts = ["Ж" * 100, "Ж" * 101, "a" * 100, "a" * 101, "ok " + "é" * 101]
   ids = encoder_module.tokenize(tf.constant(texts)).to_list()
   assert 100 not in ids[0] and len(ids[0]) > 3  # 200 bytes, 100 characters

@@ -1,17 +1,20 @@
 """Feature tables, training examples and the time split (no leakage)."""
 
+import inspect
+
 import numpy as np
 import pandas as pd
 import pytest
 
-import inspect
-
 from tests.twotower.helpers import CUT, DAY, interactions, item_table, users
-from tfgnn_gfm.twotower.config import EvaluateConfig, TwoTowerConfig
 from tfgnn_gfm.timesplit import TimeSplit, validation_view
-from tfgnn_gfm.twotower.examples import (build_example_history, build_history,
-                                         build_training_data,
-                                         interaction_factors)
+from tfgnn_gfm.twotower.config import EvaluateConfig, TwoTowerConfig
+from tfgnn_gfm.twotower.examples import (
+  build_example_history,
+  build_history,
+  build_training_data,
+  interaction_factors,
+)
 from tfgnn_gfm.twotower.holdout import build_holdout
 
 SPLIT = TimeSplit(CUT, train_days=90, holdout_days=14)
@@ -47,9 +50,11 @@ def test_examples_histories_and_weights():
   assert (u.history[u.rows_of(["u2"])[0]] == -1).all()
   # Sampling probability: share of examples per item.
   assert ex.sampling_probability.sum() == pytest.approx(1.0)
-  assert ex.sampling_probability[items.rows_of(["p0"])[0]] == pytest.approx(1 / 6)
+  p0 = items.rows_of(["p0"])[0]
+  assert ex.sampling_probability[p0] == pytest.approx(1 / 6)
   # One example per event without de-duplication.
-  assert len(_train(interactions(_base_rows()), dedupe_pairs=False).examples) == 7
+  kept = _train(interactions(_base_rows()), dedupe_pairs=False)
+  assert len(kept.examples) == 7
 
 
 def test_nothing_at_or_after_the_cut_reaches_training():
@@ -62,7 +67,8 @@ def test_nothing_at_or_after_the_cut_reaches_training():
   ]
   data = _train(interactions(later))
   ex = data.examples
-  assert (ex.timestamp < CUT).all() and (ex.timestamp >= SPLIT.train_start).all()
+  assert (ex.timestamp < CUT).all()
+  assert (ex.timestamp >= SPLIT.train_start).all()
   for name in ("user", "item", "weight", "timestamp"):
     np.testing.assert_array_equal(getattr(ex, name), getattr(base.examples,
                                                              name))
@@ -162,7 +168,7 @@ def test_no_users_table_and_one_item_type():
   """MovieLens-like data: no users table, a single item type, no parents."""
   ids = np.array(["m0", "m1", "m2"], dtype=object)
   items = pd.DataFrame({"item_id": ids, "item_type": ["movie"] * 3})
-  from tfgnn_gfm.twotower.items import item_table_from_arrays  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.twotower.items import item_table_from_arrays
   table = item_table_from_arrays(ids, np.array(["movie"] * 3, dtype=object),
                                  np.eye(3, dtype=np.float32),
                                  np.eye(3, dtype=np.float32), items)
@@ -339,7 +345,7 @@ def test_validation_needs_the_test_cut():
 
 
 def test_recent_popularity_by_hand_and_never_after_the_cut():
-  from tfgnn_gfm.twotower.examples import recent_popularity  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.twotower.examples import recent_popularity
   day = 86_400
   cut = 100 * day
   item = np.array([0, 0, 0, 1, 2, 2, 3])
@@ -353,7 +359,7 @@ def test_recent_popularity_by_hand_and_never_after_the_cut():
 
 
 def test_popularity_days_reaches_the_item_features():
-  from tests.twotower.helpers import CUT, interactions, item_table  # pylint: disable=g-import-not-at-top
+  from tests.twotower.helpers import CUT, interactions, item_table
   frame = interactions([("u0", "p0", 95), ("u1", "p0", 96), ("u1", "p1", 20),
                         ("u2", "p0", 101)])
   items = item_table()

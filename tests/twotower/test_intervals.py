@@ -40,7 +40,10 @@ def test_clusters_are_resampled_together():
   clustered = intervals.bootstrap_mean(tripled, users, num_resamples=2000,
                                        seed=0)
   naive = intervals.bootstrap_mean(tripled, num_resamples=2000, seed=0)
-  width = lambda o: o["high"] - o["low"]
+
+  def width(o):
+    return o["high"] - o["low"]
+
   assert clustered["clusters"] == 400
   assert width(clustered) == pytest.approx(width(once), rel=0.1)
   assert width(naive) < 0.7 * width(clustered)

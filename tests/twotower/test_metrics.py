@@ -1,16 +1,19 @@
 """Ranking metrics and the protocol against hand-computed cases."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tfgnn_gfm import ranking
 from tfgnn_gfm.twotower import metrics
 from tfgnn_gfm.twotower.baselines import Scorer
-from tfgnn_gfm.twotower.protocol import ALL_TYPES, aggregate_runs, evaluate_scorer
 from tfgnn_gfm.twotower.holdout import Holdout
 from tfgnn_gfm.twotower.items import item_table_from_arrays
-
-import pandas as pd
+from tfgnn_gfm.twotower.protocol import (
+  ALL_TYPES,
+  aggregate_runs,
+  evaluate_scorer,
+)
 
 INF = np.inf
 
@@ -47,8 +50,10 @@ def test_hit_rate_mrr_and_coverage_by_hand():
   np.testing.assert_array_equal(metrics.hits_at_k(hits, 1), [0, 0, 0])
   np.testing.assert_array_equal(metrics.hits_at_k(hits, 2), [0, 1, 0])
   np.testing.assert_array_equal(metrics.hits_at_k(hits, 3), [1, 1, 0])
-  np.testing.assert_allclose(metrics.reciprocal_rank(hits), [1 / 3, 1 / 2, 1 / 5])
-  np.testing.assert_allclose(metrics.reciprocal_rank(hits, 4), [1 / 3, 1 / 2, 0])
+  np.testing.assert_allclose(metrics.reciprocal_rank(hits),
+                             [1 / 3, 1 / 2, 1 / 5])
+  np.testing.assert_allclose(metrics.reciprocal_rank(hits, 4),
+                             [1 / 3, 1 / 2, 0])
   assert metrics.hit_rate(scores, rows, cols, 2) == pytest.approx(1 / 3)
   # Top-1 lists hold items 4, 0, 1: 3 of 5; top-2 add 3: 4 of 5.
   assert metrics.coverage(top, 1, 5) == pytest.approx(3 / 5)
@@ -160,7 +165,8 @@ def test_protocol_is_independent_of_the_chunk_size():
     top = cols[np.argsort(-s, kind="stable")[:5]]
     targets = holdout.item[holdout.user == u]
     hr.append(np.isin(top, targets).any())
-  assert one["b"]["all_items"]["all_users"]["hr@5"] == pytest.approx(np.mean(hr))
+  got = one["b"]["all_items"]["all_users"]["hr@5"]
+  assert got == pytest.approx(np.mean(hr))
 
 
 def test_aggregate_runs_mean_std_and_values():
@@ -175,9 +181,9 @@ def test_aggregate_runs_mean_std_and_values():
 
 
 def test_popularity_and_knn_scorers_by_hand():
-  from tfgnn_gfm.twotower.baselines import knn_scorer, popularity_scorer  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.twotower.examples import TrainingExamples  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.twotower.users import UserTable  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.twotower.baselines import knn_scorer, popularity_scorer
+  from tfgnn_gfm.twotower.examples import TrainingExamples
+  from tfgnn_gfm.twotower.users import UserTable
   examples = TrainingExamples(user=np.array([0, 0, 1]),
                               item=np.array([2, 1, 2]),
                               weight=np.ones(3, np.float32),
@@ -227,8 +233,8 @@ def test_fast_rank_and_mask_equal_the_top_k_lists(integer):
   assert ((rank >= 0) == has).all()
   for k in (1, 5, 10):
     if not integer:
-      np.testing.assert_array_equal(ranking.hits_at(rank[has], k), metrics.hits_at_k(
-          hits, k)[has])
+      np.testing.assert_array_equal(ranking.hits_at(rank[has], k),
+                                    metrics.hits_at_k(hits, k)[has])
       np.testing.assert_allclose(ranking.reciprocal_ranks(rank[has], k),
                                  metrics.reciprocal_rank(hits, k)[has])
     mask = metrics.top_k_mask(scores, k)

@@ -7,15 +7,15 @@ import pandas as pd
 import pytest
 import scipy.sparse
 
+from tests.synthetic import write_synthetic_dataset
+from tests.twotower.test_stage import write_embeddings
 from tfgnn_gfm.artifacts import EvaluationDir
 from tfgnn_gfm.cli import main
-from tfgnn_gfm.twotower import peers
 from tfgnn_gfm.timesplit import TimeSplit
+from tfgnn_gfm.twotower import peers
 from tfgnn_gfm.twotower.examples import TrainingData, TrainingExamples
 from tfgnn_gfm.twotower.items import item_table_from_arrays
 from tfgnn_gfm.twotower.users import UserTable
-from tests.synthetic import write_synthetic_dataset
-from tests.twotower.test_stage import write_embeddings
 
 # Items A, B, C sit at rows 1, 2 and 4 of a 5-row catalog (rows 0 and 3 have
 # no training interaction). Training users: u0 {A, B}, u1 {A, B, C},
@@ -228,8 +228,8 @@ def test_ease_through_the_protocol_dense_or_sparse_users(dense_values,
   """evaluate_scorer on EASE, with dense and with sparse (CSR) user vectors:
   u5 (history {A}) scores B 6/11 first; u6 (history {B}) scores A and C 1/2
   each, so its target C ranks second (ties: lower row first)."""
-  from tfgnn_gfm.twotower.protocol import evaluate_scorer  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.twotower.holdout import Holdout  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.twotower.holdout import Holdout
+  from tfgnn_gfm.twotower.protocol import evaluate_scorer
   monkeypatch.setattr(peers, "_DENSE_USER_VALUES", dense_values)
   data = _data(TRAIN, HISTORY, 5)
   scorer = peers.ease_scorer(data, np.array([5, 6]), lam=1.0)
@@ -254,7 +254,7 @@ def test_ease_through_the_protocol_dense_or_sparse_users(dense_values,
     ("als_regularization", -1.0, "als_regularization must be >= 0"),
 ])
 def test_peer_flags_are_validated(field, value, message):
-  from tfgnn_gfm.twotower.config import EvaluateConfig  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.twotower.config import EvaluateConfig
   EvaluateConfig().validate()
   with pytest.raises(ValueError, match=message):
     EvaluateConfig(**{field: value}).validate()

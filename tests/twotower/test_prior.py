@@ -8,8 +8,12 @@ import pandas as pd
 from tests.twotower.helpers import CUT, interactions, item_table, users
 from tfgnn_gfm.timesplit import SECONDS_PER_DAY, TimeSplit
 from tfgnn_gfm.twotower.config import TwoTowerConfig
-from tfgnn_gfm.twotower.prior import (choose_popularity_weight, inner_split,
-                                      log_popularity, popularity_offset)
+from tfgnn_gfm.twotower.prior import (
+  choose_popularity_weight,
+  inner_split,
+  log_popularity,
+  popularity_offset,
+)
 
 CONFIG = TwoTowerConfig(tower_units=(16, 8), categorical_dim=4,
                         id_embedding_dim=8, batch_size=8, epochs=2,
@@ -78,8 +82,7 @@ def test_choice_is_a_candidate_measured_inside_the_window_only():
 
 
 def test_compare_models_chooses_each_kind_once_for_every_seed(monkeypatch):
-  from tfgnn_gfm.twotower import comparison
-  from tfgnn_gfm.twotower import train
+  from tfgnn_gfm.twotower import comparison, train
   from tfgnn_gfm.twotower.config import EvaluateConfig
   calls = []
   real = train.train_two_tower

@@ -6,7 +6,7 @@ from tfgnn_gfm.twotower import report
 
 
 def _leaf(values):
-  import numpy as np  # pylint: disable=g-import-not-at-top
+  import numpy as np
   return {"mean": float(np.mean(values)), "std": float(np.std(values)),
           "values": list(values)}
 
@@ -15,7 +15,8 @@ def _models(hgnn, spec, pop):
   def entry(values, seeded):
     return {"seeded": seeded, "metrics": {"podcast": {"all_items": {
         "all_users": {"users": 10, "hr@10": _leaf(values)}}}}}
-  return {"popularity": entry(pop, False), "2t_type_specific": entry(spec, True),
+  return {"popularity": entry(pop, False),
+          "2t_type_specific": entry(spec, True),
           "2t_hgnn": entry(hgnn, True)}
 
 

@@ -5,14 +5,14 @@ import json
 import numpy as np
 import pytest
 
-from tfgnn_gfm.artifacts import EvaluationDir
+from tests.twotower import helpers
 from tfgnn_gfm import timesplit
+from tfgnn_gfm.artifacts import EvaluationDir
 from tfgnn_gfm.cli import main
 from tfgnn_gfm.twotower import rolling
 from tfgnn_gfm.twotower.comparison import Comparison
 from tfgnn_gfm.twotower.examples import build_training_data
 from tfgnn_gfm.twotower.holdout import build_holdout
-from tests.twotower import helpers
 
 DAY = helpers.DAY
 
@@ -131,8 +131,8 @@ def test_every_window_trains_strictly_before_its_holdout():
 
 
 def test_evaluate_with_cuts_pools_windows_with_intervals(tmp_path):
-  from tests.synthetic import write_synthetic_dataset  # pylint: disable=g-import-not-at-top
-  from tests.twotower.test_stage import write_embeddings  # pylint: disable=g-import-not-at-top
+  from tests.synthetic import write_synthetic_dataset
+  from tests.twotower.test_stage import write_embeddings
   platform = write_synthetic_dataset(
       tmp_path / "data", num_users=160, num_podcasts=30, num_audiobooks=20,
       cold_item_fraction=0.15, seed=3)
@@ -152,8 +152,11 @@ def test_evaluate_with_cuts_pools_windows_with_intervals(tmp_path):
     assert main(args[:-1] + [str(c), "--out", str(out)]) == 0
     singles.append(json.loads(EvaluationDir(out).results_path.read_text()))
   # Pooled = user-weighted mean of the windows.
-  leaf = lambda r: r["models"]["popularity"]["metrics"]["all_types"][
-      "all_items"]["all_users"]
+
+  def leaf(r):
+    return r["models"]["popularity"]["metrics"]["all_types"][
+        "all_items"]["all_users"]
+
   n = [leaf(r)["users"] for r in singles]
   hr = [leaf(r)["hr@10"]["mean"] for r in singles]
   assert leaf(two)["users"] == sum(n)

@@ -10,8 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tfgnn_gfm.artifacts import (EmbeddingsDir, EvaluationDir, TwoTowerDir,
-                                 atomic_directory, write_manifest)
+from tests.synthetic import write_synthetic_dataset
+from tfgnn_gfm.artifacts import (
+  EmbeddingsDir,
+  EvaluationDir,
+  TwoTowerDir,
+  atomic_directory,
+  write_manifest,
+)
 from tfgnn_gfm.cli import main
 from tfgnn_gfm.data import write_dataset
 from tfgnn_gfm.timesplit import TimeSplit
@@ -19,7 +25,6 @@ from tfgnn_gfm.twotower.holdout import build_holdout
 from tfgnn_gfm.twotower.items import load_item_table
 from tfgnn_gfm.twotower.towers import load_tower
 from tfgnn_gfm.twotower.train import predict_in_batches
-from tests.synthetic import write_synthetic_dataset
 
 SMALL = ["--tower-units", "32,16", "--categorical-dim", "4",
          "--id-embedding-dim", "16", "--epochs", "2", "--batch-size", "64",
@@ -177,7 +182,7 @@ def test_evaluate_refuses_embeddings_that_saw_the_holdout(run, tmp_path):
 
 def test_evaluation_targets_are_after_the_cut(run):
   root, platform = run
-  from tfgnn_gfm.data import read_dataset  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.data import read_dataset
   ds = read_dataset(root / "data")
   split = TimeSplit(platform.cut_timestamp, 90, 14)
   items = load_item_table(root / "emb", ds.items.frame,

@@ -7,18 +7,27 @@ import pytest
 import tensorflow as tf
 
 from tests.twotower.helpers import CUT, interactions, item_table, users
-from tfgnn_gfm.twotower.config import TwoTowerConfig
 from tfgnn_gfm.timesplit import TimeSplit
+from tfgnn_gfm.twotower.baselines import knn_scorer
+from tfgnn_gfm.twotower.config import TwoTowerConfig
 from tfgnn_gfm.twotower.examples import build_training_data
 from tfgnn_gfm.twotower.model import TwoTowerModel
-from tfgnn_gfm.twotower.baselines import knn_scorer
-from tfgnn_gfm.twotower.towers import (ItemTypeTable, ItemVectorTable,
-                                       MaskedEmbedding, TextMatch, TowerMLP,
-                                       TypedMeanPooling, load_tower,
-                                       save_tower)
 from tfgnn_gfm.twotower.prior import log_popularity
-from tfgnn_gfm.twotower.train import (build_towers, predict_in_batches,
-                                     train_two_tower)
+from tfgnn_gfm.twotower.towers import (
+  ItemTypeTable,
+  ItemVectorTable,
+  MaskedEmbedding,
+  TextMatch,
+  TowerMLP,
+  TypedMeanPooling,
+  load_tower,
+  save_tower,
+)
+from tfgnn_gfm.twotower.train import (
+  build_towers,
+  predict_in_batches,
+  train_two_tower,
+)
 
 CONFIG = TwoTowerConfig(tower_units=(16, 8), categorical_dim=4,
                         id_embedding_dim=8, batch_size=8, epochs=2,
@@ -137,7 +146,7 @@ def test_leave_one_out_removes_the_positive_from_the_history(data):
   model = _model(data)
   ex = data.examples
   users, items = tf.constant(ex.user[:8]), tf.constant(ex.item[:8])
-  user_features, _ = model._features(users, items)  # pylint: disable=protected-access
+  user_features, _ = model._features(users, items)
   history = user_features["history"].numpy()
   assert not (history == ex.item[:8, None]).any()
   original = data.users.history[ex.user[:8]]
@@ -148,8 +157,8 @@ def test_vector_dropout_only_in_training(data):
   model = _model(data, vector_dropout=0.999)
   ex = data.examples
   users, items = tf.constant(ex.user), tf.constant(ex.item)
-  _, train = model._features(users, items, training=True)  # pylint: disable=protected-access
-  _, infer = model._features(users, items, training=False)  # pylint: disable=protected-access
+  _, train = model._features(users, items, training=True)
+  _, infer = model._features(users, items, training=False)
   assert float(tf.reduce_sum(train["vector_known"])) == 0.0
   assert float(tf.reduce_sum(tf.abs(train["hgnn"]))) == 0.0
   assert float(tf.reduce_sum(infer["vector_known"])) > 0
@@ -171,13 +180,13 @@ def test_example_histories_replace_the_window_history(data):
   model = _model(data, example_history=ex.history)
   pick = np.arange(8)
   users, items = tf.constant(ex.user[pick]), tf.constant(ex.item[pick])
-  with_examples, _ = model._features(  # pylint: disable=protected-access
+  with_examples, _ = model._features(
       users, items, examples=tf.constant(pick))
   expected = np.where(ex.history[pick] == ex.item[pick, None], -1,
                       ex.history[pick])  # Leave-one-out still applies.
   np.testing.assert_array_equal(with_examples["history"], expected)
   # Without example indices (or without the table): the window history.
-  window, _ = model._features(users, items)  # pylint: disable=protected-access
+  window, _ = model._features(users, items)
   np.testing.assert_array_equal(
       window["history"], np.where(data.users.history[ex.user[pick]] ==
                                   ex.item[pick, None], -1,
@@ -191,10 +200,10 @@ def test_item_ids_next_to_hgnn_share_one_table_and_reach_both_towers(data):
   embedding and the embedding of a user whose history holds it."""
   config = dataclasses.replace(CONFIG, item_ids=True)
   user_tower, item_tower = build_towers(data, config, use_hgnn=True)
-  item_tables = [l for l in item_tower.layers
-                 if isinstance(l, ItemVectorTable)]
-  user_tables = [l for l in user_tower.layers
-                 if isinstance(l, ItemVectorTable)]
+  item_tables = [layer for layer in item_tower.layers
+                 if isinstance(layer, ItemVectorTable)]
+  user_tables = [layer for layer in user_tower.layers
+                 if isinstance(layer, ItemVectorTable)]
   assert len(item_tables) == 1 and item_tables[0].learned
   assert any(t is item_tables[0] for t in user_tables)
   assert any(not t.learned for t in user_tables)  # the HGNN vectors

@@ -1,4 +1,3 @@
 """The ``gfm`` command-line interface."""
 
-from tfgnn_gfm.cli.gfm import build_parser
-from tfgnn_gfm.cli.gfm import main
+from tfgnn_gfm.cli.gfm import build_parser, main

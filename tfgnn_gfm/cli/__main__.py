@@ -1,4 +1,4 @@
-"""``python -m tfgnn_gfm.cli``: the ``gfm`` command without its console script."""
+"""``python -m tfgnn_gfm.cli``: ``gfm`` without its console script."""
 
 import sys
 

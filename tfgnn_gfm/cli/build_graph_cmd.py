@@ -44,5 +44,5 @@ def run(args: argparse.Namespace) -> int:
   Returns:
     The exit code (0).
   """
-  from beam import build_graph  # pylint: disable=g-import-not-at-top
+  from beam import build_graph
   return build_graph.run(args)

@@ -68,11 +68,13 @@ def _stage_config(cls, path, preset=None, **forced):
 
 def run(args: argparse.Namespace) -> int:
   """Runs each stage in order and prints what it wrote."""
-  # pylint: disable=g-import-not-at-top
   from tfgnn_gfm.artifacts import RunLayout
   from tfgnn_gfm.config import config_to_dict
-  from tfgnn_gfm.data.validate import (ValidateConfig, format_summary,
-                                       validate_dataset)
+  from tfgnn_gfm.data.validate import (
+    ValidateConfig,
+    format_summary,
+    validate_dataset,
+  )
   from tfgnn_gfm.data.writer import write_dataset
   from tfgnn_gfm.graph.config import GraphBuildConfig
   from tfgnn_gfm.hgnn.config import EmbedConfig, PretrainConfig
@@ -113,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
   print(format_summary(summary))
 
   banner(3, f"build-graph (Apache Beam, DirectRunner) -> {layout.graph.root}")
-  from beam.build_graph import build_graph, format_summary as graph_summary
+  from beam.build_graph import build_graph
+  from beam.build_graph import format_summary as graph_summary
   graph = build_graph(layout.data.root, layout.graph.root,
                       _stage_config(GraphBuildConfig, args.config))
   print(graph_summary(graph))
@@ -179,7 +182,7 @@ _STAGE_NAMES = ("synth", "validate", "build-graph", "pretrain", "embed",
 def _demo_user(platform):
   """A warm user (most interactions before the cut) and its recent items,
   most recent first."""
-  import pandas as pd  # pylint: disable=g-import-not-at-top
+  import pandas as pd
   interactions = platform.interactions
   times = interactions["timestamp"]
   if not pd.api.types.is_numeric_dtype(times):
@@ -197,10 +200,12 @@ def _demo_user(platform):
 
 def _start_server(layout, port):
   """gfm serve in-process (a background thread) over the run's export."""
-  # pylint: disable=g-import-not-at-top
   from tfgnn_gfm.export import config as export_config
-  from tfgnn_gfm.serving import (BackgroundServer, ModelServer,
-                                 load_model_server_config)
+  from tfgnn_gfm.serving import (
+    BackgroundServer,
+    ModelServer,
+    load_model_server_config,
+  )
   config = load_model_server_config(layout.exports.models_config_path)
   server = BackgroundServer(ModelServer(config, host="127.0.0.1", port=port,
                                         poll_wait_seconds=1.0)).start()
@@ -212,8 +217,7 @@ def _start_server(layout, port):
 
 
 def _query(url, platform):
-  """The REST tour (tfgnn_gfm.serving.walkthrough, in serving/tour.py), printed as it goes."""
-  # pylint: disable=g-import-not-at-top
+  """The REST tour (``tfgnn_gfm.serving.walkthrough``), printed as it goes."""
   from tfgnn_gfm.export import config as export_config
   from tfgnn_gfm.serving.tour import walkthrough
   user_id, user, recent = _demo_user(platform)

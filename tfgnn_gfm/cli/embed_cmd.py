@@ -58,7 +58,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
   """Embeds and prints the counts."""
-  from tfgnn_gfm.hgnn.stage import embed  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.hgnn.stage import embed
   counts = embed(args.graph, args.model, args.out,
                  config_from_args(EmbedConfig, args),
                  beam_args=args.beam_args)

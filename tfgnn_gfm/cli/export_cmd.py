@@ -30,8 +30,8 @@ Signatures of the retrieval models (inputs are batched; row or columnar):
 Ids are resolved inside the graph: unknown recent item ids are ignored and
 counted; an unknown item_id of similar_items/embed_items is a 400 naming it.
 ScaNN's recall@10 against brute force is measured and written to the
-manifest (BASE/manifest.json and each version's manifest.json); BASE/models.config
-serves all three models with `gfm serve --model-config-file`.
+manifest (BASE/manifest.json and each version's manifest.json);
+BASE/models.config serves all three models with `gfm serve --model-config-file`.
 
 example: gfm export out/two_tower --out out/exports
 """
@@ -54,7 +54,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
   """Exports and prints the version, the recall and the paths."""
-  from tfgnn_gfm.export.stage import export  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.export.stage import export
   config = config_from_args(ExportConfig, args)
   manifest = export(args.two_tower, args.out, config)
   print(f"export: version {manifest['version']} of "

@@ -1,9 +1,10 @@
 """The ``gfm`` command: one subcommand per pipeline stage.
 
 Each subcommand lives in its own module under ``tfgnn_gfm.cli`` and exposes
-``add_parser(subparsers)``, which registers the subcommand with its help and sets
-``func`` to the function that runs it. Command modules import heavy libraries
-(TensorFlow, Beam) only inside that function, so ``gfm --help`` stays fast.
+``add_parser(subparsers)``, which registers the subcommand with its help and
+sets ``func`` to the function that runs it. Command modules import heavy
+libraries (TensorFlow, Beam) only inside that function, so ``gfm --help``
+stays fast.
 """
 
 from __future__ import annotations

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from tfgnn_gfm.config import (add_config_arguments, config_from_args,
-                              config_to_dict)
+from tfgnn_gfm.config import (
+  add_config_arguments,
+  config_from_args,
+  config_to_dict,
+)
 from tfgnn_gfm.importers.movielens import MovieLensImportConfig
 
 _DESCRIPTION = """\
@@ -47,8 +50,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_movielens(args: argparse.Namespace) -> int:
   """Imports the folder and prints counts."""
-  from tfgnn_gfm.data.writer import write_dataset  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.importers.movielens import import_movielens, movielens_layout  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.data.writer import write_dataset
+  from tfgnn_gfm.importers.movielens import import_movielens, movielens_layout
   config = config_from_args(MovieLensImportConfig, args)
   try:
     source_layout, files = movielens_layout(args.src)

@@ -75,7 +75,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
   """Trains, evaluates and prints the per-edge-set report."""
-  from tfgnn_gfm.hgnn.stage import pretrain  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.hgnn.stage import pretrain
   config = config_from_args(PretrainConfig, args)
   metrics = pretrain(args.graph, args.out, config, beam_args=args.beam_args)
   print(format_report(metrics))

@@ -71,7 +71,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _model_config(config: ServeConfig):
-  from tfgnn_gfm.serving import model_config  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.serving import model_config
   if config.model_config_file:
     return model_config.load_model_server_config(config.model_config_file)
   if not config.model_base_path:
@@ -84,7 +84,7 @@ def _model_config(config: ServeConfig):
 def _monitoring_path(config: ServeConfig) -> str | None:
   if not config.monitoring_config_file:
     return None
-  from tfgnn_gfm.serving import monitoring_config  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.serving import monitoring_config
   return monitoring_config.load_monitoring_config(
       config.monitoring_config_file)
 
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger(__name__).warning(
         "--port %d ignored: gfm serve implements the REST API only (no gRPC)",
         config.port)
-  from tfgnn_gfm.serving.server import ModelServer, run_server  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.serving.server import ModelServer, run_server
   server = ModelServer(
       server_config, host=config.rest_api_host, port=config.rest_api_port,
       poll_wait_seconds=config.file_system_poll_wait_seconds,

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import time
 
-from tfgnn_gfm.config import (add_config_arguments, config_from_args,
-                              config_to_dict)
+from tfgnn_gfm.config import (
+  add_config_arguments,
+  config_from_args,
+  config_to_dict,
+)
 from tfgnn_gfm.synth.generator import SynthConfig
 
 _HELP = "generate synthetic catalog, users and listening logs"
@@ -36,8 +39,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
   """Generates and writes the dataset; prints counts and timing."""
-  from tfgnn_gfm.data.writer import write_dataset  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.synth.generator import generate  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.data.writer import write_dataset
+  from tfgnn_gfm.synth.generator import generate
   config = config_from_args(SynthConfig, args)
   start = time.perf_counter()
   platform = generate(config)

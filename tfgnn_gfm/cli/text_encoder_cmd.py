@@ -81,7 +81,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_build(args: argparse.Namespace) -> int:
   """Builds the built-in encoder (or checks another one); prints its path."""
-  # pylint: disable=import-outside-toplevel
   from tfgnn_gfm.text import encoder
   config = config_from_args(TextEncoderConfig, args)
   start = time.perf_counter()
@@ -134,8 +133,8 @@ def _read_texts(source: str, fmt: str) -> list[str]:
 
 def run_encode(args: argparse.Namespace) -> int:
   """Embeds the input texts and writes them with numpy.save."""
-  # pylint: disable=import-outside-toplevel
   import numpy as np
+
   from tfgnn_gfm.text import encoder
   config = config_from_args(TextEncoderConfig, args)
   texts = _read_texts(args.input, args.format)

@@ -51,7 +51,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
   """Trains and prints the training figures."""
-  from tfgnn_gfm.twotower.stage import train_2t  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.twotower.stage import train_2t
   config = config_from_args(TwoTowerConfig, args)
   metrics = train_2t(args.data, args.embeddings, args.out, config)
   print(f"train-2t: {json.dumps(metrics)}")

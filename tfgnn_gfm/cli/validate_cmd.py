@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 
 from tfgnn_gfm.config import add_config_arguments, config_from_args
+from tfgnn_gfm.data.reader import DEAD_LETTER_REASONS
 from tfgnn_gfm.data.validate import ValidateConfig
 
 _DESCRIPTION = """\
@@ -15,14 +17,19 @@ the data contract in schemas/. Bad rows never stop the run: each goes to
 OUT/dead_letter.jsonl with the row, its line number and the reason; the summary
 (OUT/summary.json, printed) counts good rows and bad rows per reason.
 
-Reasons: empty_file, bad_encoding, malformed_row, missing_column,
-missing_value, wrong_type, bad_timestamp, duplicate_id, unknown_item,
-unknown_parent.
+{reasons}
 
-Exit codes: 0 ok, 2 unreadable input, 3 too many bad rows (--max-bad-fraction).
+A file that cannot be read at all (not gzip although named .gz, a corrupt
+gzip stream, UTF-16, a bad CSV header, an unreadable Parquet file) stops the
+run with one line naming it.
+
+Exit codes: 0 ok, 2 unreadable input, 3 too many bad rows (--max-bad-fraction)
+or no interaction rows.
 
 example: gfm validate data/synth --out out/validation
-"""
+""".format(reasons=textwrap.fill(
+    "Reasons (schemas/README.md explains each): "
+    + ", ".join(DEAD_LETTER_REASONS) + ".", 79))
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -41,7 +48,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
   """Validates and prints the summary."""
-  from tfgnn_gfm.data.validate import TooManyBadRowsError, format_summary, validate_dataset  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.data.validate import (
+    TooManyBadRowsError,
+    format_summary,
+    validate_dataset,
+  )
   config = config_from_args(ValidateConfig, args)
   try:
     _, summary = validate_dataset(args.data, args.out, config)

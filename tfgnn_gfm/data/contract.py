@@ -29,6 +29,7 @@ class FieldSpec:
     default: value used when an optional column is absent or a value is empty.
     description: what the column means.
     minimum: the smallest valid value of a number (None: any).
+    max_length: the most characters of a string (None: any).
   """
 
   name: str
@@ -37,6 +38,7 @@ class FieldSpec:
   default: Any = None
   description: str = ""
   minimum: float | None = None
+  max_length: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +76,8 @@ def _parse(raw: dict[str, Any]) -> TableSpec:
         name=f["name"], type=f["type"],
         required=bool(constraints.get("required", False)),
         default=f.get("default"), description=f.get("description", ""),
-        minimum=constraints.get("minimum")))
+        minimum=constraints.get("minimum"),
+        max_length=constraints.get("maxLength")))
   foreign = tuple((fk["fields"][0], fk["reference"]["resource"],
                    fk["reference"]["fields"][0])
                   for fk in raw.get("foreignKeys", []))

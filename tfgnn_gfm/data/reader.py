@@ -1,4 +1,4 @@
-"""Reads contract tables (CSV, JSON Lines, Parquet; gzip too) into validated frames.
+"""Reads contract tables (CSV, JSON Lines, Parquet; gzip too) into valid frames.
 
 Bad rows never crash a run and are never dropped silently: each one becomes a
 dead letter with the row, its line number and a reason, and the summary counts
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import gzip
 import io
 import json
 import logging
@@ -31,6 +30,7 @@ import pyarrow.compute as pc
 from tfgnn_gfm.data.contract import TableSpec, table_spec
 
 _LOG = logging.getLogger(__name__)
+_GZIP_MAGIC = b"\x1f\x8b"
 
 # Every reason a row can be rejected for, in the order checks run.
 DEAD_LETTER_REASONS = (
@@ -41,7 +41,8 @@ DEAD_LETTER_REASONS = (
     "missing_column",  # the file lacks a required column (all rows rejected)
     "missing_value",   # a required value is empty
     "wrong_type",      # a value of the wrong type (number, list, ...)
-    "out_of_range",    # a number below its minimum (a negative weight)
+    "out_of_range",    # a number below its minimum (a negative weight), or a
+                       # text over its maximum length (a 300-character type)
     "bad_timestamp",   # not ISO-8601 nor epoch seconds, or outside the range
     "duplicate_id",    # a repeated primary key (the first row is kept)
     "unknown_item",    # an interaction names an item not in the items table
@@ -294,12 +295,24 @@ _MAX_QUOTED = 10_000
 
 def _decompress(path: str | pathlib.PurePath, stream: BinaryIO,
                 limit: int | None = None) -> tuple[bytes, str | None, bool]:
-  """A gzip stream's bytes, what damaged it (None when intact), and whether
+  """A gzip stream's bytes, why it ends early (None when whole), and whether
   it was read to its end.
 
-  A truncated or corrupted stream keeps the bytes decompressed before the
-  damage (input is fed in chunks, so little is lost); a file that is not gzip
-  at all is an error. Concatenated gzip members are read one after another.
+  Two kinds of damage are told apart, because deflate only reveals changed
+  bytes at the member's checksum (bit flips decompress to wrong rows that
+  look fine until then):
+
+  * **corrupt** (the deflate data or a checksum fails): no row of the file
+    can be trusted, so the file is refused as a whole (``DataContractError``,
+    a one-line error with exit 2);
+  * **truncated** (the stream stops before its end, without a failed
+    check): the bytes decompressed before the cut are kept (input is fed in
+    chunks, so little is lost) and the damage is returned.
+
+  Concatenated gzip members are read one after another; zero padding after
+  the last member is allowed (as gzip allows), other bytes after it are
+  ignored with a warning (as ``gzip -d`` does: the members before them
+  passed their checksums).
 
   Args:
     path: the file's name, for messages.
@@ -307,10 +320,11 @@ def _decompress(path: str | pathlib.PurePath, stream: BinaryIO,
     limit: stop once this many bytes are decompressed (None: read all).
 
   Raises:
-    DataContractError: the stream does not start with the gzip magic bytes.
+    DataContractError: the stream does not start with the gzip magic bytes,
+      or is corrupt.
   """
   pending = stream.read(_GZIP_CHUNK)
-  if pending[:2] != b"\x1f\x8b":
+  if pending[:2] != _GZIP_MAGIC:
     raise DataContractError(
         f"{path}: not a gzip file (it does not start with the gzip magic "
         "bytes); name it without .gz if it is not compressed")
@@ -326,13 +340,22 @@ def _decompress(path: str | pathlib.PurePath, stream: BinaryIO,
       if not pending.strip(b"\x00"):
         pending = b""  # Zero padding after the last member, as gzip allows.
         continue
+      if pending[:2] != _GZIP_MAGIC and (len(pending) >= 2 or
+                                         pending != _GZIP_MAGIC[:1]):
+        ignored = len(pending) + len(stream.read())
+        _LOG.warning("%s: %d bytes after the end of the gzip stream are "
+                     "ignored (every member before them passed its "
+                     "checksum)", path, ignored)
+        return b"".join(chunks), None, True
       member = zlib.decompressobj(wbits=31)
     try:
       piece = member.decompress(pending, 0 if limit is None else limit - size)
     except zlib.error as e:
-      return b"".join(chunks), (
-          f"the gzip stream is corrupt after {size:,} decompressed bytes "
-          f"({e})"), True
+      raise DataContractError(
+          f"{path}: the gzip stream is corrupt after {size:,} decompressed "
+          f"bytes ({e}); deflate shows such damage only at the checksum, so "
+          "no row of this file can be trusted: restore or re-create the "
+          "file") from None
     chunks.append(piece)
     size += len(piece)
     pending = member.unused_data if member.eof else member.unconsumed_tail
@@ -388,12 +411,23 @@ def _read_text(path: pathlib.Path, compressed: bool
   return (*_decode(path, data), damage)
 
 
-def _damage_letter(table: str, path: pathlib.Path, line: int, damage: str,
-                   rest: str) -> dict[str, Any]:
-  """The dead letter standing for the unreadable end of a damaged file."""
-  return _dead_letter(table, path, line, "damaged_file",
-                      f"{path.name}: {damage}; the rows before line {line} "
-                      "are kept", {"text": rest[:_MAX_QUOTED]})
+def _damage_letters(table: str, path: pathlib.Path, line: int, damage: str,
+                    rest: str) -> list[dict[str, Any]]:
+  """The dead letter for the cut-off record of a truncated file, if any.
+
+  A truncated stream that stops inside a record loses that record: one
+  ``damaged_file`` letter holds its text and counts as its row. A stream
+  cut at a record boundary (a missing gzip trailer, say) loses no record
+  that can be seen: no letter (good + dead stays equal to the rows read),
+  a warning instead.
+  """
+  if not rest.strip("\r\n"):
+    _LOG.warning("%s: %s at the end of line %d; every row before it is "
+                 "kept and none was cut", path.name, damage, line - 1)
+    return []
+  return [_dead_letter(table, path, line, "damaged_file",
+                       f"{path.name}: {damage}; the rows before line {line} "
+                       "are kept", {"text": rest[:_MAX_QUOTED]})]
 
 
 class _Lines:
@@ -530,7 +564,7 @@ def _raw_csv(path, compressed, table):
     rows.append(record)
     numbers.append(start)
   if damage is not None:
-    dead.append(_damage_letter(table, path, line, damage, rest))
+    dead.extend(_damage_letters(table, path, line, damage, rest))
   frame = pd.DataFrame(rows, columns=header, dtype=object)
   frame.index = pd.Index(numbers, name=LINE)
   return frame, dead
@@ -581,7 +615,7 @@ def _raw_jsonl(path, compressed, table):
     records.append(record)
     numbers.append(number)
   if damage is not None:
-    dead.append(_damage_letter(table, path, len(physical) + 1, damage, rest))
+    dead.extend(_damage_letters(table, path, len(physical) + 1, damage, rest))
   frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
   frame = frame.astype(object)
   frame.index = pd.Index(numbers, name=LINE)
@@ -603,7 +637,7 @@ def _parquet_schema(path: str | pathlib.PurePath, source: Any) -> pa.Schema:
   Raises:
     DataContractError: no readable footer, or a repeated column name.
   """
-  import pyarrow.parquet as pq  # pylint: disable=import-outside-toplevel
+  import pyarrow.parquet as pq
   try:
     schema = pq.read_schema(source)
   except Exception as e:  # pyarrow raises several error types here.
@@ -629,7 +663,7 @@ def _raw_parquet(path, table):
     DataContractError: the file is not Parquet, repeats a column name, or
       its data pages or a column cannot be read.
   """
-  import pyarrow.parquet as pq  # pylint: disable=import-outside-toplevel
+  import pyarrow.parquet as pq
   _parquet_schema(path, path)
   try:
     arrow = pq.read_table(path)
@@ -684,7 +718,7 @@ def _is_empty(series: pd.Series) -> pd.Series:
 
 
 def _to_string(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-  """Returns (values as str, bad mask): numbers become their text, lists join."""
+  """(values as str, bad mask): numbers become their text, lists join."""
   arrow = _arrow_strings(series)
   if arrow is not None:
     values = pd.Series(pc.utf8_trim_whitespace(arrow).to_numpy(
@@ -901,6 +935,15 @@ def validate_rows(data: TableData, spec: TableSpec) -> None:
             f"{f.name}={_shown(v)} is below the minimum {f.minimum:g}"
             for v in data.frame.loc[mask, f.name]], column=f.name)
         values = values[~low]
+    if f.max_length is not None and len(values):
+      long = values.str.len() > f.max_length
+      if long.any():
+        mask = data.frame.index.isin(values.index[long.to_numpy()])
+        data.reject(pd.Series(mask, index=data.frame.index), "out_of_range", [
+            f"{f.name} has {len(str(v)):,} characters, over the maximum "
+            f"{f.max_length}" for v in data.frame.loc[mask, f.name]],
+            column=f.name)
+        values = values[~long]
     converted[f.name] = values
   # Assemble the typed frame; empty values take the field's default.
   out = data.frame.copy()

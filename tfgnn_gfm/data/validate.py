@@ -11,8 +11,12 @@ import json
 import pathlib
 from typing import Any, ClassVar
 
-from tfgnn_gfm.artifacts import (DatasetDir, ValidationDir, atomic_directory,
-                                 write_manifest)
+from tfgnn_gfm.artifacts import (
+  DatasetDir,
+  ValidationDir,
+  atomic_directory,
+  write_manifest,
+)
 from tfgnn_gfm.config import config_to_dict
 from tfgnn_gfm.data.dataset import Dataset, read_dataset, write_dead_letters
 
@@ -32,6 +36,24 @@ class TooManyBadRowsError(ValueError):
   """Raised when a table's share of bad rows exceeds ``max_bad_fraction``."""
 
 
+def check_node_set_names(dataset: Dataset) -> None:
+  """Refuses item types that ``gfm build-graph`` could not tell apart.
+
+  Each type of a root item (an item without parent) names a node set; two
+  types that map to one name (``Audio Book`` and ``audio_book``) are the
+  same one-line error here as in ``gfm build-graph``.
+
+  Raises:
+    tfgnn_gfm.graph.schema.GraphSchemaError: two types share a name.
+  """
+  from tfgnn_gfm.graph.schema import node_set_names
+  items = dataset.items.frame
+  if not len(items) or "item_type" not in items.columns:
+    return
+  roots = items.loc[items["parent_id"].astype(str) == "", "item_type"]
+  node_set_names(roots.unique().tolist())
+
+
 def validate_dataset(data_dir: str | pathlib.Path, out_dir: str | pathlib.Path,
                      config: ValidateConfig | None = None
                      ) -> tuple[Dataset, dict[str, Any]]:
@@ -47,9 +69,12 @@ def validate_dataset(data_dir: str | pathlib.Path, out_dir: str | pathlib.Path,
 
   Raises:
     TooManyBadRowsError: after writing the output, when a table is mostly bad.
+    tfgnn_gfm.graph.schema.GraphSchemaError: two item types share a node
+      set name (nothing is written).
   """
   config = config or ValidateConfig()
   dataset = read_dataset(data_dir)
+  check_node_set_names(dataset)
   summary = dataset.summary()
   layout = DatasetDir(pathlib.Path(data_dir))
   inputs = {t.table: t.path for t in dataset.tables}
@@ -89,7 +114,7 @@ def format_summary(summary: dict[str, Any]) -> str:
   lines.append(f"events: {events}; users with interactions: "
                f"{summary['users_with_interactions']}")
   if summary["time_range"]:
-    import datetime  # pylint: disable=import-outside-toplevel
+    import datetime
     lo, hi = (datetime.datetime.fromtimestamp(s, datetime.timezone.utc)
               .strftime("%Y-%m-%d") for s in summary["time_range"])
     lines.append(f"time range: {lo} .. {hi}")

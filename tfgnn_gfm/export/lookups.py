@@ -90,16 +90,25 @@ class ItemLookup(tf.Module):
 
 
 def dedupe_and_pack(rows: tf.Tensor, length: int) -> tf.Tensor:
-  """Per row of ``rows`` [B, L]: drops -1 and repeats (keeping the first, i.e.
-  most recent, occurrence), packs the rest to the left and pads/cuts to
-  ``length`` with -1."""
-  valid = rows >= 0
-  same = tf.equal(rows[:, :, tf.newaxis], rows[:, tf.newaxis, :])
-  num = tf.shape(rows)[1]
-  earlier = tf.linalg.band_part(tf.ones([num, num], tf.bool), -1, 0)
-  earlier = tf.logical_and(earlier, tf.logical_not(tf.eye(num, dtype=tf.bool)))
-  repeated = tf.reduce_any(same & earlier[tf.newaxis, :, :], axis=2)
-  keep = valid & tf.logical_not(repeated)
+  """Per row of ``rows`` [B, L]: the first ``length`` distinct valid items.
+
+  Drops -1 and repeats (keeping the first, i.e. most recent, occurrence),
+  packs the rest to the left and pads/cuts to ``length`` with -1. Time and
+  memory are linear in B x L (a hash-based ``tf.unique`` over (row, item)
+  keys, then one stable sort per row), so a request's cost grows with its
+  size and never with its square: a history of 100,000 ids is cheap.
+  """
+  rows = tf.convert_to_tensor(rows)
+  batch, num = tf.shape(rows)[0], tf.shape(rows)[1]
+  # One key per (request row, item): distinct across request rows.
+  keys = (tf.cast(tf.range(batch), tf.int64)[:, tf.newaxis] * (2 ** 32) +
+          tf.cast(rows, tf.int64) + 1)
+  flat = tf.reshape(keys, [-1])
+  distinct, group = tf.unique(flat)
+  position = tf.range(tf.size(flat))
+  first = tf.math.unsorted_segment_min(position, group, tf.size(distinct))
+  is_first = tf.equal(tf.gather(first, group), position)
+  keep = (rows >= 0) & tf.reshape(is_first, tf.shape(rows))
   order = tf.argsort(tf.cast(tf.logical_not(keep), tf.int32), axis=1,
                      stable=True)
   packed = tf.where(tf.gather(keep, order, batch_dims=1),

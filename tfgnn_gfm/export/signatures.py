@@ -3,7 +3,8 @@
 ``RetrievalModule`` (models ``gfm_retrieval`` and ``gfm_retrieval_bf``)::
 
   serving_default  user columns + recent_item_ids + k + item_type
-                   -> item_ids, scores, item_types [B, k]; unknown_recent_items [B]
+                   -> item_ids, scores, item_types [B, k];
+                      unknown_recent_items [B]
   similar_items    item_id + k + item_type -> item_ids, scores, item_types
                    (the item itself left out; an unknown id is an error)
   search           query (free text) + k + item_type -> item_ids, scores,

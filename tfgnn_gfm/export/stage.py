@@ -23,9 +23,14 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from tfgnn_gfm.artifacts import (ArtifactError, ExportDir, TwoTowerDir,
-                                 atomic_directory,
-                                 atomic_write_text, write_manifest)
+from tfgnn_gfm.artifacts import (
+  ArtifactError,
+  ExportDir,
+  TwoTowerDir,
+  atomic_directory,
+  atomic_write_text,
+  write_manifest,
+)
 from tfgnn_gfm.catalog import type_names as catalog_type_names
 from tfgnn_gfm.config import config_to_dict
 from tfgnn_gfm.export import config as cfg
@@ -33,8 +38,11 @@ from tfgnn_gfm.export import topk
 from tfgnn_gfm.export.lookups import ItemLookup, UserFeatureResolver
 from tfgnn_gfm.export.signatures import RetrievalModule, UserTowerModule
 from tfgnn_gfm.serving import warmup
-from tfgnn_gfm.serving.model_config import (ModelConfig, ModelServerConfig,
-                                            model_server_config_text)
+from tfgnn_gfm.serving.model_config import (
+  ModelConfig,
+  ModelServerConfig,
+  model_server_config_text,
+)
 from tfgnn_gfm.serving.servable import signature_input_specs
 from tfgnn_gfm.twotower.prior import offset_index
 
@@ -101,7 +109,7 @@ def read_two_tower(two_tower_dir: str | pathlib.Path,
   Raises:
     ArtifactError: when the directory is not a finished two-tower output.
   """
-  from tfgnn_gfm.twotower.towers import load_tower  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.twotower.towers import load_tower
   layout = TwoTowerDir(pathlib.Path(two_tower_dir))
   layout.read_manifest()  # Raises ArtifactError for an unfinished output.
   for path in (layout.user_tower, layout.item_tower, layout.items_path,
@@ -262,7 +270,7 @@ def build_export(inputs: ExportInputs,
                  min(recall.values()), config.recall_target)
   text_encoder = None
   if inputs.text_encoder:
-    from tfgnn_gfm.text.encoder import load_text_encoder  # pylint: disable=g-import-not-at-top
+    from tfgnn_gfm.text.encoder import load_text_encoder
     text_encoder = load_text_encoder(inputs.text_encoder)
   else:
     raise ValueError("no text encoder for the search signature: pass "

@@ -134,7 +134,7 @@ class ScannIndex(tfrs.layers.factorized_top_k.ScaNN):
             "name": self.name}
 
   def _build_sized_searcher(self, candidates: tf.Tensor):
-    from scann.scann_ops.py import scann_ops  # pylint: disable=g-import-not-at-top
+    from scann.scann_ops.py import scann_ops
     p = self.parameters
     builder = scann_ops.builder(db=candidates, num_neighbors=self._k,
                                 distance_measure="dot_product")
@@ -156,7 +156,7 @@ class ScannIndex(tfrs.layers.factorized_top_k.ScaNN):
   def call(self, queries: tf.Tensor,
            k: int | tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
     """Top-k ``(scores [B, k'], identifiers [B, k'])``, k' <= k."""
-    from scann.scann_ops.py import scann_ops  # pylint: disable=g-import-not-at-top
+    from scann.scann_ops.py import scann_ops
     if self._serialized_searcher is None:
       raise ValueError("call index() before searching")
     state = self._serialized_searcher
@@ -283,7 +283,7 @@ class ScannTopK(tf.Module):
       def search(layer=layer):
         return self._search(layer, queries, k)
 
-      def skip():
+      def skip(scores=scores, rows=rows):
         return scores, rows
 
       t_scores, t_rows = tf.cond(tf.reduce_any(wanted), search, skip)

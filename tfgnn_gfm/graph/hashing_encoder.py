@@ -32,9 +32,10 @@ def build_hashing_encoder(export_dir: str | os.PathLike,
   export_dir = pathlib.Path(export_dir)
   if (export_dir / "saved_model.pb").exists():
     return export_dir
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   import tfgnn_gfm  # noqa: F401  Sets TF_USE_LEGACY_KERAS first.
+  # isort: split
   import tensorflow as tf
+
 
   class HashingEncoder(tf.Module):
     """Hashed bag of words, L2-normalised."""

@@ -72,6 +72,9 @@ class NodeIndex:
     item_node: for each catalog item, the node index of its root, or -1.
     shard: each node's item shard (``stable_shard`` of its id).
     cut: the cut (epoch seconds).
+    error: why the catalog has no node index (two item types on one node
+      set name); the index is then empty, so a pipeline can run to its end
+      and its driver report the error without a worker's traceback.
   """
 
   node_id: np.ndarray
@@ -82,6 +85,16 @@ class NodeIndex:
   item_node: np.ndarray
   shard: np.ndarray
   cut: int
+  error: str | None = None
+
+  @classmethod
+  def empty(cls, num_items: int, cut: int, error: str) -> "NodeIndex":
+    """An index without nodes that carries ``error`` (see ``error``)."""
+    none = np.zeros(0, np.int64)
+    return cls(node_id=np.zeros(0, object), node_set=none, local_index=none,
+               set_names=[], set_of_type={},
+               item_node=np.full(num_items, -1, np.int64), shard=none,
+               cut=int(cut), error=str(error))
 
   @property
   def num_nodes(self) -> int:

@@ -216,7 +216,6 @@ def reference_graph(data_dir: str | pathlib.Path,
   Returns:
     The ReferenceGraph, with the dataset's dead letters.
   """
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   from tfgnn_gfm.data.dataset import read_dataset
   config = config or GraphBuildConfig()
   dataset = read_dataset(data_dir)

@@ -151,10 +151,11 @@ def build_graph_schema(node_sets: Sequence[str],
   Returns:
     The GraphSchema proto.
   """
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   import tfgnn_gfm  # noqa: F401  Sets TF_USE_LEGACY_KERAS first.
+  # isort: split
   import tensorflow_gnn as tfgnn
   from tensorflow.core.framework import types_pb2
+
   schema = tfgnn.GraphSchema()
   filenames = filenames or {}
   cardinalities = cardinalities or {}
@@ -208,18 +209,18 @@ def build_graph_schema(node_sets: Sequence[str],
 
 def schema_to_text(schema: Any) -> str:
   """Serializes a GraphSchema as deterministic text proto."""
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   from google.protobuf import text_format
   return text_format.MessageToString(schema, use_short_repeated_primitives=True)
 
 
 def read_graph_schema(text_or_path: str) -> Any:
   """Parses a GraphSchema from text proto (a path, or the text itself)."""
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
-  import tfgnn_gfm  # noqa: F401
+  import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
+  # isort: split
   import tensorflow as tf
   import tensorflow_gnn as tfgnn
   from google.protobuf import text_format
+
   text = text_or_path
   if "\n" not in text_or_path and tf.io.gfile.exists(text_or_path):
     with tf.io.gfile.GFile(text_or_path, "r") as fh:

@@ -77,7 +77,6 @@ def plot_graph_stats(stats: Mapping[str, Any],
     stats: the output of ``graph_stats``.
     path: the PNG file to write.
   """
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   import matplotlib
   matplotlib.use("Agg")
   from matplotlib import pyplot as plt

@@ -68,16 +68,16 @@ def check_config(config: EmbedConfig, beam_args: Sequence[str]) -> None:
 
 def _load_export(path: str):
   """The inference export's ``serving_default`` (kept alive with its model)."""
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   import tfgnn_gfm  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+  # isort: split
   import tensorflow as tf
+
   model = tf.saved_model.load(path)
   return model, model.signatures[_SERVING]
 
 
 def _write_part(parts_dir: str, name: str, **arrays: np.ndarray) -> None:
   """Writes one worker result as ``<parts_dir>/<name>.npz``."""
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   import tensorflow as tf
   buffer = io.BytesIO()
   np.savez(buffer, **arrays)
@@ -87,7 +87,6 @@ def _write_part(parts_dir: str, name: str, **arrays: np.ndarray) -> None:
 
 def _make_dofns():
   """The DoFns (built lazily: Beam is imported only when used)."""
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   import apache_beam as beam
 
   class EmbedNodesFn(beam.DoFn):
@@ -102,7 +101,6 @@ def _make_dofns():
       self._parts_dir = parts_dir
 
     def setup(self) -> None:
-      # pylint: disable=g-import-not-at-top,import-outside-toplevel
       from tfgnn_gfm.hgnn.graph_data import load_item_graph
       from tfgnn_gfm.hgnn.receptive_field import ReceptiveFields
       start = time.perf_counter()
@@ -113,7 +111,6 @@ def _make_dofns():
                 time.perf_counter() - start)
 
     def process(self, element: tuple[str, int, int]) -> Iterator[str]:
-      # pylint: disable=g-import-not-at-top,import-outside-toplevel
       import tensorflow as tf
       node_set, start, stop = element
       roots = np.arange(start, stop, dtype=np.int64)
@@ -145,10 +142,10 @@ def _make_dofns():
       self._parts_dir = parts_dir
 
     def setup(self) -> None:
-      # pylint: disable=g-import-not-at-top,import-outside-toplevel
-      from tfgnn_gfm.text.encoder import load_text_encoder
       import tensorflow as tf
       import tensorflow_gnn as tfgnn
+
+      from tfgnn_gfm.text.encoder import load_text_encoder
       self._layer = load_text_encoder(self._text_encoder)
       self._model, self._serve = _load_export(self._export_dir)
       self._spec = tfgnn.create_graph_spec_from_schema_pb(
@@ -156,9 +153,9 @@ def _make_dofns():
 
     def process(self, element: tuple[int, pd.DataFrame, np.ndarray]
                 ) -> Iterator[str]:
-      # pylint: disable=g-import-not-at-top,import-outside-toplevel
       import tensorflow as tf
       import tensorflow_gnn as tfgnn
+
       from tfgnn_gfm.hgnn.embedding import isolated_items_graph
       from tfgnn_gfm.text.encoder import encode_texts
       from tfgnn_gfm.text.item_text import compose_item_texts
@@ -213,8 +210,8 @@ def compute_with_beam(graph_dir: str | pathlib.Path, hgnn_layout: HGNNDir,
   Returns:
     The vectors, with ``beam`` set to the job's summary.
   """
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   import shutil
+
   from tfgnn_gfm.hgnn.graph_data import load_item_graph
   options = options_lib.pipeline_options(list(beam_args))
   beam, embed_nodes_fn, embed_outside_fn = _make_dofns()

@@ -29,8 +29,12 @@ import tensorflow as tf
 import tensorflow_gnn as tfgnn
 
 from tfgnn_gfm.artifacts import HGNNDir
-from tfgnn_gfm.hgnn.graph_data import (DEGREE_FEATURE, ID_FEATURE,
-                                       TEXT_FEATURE, ItemGraph)
+from tfgnn_gfm.hgnn.graph_data import (
+  DEGREE_FEATURE,
+  ID_FEATURE,
+  TEXT_FEATURE,
+  ItemGraph,
+)
 from tfgnn_gfm.hgnn.sampling import root_tensors, seed_edge_mask
 
 

@@ -92,7 +92,6 @@ def _sampling_program(schema_text: str, node_set: str,
   Returns:
     (program proto, artifacts, layer name -> edge feed, SamplingSpec).
   """
-  # pylint: disable=g-import-not-at-top
   from google.protobuf import text_format
   from tensorflow_gnn.experimental import sampler as tfgnn_sampler
   from tensorflow_gnn.experimental.sampler.beam import sampler as beam_sampler
@@ -131,7 +130,6 @@ def _drop_key(item):
 
 
 def _keep_unless_held_out(joined):
-  # pylint: disable=g-import-not-at-top
   from apache_beam.metrics import Metrics
   _, groups = joined
   edges, held = list(groups["edge"]), list(groups["held_out"])
@@ -148,11 +146,12 @@ def _serialize(item) -> bytes:
 
 def _make_transforms():
   """The Beam transforms (built lazily: Beam is imported only when used)."""
-  # pylint: disable=g-import-not-at-top
   import apache_beam as beam
   from apache_beam.metrics import Metrics
-  from tensorflow_gnn.experimental.sampler.beam import executor_lib
-  from tensorflow_gnn.experimental.sampler.beam import unigraph_utils
+  from tensorflow_gnn.experimental.sampler.beam import (
+    executor_lib,
+    unigraph_utils,
+  )
 
   class DropHeldOut(beam.PTransform):
     """Removes the held-out directed edges of one edge set."""
@@ -257,7 +256,6 @@ def write_link_samples(graph_dir: str | pathlib.Path, layout: HGNNDir, *,
   Raises:
     RuntimeError: if a round lacks subgraphs for some nodes.
   """
-  # pylint: disable=g-import-not-at-top
   from tensorflow_gnn.data import unigraph
   from tensorflow_gnn.experimental.sampler.beam import sampler as beam_sampler
   from tensorflow_gnn.experimental.sampler.beam import unigraph_utils

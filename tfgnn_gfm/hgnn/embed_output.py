@@ -91,7 +91,6 @@ def plan_items(items: pd.DataFrame, graph: ItemGraph) -> EmbedPlan:
   Returns:
     The plan.
   """
-  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   from tfgnn_gfm.graph.schema import node_set_name
   n = len(items)
   source = np.full(n, "", dtype=object)

@@ -7,8 +7,12 @@ import tensorflow as tf
 import tensorflow_gnn as tfgnn
 import tqdm
 
-from tfgnn_gfm.hgnn.graph_data import (DEGREE_FEATURE, ID_FEATURE,
-                                       TEXT_FEATURE, ItemGraph)
+from tfgnn_gfm.hgnn.graph_data import (
+  DEGREE_FEATURE,
+  ID_FEATURE,
+  TEXT_FEATURE,
+  ItemGraph,
+)
 from tfgnn_gfm.hgnn.sampling import Sampler
 
 
@@ -138,7 +142,7 @@ def embed_new_items(encoder: tf.keras.Model, node_set: str,
 
 
 def whole_graph_tensor(graph: ItemGraph) -> tfgnn.GraphTensor:
-  """The whole item graph as one GraphTensor component, in the encoder's format."""
+  """The whole item graph as one GraphTensor component (encoder format)."""
   node_sets = {
       n: tfgnn.NodeSet.from_fields(
           sizes=tf.constant([graph.num_nodes(n)], tf.int64),

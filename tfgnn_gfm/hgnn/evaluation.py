@@ -59,7 +59,8 @@ def _dot_scorer(query: np.ndarray, candidates: np.ndarray):
   return lambda start, stop: query[start:stop] @ candidates.T
 
 
-def cooccurrence_vectors(graph: ItemGraph) -> dict[str, scipy.sparse.csr_matrix]:
+def cooccurrence_vectors(graph: ItemGraph
+                         ) -> dict[str, scipy.sparse.csr_matrix]:
   """Each node's L2-normalised row of the binary adjacency, per node set.
 
   Rows index the nodes of every node set (in ``graph.node_sets`` order), so

@@ -16,7 +16,7 @@ import tensorflow as tf
 import tensorflow_gnn as tfgnn
 
 # Importing the model module registers its Keras classes for loading.
-from tfgnn_gfm.hgnn import model as _model  # pylint: disable=unused-import
+from tfgnn_gfm.hgnn import model as _model  # noqa: F401
 from tfgnn_gfm.hgnn.graph_data import ID_FEATURE
 
 

@@ -1,4 +1,4 @@
-"""Full-graph link-prediction training: one encoder pass per step, many positives.
+"""Full-graph link-prediction training: one encoder pass per step, many pairs.
 
 The sampled path embeds every root of a batch from its own sampled subgraph,
 so each positive pays for two subtrees of ``prod(fanouts)`` nodes. When the
@@ -37,8 +37,11 @@ import tensorflow_gnn as tfgnn
 from tfgnn_gfm.hgnn.config import PretrainConfig
 from tfgnn_gfm.hgnn.graph_data import DEGREE_FEATURE, TEXT_FEATURE, ItemGraph
 from tfgnn_gfm.hgnn.link_data import LinkBatcher, LinkBatchSpec
-from tfgnn_gfm.hgnn.link_model import (LinkPredictionModel, link_loss,
-                                       link_scores)
+from tfgnn_gfm.hgnn.link_model import (
+  LinkPredictionModel,
+  link_loss,
+  link_scores,
+)
 
 # Live [edges, hidden] float32 tensors per layer and training step: gathered
 # messages, their max-pooling selection and their gradients (measured peak
@@ -108,7 +111,7 @@ class FullGraphEncoder:
     self._readout = encoder.get_layer("embeddings")
     self._layers = []
     i = 0
-    while any(l.name == f"graph_sage_{i}" for l in encoder.layers):
+    while any(layer.name == f"graph_sage_{i}" for layer in encoder.layers):
       self._layers.append(_sage_parts(encoder.get_layer(f"graph_sage_{i}")))
       i += 1
 
@@ -175,7 +178,6 @@ def _sage_parts(graph_update: tf.keras.layers.Layer
   Reads TF-GNN's GraphUpdate / NodeSetUpdate structure (tensorflow-gnn is
   pinned; tests check the result equals the encoder's own call).
   """
-  # pylint: disable=protected-access
   return {receiver: (dict(update._edge_set_inputs), update._next_state)
           for receiver, update in sorted(
               graph_update._node_set_updates.items())}
@@ -450,7 +452,8 @@ class FullGraphLinkModel(tf.keras.Model):
     rows = data["row_valid"]
     return link_loss(
         tf.boolean_mask(pos, rows), tf.boolean_mask(uniform, rows),
-        tf.boolean_mask(inbatch, rows), tf.boolean_mask(data["neg_valid"], rows),
+        tf.boolean_mask(inbatch, rows),
+        tf.boolean_mask(data["neg_valid"], rows),
         tf.boolean_mask(data["inbatch_valid"], rows),
         in_batch=self._in_batch, loss=self._loss_name, margin=self._margin,
         temperature=self._temperature)

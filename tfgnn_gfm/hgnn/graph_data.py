@@ -235,9 +235,10 @@ def graph_from_graph_tensor(graph) -> ItemGraph:
 
 def load_item_graph(graph_dir: str | pathlib.Path) -> ItemGraph:
   """Loads the whole graph written by ``gfm build-graph`` (GraphDir)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  import tensorflow_gnn as tfgnn  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.artifacts import GraphDir  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+  import tensorflow_gnn as tfgnn
+
+  from tfgnn_gfm.artifacts import GraphDir
   layout = GraphDir(pathlib.Path(graph_dir))
   layout.read_manifest()
   schema = tfgnn.read_schema(str(layout.schema_path))

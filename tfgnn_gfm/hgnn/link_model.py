@@ -21,7 +21,7 @@ _MASKED = -1e9
 
 def link_scores(z: tf.Tensor, batch_size: tf.Tensor, k: int
                 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-  """Splits root embeddings into (positive [B], uniform [B, k], in-batch [B, B]).
+  """Splits root embeddings: (positive [B], uniform [B, k], in-batch [B, B]).
 
   Roots are ordered as B sources, B targets, then B*k uniform negatives, along
   the second-last axis of ``z`` ([R, d], or [G, R, d] for G groups, which

@@ -23,8 +23,12 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfgnn_gfm.hgnn.graph_data import (DEGREE_FEATURE, ID_FEATURE,
-                                       TEXT_FEATURE, ItemGraph)
+from tfgnn_gfm.hgnn.graph_data import (
+  DEGREE_FEATURE,
+  ID_FEATURE,
+  TEXT_FEATURE,
+  ItemGraph,
+)
 
 
 class ReceptiveFields:

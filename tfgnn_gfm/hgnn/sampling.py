@@ -35,8 +35,12 @@ import tensorflow as tf
 import tensorflow_gnn as tfgnn
 from tensorflow_gnn.experimental import sampler as tfgnn_sampler
 
-from tfgnn_gfm.hgnn.graph_data import (DEGREE_FEATURE, ID_FEATURE, TEXT_FEATURE,
-                                       ItemGraph)
+from tfgnn_gfm.hgnn.graph_data import (
+  DEGREE_FEATURE,
+  ID_FEATURE,
+  TEXT_FEATURE,
+  ItemGraph,
+)
 
 NO_PARTNER = -1
 

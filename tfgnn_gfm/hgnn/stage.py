@@ -16,15 +16,25 @@ from tfgnn_gfm.artifacts import GraphDir, HGNNDir
 from tfgnn_gfm.catalog import read_items
 from tfgnn_gfm.config import config_to_dict
 from tfgnn_gfm.distribute import make_strategy, output_directory
-from tfgnn_gfm.hgnn.config import PretrainConfig
-from tfgnn_gfm.hgnn.embed_output import (ComputedVectors, EmbedPlan,
-                                         assemble, plan_items,
-                                         write_embeddings)
-from tfgnn_gfm.hgnn.embedding import (embed_full_graph, embed_new_items,
-                                      embed_nodes)
+from tfgnn_gfm.hgnn.config import EmbedConfig, PretrainConfig
+from tfgnn_gfm.hgnn.embed_output import (
+  ComputedVectors,
+  EmbedPlan,
+  assemble,
+  plan_items,
+  write_embeddings,
+)
+from tfgnn_gfm.hgnn.embedding import (
+  embed_full_graph,
+  embed_new_items,
+  embed_nodes,
+)
 from tfgnn_gfm.hgnn.evaluation import link_prediction_report
-from tfgnn_gfm.hgnn.export import (export_inference_model, load_encoder,
-                                   save_encoder)
+from tfgnn_gfm.hgnn.export import (
+  export_inference_model,
+  load_encoder,
+  save_encoder,
+)
 from tfgnn_gfm.hgnn.graph_data import ItemGraph, load_item_graph
 from tfgnn_gfm.hgnn.sampling import SubgraphSampler, graph_schema
 from tfgnn_gfm.hgnn.trainer import train_link_prediction
@@ -34,9 +44,9 @@ _LOG = logging.getLogger(__name__)
 
 def _plot(history: dict[str, list[float]], report: dict[str, dict[str, Any]],
           path: pathlib.Path) -> None:
-  import matplotlib  # pylint: disable=g-import-not-at-top
+  import matplotlib
   matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  import matplotlib.pyplot as plt
   fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
   ax1.plot(history.get("loss", []), label="train")
   ax1.plot(history.get("val_loss", []), label="validation")
@@ -63,7 +73,8 @@ def _plot(history: dict[str, list[float]], report: dict[str, dict[str, Any]],
 
 
 def pretrain_graph(graph: ItemGraph, out_dir: str | pathlib.Path,
-                   config: PretrainConfig, *, inputs: dict[str, Any] | None = None,
+                   config: PretrainConfig, *,
+                   inputs: dict[str, Any] | None = None,
                    verbose: int = 1,
                    graph_dir: str | pathlib.Path | None = None,
                    beam_args: Sequence[str] = ()) -> dict[str, Any]:
@@ -162,12 +173,13 @@ def pretrain(graph_dir: str | pathlib.Path, out_dir: str | pathlib.Path,
     raise ValueError(f"unrecognized arguments: {' '.join(beam_args)} (Beam "
                      "pipeline options are only used with --sampler beam)")
   if config.sampler == "beam":
-    from tfgnn_gfm.hgnn.beam_sampling import check_beam_args  # pylint: disable=g-import-not-at-top
+    from tfgnn_gfm.hgnn.beam_sampling import check_beam_args
     check_beam_args(beam_args)
   make_strategy(config.distribute, config.logical_cpus)  # Before any TF op.
   graph = load_item_graph(graph_dir)
+  graph_root = GraphDir(pathlib.Path(graph_dir)).root
   return pretrain_graph(graph, out_dir, config,
-                        inputs={"graph": GraphDir(pathlib.Path(graph_dir)).root},
+                        inputs={"graph": graph_root},
                         verbose=verbose, graph_dir=graph_dir,
                         beam_args=beam_args)
 
@@ -210,11 +222,11 @@ def embed(graph_dir: str | pathlib.Path, hgnn_dir: str | pathlib.Path,
   Returns:
     The counts written to the manifest.
   """
-  from tfgnn_gfm.hgnn.config import EmbedConfig  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.hgnn.config import EmbedConfig
   config = config or EmbedConfig()
   beam_args = list(beam_args)
   if beam_args:
-    from tfgnn_gfm.hgnn import beam_embed  # pylint: disable=g-import-not-at-top
+    from tfgnn_gfm.hgnn import beam_embed
     beam_embed.check_config(config, beam_args)
   graph_layout = GraphDir(pathlib.Path(graph_dir))
   hgnn_layout = HGNNDir(pathlib.Path(hgnn_dir))
@@ -268,8 +280,8 @@ def _compute_in_process(graph: ItemGraph, hgnn_layout: HGNNDir,
   Returns:
     The node, outside-text and inductive vectors.
   """
-  from tfgnn_gfm.text.encoder import encode_texts, load_text_encoder  # pylint: disable=g-import-not-at-top
-  from tfgnn_gfm.text.item_text import compose_item_texts  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.text.encoder import encode_texts, load_text_encoder
+  from tfgnn_gfm.text.item_text import compose_item_texts
   encoder = load_encoder(hgnn_layout.keras_model)
   if config.full_graph:
     node_emb = embed_full_graph(encoder, graph)

@@ -11,16 +11,27 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfgnn_gfm.distribute import (is_multi_worker, local_share,
-                                  make_strategy)
+from tfgnn_gfm.distribute import is_multi_worker, local_share, make_strategy
 from tfgnn_gfm.hgnn.config import PretrainConfig
 from tfgnn_gfm.hgnn.embedding import whole_graph_tensor
-from tfgnn_gfm.hgnn.full_graph import (FullGraphBatcher, FullGraphLinkModel,
-                                       resolve_mode)
-from tfgnn_gfm.hgnn.graph_data import (ItemGraph, LinkSplit, removed_edges,
-                                       split_links)
-from tfgnn_gfm.hgnn.link_data import (LinkBatcher, LinkBatchSpec, batch_part,
-                                      epoch_plan, link_dataset)
+from tfgnn_gfm.hgnn.full_graph import (
+  FullGraphBatcher,
+  FullGraphLinkModel,
+  resolve_mode,
+)
+from tfgnn_gfm.hgnn.graph_data import (
+  ItemGraph,
+  LinkSplit,
+  removed_edges,
+  split_links,
+)
+from tfgnn_gfm.hgnn.link_data import (
+  LinkBatcher,
+  LinkBatchSpec,
+  batch_part,
+  epoch_plan,
+  link_dataset,
+)
 from tfgnn_gfm.hgnn.link_model import LinkPredictionModel
 from tfgnn_gfm.hgnn.model import build_encoder
 from tfgnn_gfm.hgnn.sampling import Sampler, SubgraphSampler
@@ -120,9 +131,10 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
     wanted = {tuple(sorted((graph.edge_sets[e].source_set,
                             graph.edge_sets[e].target_set)))
               for e in config.edge_sets}
-    split = LinkSplit(split.train_graph,
-                      {k: v for k, v in split.train_pairs.items() if k in wanted},
-                      {k: v for k, v in split.val_pairs.items() if k in wanted})
+    split = LinkSplit(
+        split.train_graph,
+        {k: v for k, v in split.train_pairs.items() if k in wanted},
+        {k: v for k, v in split.val_pairs.items() if k in wanted})
   spec = LinkBatchSpec(config.batch_size, config.uniform_negatives)
   val_plan = _validation_plan(split, config.max_validation_edges,
                               config.seed + 1)
@@ -361,7 +373,7 @@ def _sampler_factory(graph: ItemGraph, split: LinkSplit,
     return (lambda offset: SubgraphSampler(
         split.train_graph, tuple(config.fanouts), features=graph,
         seed=config.seed + offset)), None
-  from tfgnn_gfm.hgnn.beam_sampling import sample_with_beam  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.hgnn.beam_sampling import sample_with_beam
   if graph_dir is None:
     raise ValueError("sampler=beam needs the graph directory (TF-GNN's Beam "
                      "sampler reads its sharded/ files)")

@@ -1,4 +1,6 @@
 """Importers that turn public datasets into the data contract."""
 
-from tfgnn_gfm.importers.movielens import MovieLensImportConfig
-from tfgnn_gfm.importers.movielens import import_movielens
+from tfgnn_gfm.importers.movielens import (
+    MovieLensImportConfig,
+    import_movielens,
+)

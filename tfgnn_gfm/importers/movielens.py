@@ -86,7 +86,8 @@ class _Source:
   users: pd.DataFrame | None  # userId, age_bucket, gender, occupation, zip
 
 
-def movielens_layout(folder: str | pathlib.Path) -> tuple[str, list[pathlib.Path]]:
+def movielens_layout(folder: str | pathlib.Path
+                     ) -> tuple[str, list[pathlib.Path]]:
   """Tells the layout of a MovieLens folder from the files it holds.
 
   Args:

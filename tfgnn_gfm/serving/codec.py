@@ -135,12 +135,12 @@ def _json_type(value: Any) -> str:
 
 
 def _is_b64_object(value: Any) -> bool:
-  return (type(value) is dict and len(value) == 1  # pylint: disable=unidiomatic-typecheck
-          and type(value.get("b64")) is str)  # pylint: disable=unidiomatic-typecheck
+  return (type(value) is dict and len(value) == 1
+          and type(value.get("b64")) is str)
 
 
 def _is_named_object(value: Any) -> bool:
-  return type(value) is dict and not _is_b64_object(value)  # pylint: disable=unidiomatic-typecheck
+  return type(value) is dict and not _is_b64_object(value)
 
 
 def decode_b64(value: Mapping[str, Any]) -> bytes:
@@ -172,9 +172,9 @@ def _leaf_converter(dtype: str) -> Callable[[Any], Any]:
 
   if kind == "float":
     def to_float(value):
-      if type(value) is float:  # pylint: disable=unidiomatic-typecheck
+      if type(value) is float:
         return value
-      if type(value) is int:  # pylint: disable=unidiomatic-typecheck
+      if type(value) is int:
         try:
           return float(value)
         except OverflowError:
@@ -186,26 +186,26 @@ def _leaf_converter(dtype: str) -> Callable[[Any], Any]:
     low, high = int(info.min), int(info.max)
 
     def to_int(value):
-      if type(value) is int and low <= value <= high:  # pylint: disable=unidiomatic-typecheck
+      if type(value) is int and low <= value <= high:
         return value
       raise type_error(value)
     return to_int
   if kind == "bool":
     def to_bool(value):
-      if type(value) is bool:  # pylint: disable=unidiomatic-typecheck
+      if type(value) is bool:
         return value
       raise type_error(value)
     return to_bool
 
   def to_bytes(value):
-    if type(value) is str:  # pylint: disable=unidiomatic-typecheck
+    if type(value) is str:
       try:
         return value.encode("utf-8")
       except UnicodeEncodeError as e:
         raise invalid_argument(
             f"JSON Value: {debug_string(value)} is not valid UTF-8 text; "
             "send binary values as {\"b64\": ...}") from e
-    if type(value) is dict:  # pylint: disable=unidiomatic-typecheck
+    if type(value) is dict:
       return decode_b64(value)
     raise type_error(value)
   return to_bytes
@@ -218,7 +218,7 @@ def _dense_shape(value: Any) -> list[int]:
     StatusError: INVALID_ARGUMENT for more than ``MAX_RANK`` levels.
   """
   shape = []
-  while type(value) is list:  # pylint: disable=unidiomatic-typecheck
+  while type(value) is list:
     if len(shape) == MAX_RANK:
       raise invalid_argument(
           f"JSON Value is nested more than {MAX_RANK} lists deep (the most "
@@ -234,7 +234,7 @@ def _fill(value: Any, level: int, shape: list[int],
           leaf: Callable[[Any], Any], out: list[Any]) -> None:
   """Appends the leaves of a dense nested list to ``out``, checking shape."""
   rank = len(shape)
-  if type(value) is not list:  # pylint: disable=unidiomatic-typecheck
+  if type(value) is not list:
     if level != rank:
       raise invalid_argument(
           f"JSON Value: {debug_string(value)} found at incorrect level: "
@@ -250,7 +250,7 @@ def _fill(value: Any, level: int, shape: list[int],
         f"{level} expected size: {shape[level]}")
   if level == rank - 1:
     for item in value:
-      if type(item) is list:  # pylint: disable=unidiomatic-typecheck
+      if type(item) is list:
         raise invalid_argument(
             f"Encountered list at unexpected level: {level + 1} expected < "
             f"{rank}")
@@ -380,7 +380,7 @@ def decode_inputs(request: PredictRequest, specs: Mapping[str, TensorSpec],
     inputs = document["inputs"]
     columns = inputs.values() if _is_named_object(inputs) else [inputs]
     for column in columns:
-      if type(column) is list:  # pylint: disable=unidiomatic-typecheck
+      if type(column) is list:
         _check_batch_size(len(column), max_batch_size, "an input of 'inputs' "
                           "has")
     return COLUMNAR, _decode_columns(inputs, specs)

@@ -74,7 +74,7 @@ class VersionState:
 
 
 def _default_loader(name: str, version: int, path: str) -> object:
-  from tfgnn_gfm.serving.servable import load_servable  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.serving.servable import load_servable
   return load_servable(name, version, path)
 
 
@@ -179,7 +179,7 @@ class ModelStore:
       for model in self._models.values():
         try:
           self._poll_model(model, initial)
-        except Exception:  # pylint: disable=broad-except
+        except Exception:
           _LOG.exception("polling model %s failed", model.config.name)
 
   def start_polling(self, interval_seconds: float) -> None:
@@ -268,7 +268,7 @@ class ModelStore:
     started = time.monotonic()
     try:
       servable = self._loader(name, version, path)
-    except Exception as e:  # pylint: disable=broad-except
+    except Exception as e:
       error = e if isinstance(e, StatusError) else StatusError(
           status.UNKNOWN, f"{type(e).__name__}: {e}")
       # The fingerprint after the attempt: a retry needs a newer change.

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import os
 
-from google.protobuf import descriptor_pb2
-from google.protobuf import descriptor_pool
-from google.protobuf import message_factory
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from tfgnn_gfm.serving.text_proto import read_text_proto
 

@@ -25,9 +25,7 @@ from typing import Mapping
 
 import numpy as np
 
-from tfgnn_gfm.serving import codec
-from tfgnn_gfm.serving import status
-from tfgnn_gfm.serving import warmup
+from tfgnn_gfm.serving import codec, status, warmup
 from tfgnn_gfm.serving.codec import DEFAULT_SIGNATURE, TensorSpec
 from tfgnn_gfm.serving.status import StatusError, invalid_argument
 
@@ -162,7 +160,7 @@ class Servable:
         holding bytes that are not UTF-8 (an assertion quoting a binary
         input) is an INVALID_ARGUMENT with those bytes escaped (``\\xff``).
     """
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
     signature = self._signature(signature_name)
     tensors = {}
     for name, array in inputs.items():
@@ -215,9 +213,9 @@ def run_predict(servable, request, max_batch_size: int | None = None
 
 def _saved_model_proto(path: pathlib.Path):
   """Reads saved_model.pb (or .pbtxt) of a version folder."""
-  from google.protobuf import message as proto_message  # pylint: disable=g-import-not-at-top
-  from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
-  from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
+  from google.protobuf import message as proto_message
+  from google.protobuf import text_format
+  from tensorflow.core.protobuf import saved_model_pb2
   binary, text = path / "saved_model.pb", path / "saved_model.pbtxt"
   proto = saved_model_pb2.SavedModel()
   if binary.is_file():
@@ -241,7 +239,7 @@ def _saved_model_proto(path: pathlib.Path):
 
 def _signature_def_map(proto, path: pathlib.Path) -> dict:
   """The serve meta graph's SignatureDefs as TF Serving's metadata JSON."""
-  from google.protobuf import json_format  # pylint: disable=g-import-not-at-top
+  from google.protobuf import json_format
   for meta_graph in proto.meta_graphs:
     if SERVE_TAG in meta_graph.meta_info_def.tags:
       break
@@ -258,7 +256,7 @@ def _signature_def_map(proto, path: pathlib.Path) -> dict:
 
 
 def _tensor_spec(spec) -> TensorSpec:
-  from tensorflow.core.framework import types_pb2  # pylint: disable=g-import-not-at-top
+  from tensorflow.core.framework import types_pb2
   dtype = types_pb2.DataType.Name(spec.dtype.as_datatype_enum)
   if spec.shape.rank is None:
     return TensorSpec(dtype, None)
@@ -295,7 +293,7 @@ def signature_input_specs(function) -> dict[str, TensorSpec]:
 
 
 def _load_error(error: Exception) -> StatusError:
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   if isinstance(error, StatusError):
     return error
   if isinstance(error, tf.errors.OpError):
@@ -323,7 +321,7 @@ def load_servable(name: str, version: int, path: str | os.PathLike
     StatusError: if the folder is not a loadable SavedModel (missing or
       garbage ``saved_model.pb``, missing variables, unregistered ops...).
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   path = pathlib.Path(path)
   try:
     proto = _saved_model_proto(path)
@@ -335,7 +333,7 @@ def load_servable(name: str, version: int, path: str | os.PathLike
           function=function, inputs=signature_input_specs(function),
           tf_dtypes={n: s.dtype
                      for n, s in _tf_input_specs(function).items()})
-  except Exception as e:  # pylint: disable=broad-except
+  except Exception as e:
     raise _load_error(e) from e
   servable = Servable(name, version, str(path), signature_def_map, signatures,
                       loaded)

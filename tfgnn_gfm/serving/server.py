@@ -14,9 +14,11 @@ that does not fit the signature or an invalid argument raised by the model
 (its message is passed on), 500 otherwise. Predictions run in a thread pool,
 off the event loop, so the server keeps answering while models work; the
 model store (``model_store``) polls the base paths and swaps in new versions
-once they are loaded. ``:classify`` and ``:regress`` (tf.Example APIs) and
-gRPC are not implemented. With a monitoring path (``--monitoring_config_file``)
-the same port serves Prometheus metrics (``monitoring``).
+once they are loaded. ``:classify`` and ``:regress`` (tf.Example APIs) answer
+404 for an unknown model and 400 otherwise, as TF Serving does for a model
+without such signatures; gRPC is not implemented. With a monitoring path
+(``--monitoring_config_file``) the same port serves Prometheus metrics
+(``monitoring``).
 
 Hostile or broken clients get a 4xx JSON error and cost bounded resources:
 malformed HTTP (a bad Content-Length, an unknown method, an oversized
@@ -44,9 +46,7 @@ from typing import Callable
 
 from aiohttp import web
 
-from tfgnn_gfm.serving import codec
-from tfgnn_gfm.serving import request_body
-from tfgnn_gfm.serving import status
+from tfgnn_gfm.serving import codec, request_body, status
 from tfgnn_gfm.serving.config import ServeConfig
 from tfgnn_gfm.serving.metrics import CONTENT_TYPE as _METRICS_CONTENT_TYPE
 from tfgnn_gfm.serving.model_config import ModelServerConfig
@@ -129,7 +129,7 @@ class _JsonErrorProtocol(web.RequestHandler):
   #: Called with the HTTP status of each error answered here (metrics).
   on_error: Callable[[int], None] | None = None
 
-  def handle_error(self, request, http_code=500, exc=None, message=None):  # pylint: disable=arguments-renamed
+  def handle_error(self, request, http_code=500, exc=None, message=None):
     if request.writer.output_size > 0:
       raise ConnectionError("response already started; cannot send an error")
     if self.on_error is not None:
@@ -283,9 +283,14 @@ class RestApi:
         return _json_response(self.store.status(
             parsed.name, parsed.version, parsed.label))
       if parsed.verb != "predict":
-        raise StatusError(status.UNIMPLEMENTED,
-                          f"gfm serve does not implement :{parsed.verb} "
-                          "(tf.Example APIs); use :predict")
+        # As TF Serving answers a model without such a signature: an
+        # unknown model or version is a 404, a known one a 400 naming the
+        # method (our exports have predict signatures only).
+        self.store.get(parsed.name, parsed.version, parsed.label)
+        raise invalid_argument(
+            f"Expected {parsed.verb} signature method_name to be "
+            f"tensorflow/serving/{parsed.verb}. Was: "
+            "tensorflow/serving/predict (gfm serve answers :predict only)")
       return _json_response(await self._predict_counted(request, parsed))
     except StatusError as e:
       if e.http_status >= 500:
@@ -299,7 +304,7 @@ class RestApi:
                 status.bounded(path, _QUOTED_CHARS), request.remote,
                 type(e).__name__)
       return _json_response({"error": "client disconnected"}, 400)
-    except Exception as e:  # pylint: disable=broad-except
+    except Exception as e:
       _LOG.exception("%s %s failed", request.method, path)
       return _error_response(StatusError(
           status.INTERNAL,
@@ -474,7 +479,7 @@ class ModelServer:
     """Loads the models, starts polling and listening."""
     loop = asyncio.get_running_loop()
     if self.import_ops:
-      from tfgnn_gfm.serving.servable import import_custom_ops  # pylint: disable=g-import-not-at-top
+      from tfgnn_gfm.serving.servable import import_custom_ops
       await loop.run_in_executor(None, import_custom_ops)
     await loop.run_in_executor(None, lambda: self.store.poll(initial=True))
     self.store.start_polling(self.poll_wait_seconds)

@@ -25,8 +25,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from tfgnn_gfm.artifacts import SERVING_WARMUP_FILE
-from tfgnn_gfm.serving import codec
-from tfgnn_gfm.serving import status
+from tfgnn_gfm.serving import codec, status
 from tfgnn_gfm.serving.codec import DEFAULT_SIGNATURE, TensorSpec
 from tfgnn_gfm.serving.status import StatusError, invalid_argument
 
@@ -48,8 +47,8 @@ def predict_log(signature_name: str, inputs: Mapping[str, Any],
   Returns:
     The ``PredictionLog`` message.
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+  from tensorflow_serving.apis import prediction_log_pb2
   log = prediction_log_pb2.PredictionLog()
   request = log.predict_log.request
   request.model_spec.name = model_name
@@ -82,7 +81,7 @@ def example_logs(examples: Iterable[Mapping[str, Any]],
     StatusError: INVALID_ARGUMENT when an example does not fit its
       signature, or names a signature that is not in ``specs``.
   """
-  from tensorflow.core.framework import types_pb2  # pylint: disable=g-import-not-at-top
+  from tensorflow.core.framework import types_pb2
   logs = []
   for example in examples:
     signature = example.get("signature_name") or DEFAULT_SIGNATURE
@@ -114,7 +113,7 @@ def write_warmup_file(version_dir: str | os.PathLike, logs: Iterable[Any]
   Returns:
     The file written (``assets.extra/tf_serving_warmup_requests``).
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   path = warmup_path(version_dir)
   path.parent.mkdir(parents=True, exist_ok=True)
   with tf.io.TFRecordWriter(str(path)) as writer:
@@ -137,9 +136,9 @@ def read_warmup_file(version_dir: str | os.PathLike) -> list[Any]:
       or more than ``MAX_RECORDS`` records; DATA_LOSS (or the reader's
       code) for a file that is not a TFRecord file.
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from google.protobuf import message as proto_message  # pylint: disable=g-import-not-at-top
-  from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+  from google.protobuf import message as proto_message
+  from tensorflow_serving.apis import prediction_log_pb2
   path = warmup_path(version_dir)
   if not path.is_file():
     return []
@@ -174,7 +173,7 @@ def predict_inputs(log: Any) -> tuple[str, dict[str, np.ndarray]]:
     StatusError: UNIMPLEMENTED for a record other than a PredictLog
       (gfm serve has no classify, regress or multi-inference API).
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   kind = log.WhichOneof("log_type")
   if kind != "predict_log":
     raise StatusError(status.UNIMPLEMENTED,

@@ -1,5 +1,3 @@
 """Synthetic platform data with planted structure."""
 
-from tfgnn_gfm.synth.generator import SynthConfig
-from tfgnn_gfm.synth.generator import SyntheticPlatform
-from tfgnn_gfm.synth.generator import generate
+from tfgnn_gfm.synth.generator import SynthConfig, SyntheticPlatform, generate

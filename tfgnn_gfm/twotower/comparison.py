@@ -27,16 +27,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tfgnn_gfm.timesplit import TimeSplit
 from tfgnn_gfm.twotower import config as cfg
 from tfgnn_gfm.twotower.baselines import Scorer, knn_scorer, popularity_scorer
-from tfgnn_gfm.twotower.protocol import (aggregate_runs, evaluate_scorer,
-                                         timed)
-from tfgnn_gfm.timesplit import TimeSplit
 from tfgnn_gfm.twotower.examples import TrainingData, training_data_for
 from tfgnn_gfm.twotower.holdout import Holdout, build_holdout
 from tfgnn_gfm.twotower.items import ItemTable
 from tfgnn_gfm.twotower.peers import ModelSkipped, peer_scorer
 from tfgnn_gfm.twotower.prior import choose_popularity_weight, inner_split
+from tfgnn_gfm.twotower.protocol import aggregate_runs, evaluate_scorer, timed
 from tfgnn_gfm.twotower.train import train_two_tower
 
 _LOG = logging.getLogger(__name__)

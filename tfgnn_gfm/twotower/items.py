@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from tfgnn_gfm.artifacts import EmbeddingsDir
-from tfgnn_gfm.catalog import (NO_ROOT, root_positions, split_genres,
-                               type_names as catalog_type_names)
+from tfgnn_gfm.catalog import NO_ROOT, root_positions, split_genres
+from tfgnn_gfm.catalog import type_names as catalog_type_names
 from tfgnn_gfm.timesplit import NO_TIME
 from tfgnn_gfm.twotower.vocabulary import lookup, vocabulary
 
@@ -160,7 +160,7 @@ class ItemTable:
 
 def read_embeddings(embeddings_dir: str | pathlib.Path
                     ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, dict]:
-  """Reads an EmbeddingsDir: (index frame, HGNN vectors, text vectors, manifest)."""
+  """An EmbeddingsDir: (index frame, HGNN vectors, text vectors, manifest)."""
   layout = EmbeddingsDir(pathlib.Path(embeddings_dir))
   manifest = layout.read_manifest()
   index = pd.read_csv(layout.index_path, dtype={"item_id": str,

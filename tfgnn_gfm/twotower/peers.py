@@ -309,7 +309,7 @@ def ease_scorer(data: TrainingData, user_rows: np.ndarray, *,
   start = time.perf_counter()
   x, train_items = training_matrix(data)
   _check_size("ease_max_items", len(train_items), max_items)
-  import threadpoolctl  # pylint: disable=g-import-not-at-top
+  import threadpoolctl
   # One BLAS thread: on a shared machine, OpenBLAS's spinning threads made
   # the factorisation 10-50 times slower (3.5 s instead of 0.07 s for 463
   # items at load 10 on 2 cores).
@@ -366,8 +366,8 @@ def als_scorer(data: TrainingData, user_rows: np.ndarray, *,
   Returns:
     The Scorer (``info``: training seconds, training items, fallback users).
   """
-  import implicit.als  # pylint: disable=g-import-not-at-top
-  import threadpoolctl  # pylint: disable=g-import-not-at-top
+  import implicit.als
+  import threadpoolctl
   start = time.perf_counter()
   x, train_items = training_matrix(data)
   hist = history_matrix(data.users.history[user_rows], train_items)
@@ -415,8 +415,8 @@ def bpr_scorer(data: TrainingData, user_rows: np.ndarray, *,
   Returns:
     The Scorer (``info``: training seconds, training items, fallback users).
   """
-  import implicit.bpr  # pylint: disable=g-import-not-at-top
-  import threadpoolctl  # pylint: disable=g-import-not-at-top
+  import implicit.bpr
+  import threadpoolctl
   start = time.perf_counter()
   x, train_items = training_matrix(data)
   user_rows = np.asarray(user_rows)

@@ -15,9 +15,9 @@ the cut: a model trained on the window without its last days ranks the
 users of those last days with every candidate weight, and the weight with
 the best new-items MRR@K wins (ties: the smaller weight; MRR rather than
 HR@10 because an inner split of a small platform has few users, and the
-reciprocal rank tells weights apart where a top-10 hit ties them). The final model is
-then trained on the whole window and served with that weight; item and text
-queries (similar items, search) never get the prior.
+reciprocal rank tells weights apart where a top-10 hit ties them). The final
+model is then trained on the whole window and served with that weight; item
+and text queries (similar items, search) never get the prior.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ import pandas as pd
 from tfgnn_gfm.timesplit import SECONDS_PER_DAY, TimeSplit
 from tfgnn_gfm.twotower.baselines import Scorer, item_counts
 from tfgnn_gfm.twotower.config import TwoTowerConfig
-from tfgnn_gfm.twotower.protocol import ALL_TYPES, evaluate_scorer
 from tfgnn_gfm.twotower.examples import TrainingData, training_data_for
 from tfgnn_gfm.twotower.holdout import Holdout, build_holdout
 from tfgnn_gfm.twotower.items import ItemTable
+from tfgnn_gfm.twotower.protocol import ALL_TYPES, evaluate_scorer
 
 _LOG = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ def choose_popularity_weight(inner: InnerSplit, config: TwoTowerConfig, *,
     new-items MRR@K of every candidate, or why the first candidate was
     kept).
   """
-  from tfgnn_gfm.twotower.train import train_two_tower  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.twotower.train import train_two_tower
   weights = inner.weights
   info: dict[str, Any] = {"candidates": weights, **inner.info}
   if inner.data is None:

@@ -36,8 +36,9 @@ Protocol, for one global cut:
 Scoring is batched: for a chunk of users, one matrix product against the
 type's candidates; then, per slice, the rank of each user's best target by
 counting the candidates that score higher and those tied with it
-(``ranking.target_ranks``; HR@K and MRR follow from it), and for coverage each user's top-K set from ``np.partition`` (see ``metrics``);
-there is no loop over users in Python.
+(``ranking.target_ranks``; HR@K and MRR follow from it), and for coverage
+each user's top-K set from ``np.partition`` (see ``metrics``); there is no
+loop over users in Python.
 """
 
 from __future__ import annotations
@@ -154,7 +155,8 @@ def evaluate_scorer(scorer: Scorer, items: ItemTable, holdout: Holdout, *,
     progress: show a tqdm bar over user chunks.
     workers: threads ranking chunks in parallel (default: CPU count).
     per_user: when a dict, filled with ``{(type, slice): (user rows, ranks)}``:
-      the 0-based rank of each ranked user's best target (``ranking``'s rule) (for confidence
+      the 0-based rank of each ranked user's best target (``ranking``'s
+      rule) (for confidence
       intervals over users and paired comparisons).
 
   Returns:

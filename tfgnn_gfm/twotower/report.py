@@ -374,9 +374,9 @@ def markdown_tables(result: dict[str, Any]) -> str:
 def plot_results(result: dict[str, Any], hr_path: pathlib.Path,
                  other_path: pathlib.Path) -> None:
   """Bar charts: HR@K per type for four slices; MRR and coverage."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
+  import matplotlib
   matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  import matplotlib.pyplot as plt
   c = result["config"]
   models, types = ordered(result["models"]), result["types"] + [ALL_TYPES]
 

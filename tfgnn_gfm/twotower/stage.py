@@ -11,27 +11,36 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tfgnn_gfm.artifacts import (EmbeddingsDir, EvaluationDir,
-                                 TwoTowerDir, atomic_directory, write_manifest)
+from tfgnn_gfm.artifacts import (
+  EmbeddingsDir,
+  EvaluationDir,
+  TwoTowerDir,
+  atomic_directory,
+  write_manifest,
+)
 from tfgnn_gfm.config import config_to_dict
 from tfgnn_gfm.distribute import make_strategy, output_directory
-from tfgnn_gfm.timesplit import (TimeSplit, format_time, parse_cut,
-                                 validation_view, window_splits)
+from tfgnn_gfm.timesplit import (
+  TimeSplit,
+  format_time,
+  parse_cut,
+  validation_view,
+  window_splits,
+)
 from tfgnn_gfm.twotower import config as cfg
-from tfgnn_gfm.twotower import report
-from tfgnn_gfm.twotower import rolling
+from tfgnn_gfm.twotower import report, rolling
 from tfgnn_gfm.twotower.comparison import Comparison, compare_models
 from tfgnn_gfm.twotower.examples import training_data_for
 from tfgnn_gfm.twotower.items import load_item_table, read_embeddings
-from tfgnn_gfm.twotower.towers import save_tower
 from tfgnn_gfm.twotower.prior import choose_popularity_weight, inner_split
+from tfgnn_gfm.twotower.towers import save_tower
 from tfgnn_gfm.twotower.train import train_two_tower
 
 _LOG = logging.getLogger(__name__)
 
 
 def _read_data(data_dir: str | pathlib.Path):
-  from tfgnn_gfm.data import read_dataset  # pylint: disable=g-import-not-at-top
+  from tfgnn_gfm.data import read_dataset
   dataset = read_dataset(data_dir)
   inputs = {t.table: t.path for t in dataset.tables}
   users = dataset.users.frame if dataset.users is not None else None

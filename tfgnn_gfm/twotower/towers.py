@@ -27,8 +27,8 @@ learned MLPs are those of the towers without it)::
 
 so a user's score of an item gains ``beta`` x the cosine between the user's
 mean history text and the item's text (LLM-kNN's score), and an item query
-(similar items, search) scores ``beta`` x the text cosine too. It orders the items
-that no one has interacted with yet, whose collaborative part is nearly
+(similar items, search) scores ``beta`` x the text cosine too. It orders the
+items that no one has interacted with yet, whose collaborative part is nearly
 constant, as their text does.
 
 History items are given as item rows (``-1`` pads); the tower looks up their

@@ -21,13 +21,20 @@ from tfgnn_gfm.twotower.baselines import item_counts
 from tfgnn_gfm.twotower.config import TwoTowerConfig
 from tfgnn_gfm.twotower.examples import TrainingData
 from tfgnn_gfm.twotower.items import ItemTable
-from tfgnn_gfm.twotower.users import UserTable
 from tfgnn_gfm.twotower.model import TwoTowerModel
-from tfgnn_gfm.twotower.prior import (offset_index, offset_query,
-                                      popularity_offset)
-from tfgnn_gfm.twotower.towers import (ItemTypeTable, ItemVectorTable,
-                                       build_item_tower, build_user_tower,
-                                       select_inputs)
+from tfgnn_gfm.twotower.prior import (
+  offset_index,
+  offset_query,
+  popularity_offset,
+)
+from tfgnn_gfm.twotower.towers import (
+  ItemTypeTable,
+  ItemVectorTable,
+  build_item_tower,
+  build_user_tower,
+  select_inputs,
+)
+from tfgnn_gfm.twotower.users import UserTable
 
 # Steps per tf.function call: amortises Keras' per-step Python overhead.
 _STEPS_PER_EXECUTION = 16
