@@ -150,7 +150,8 @@ def build_pipeline(pipeline: beam.Pipeline, inputs: GraphInputs,
   dead, summaries = [], []
 
   def read(table: str, files: list[str]):
-    out = pipeline | f"{table}/Read" >> read_lib.ReadTable(table, files, chunk)
+    out = pipeline | f"{table}/Read" >> read_lib.ReadTable(
+        table, files, chunk, config.max_input_bytes)
     dead.append(out[DEAD_LETTERS])
     summaries.append(out[SUMMARY])
     return out.rows
@@ -363,7 +364,8 @@ def build_graph(data: str | os.PathLike | None, out: str | os.PathLike,
   inputs = resolve_inputs(data, items=items, interactions=interactions,
                           users=users)
   for table, files in inputs.as_dict().items():
-    read_lib.preflight(table, files, require_rows=table == "interactions")
+    read_lib.preflight(table, files, require_rows=table == "interactions",
+                       max_bytes=config.max_input_bytes)
   text_encoder = resolve_text_encoder(config.text_encoder)
   out = str(out)
   remote = read_lib.is_remote(out)

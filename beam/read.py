@@ -82,7 +82,8 @@ def count_dead_letters(letters: list[dict[str, Any]]) -> None:
 PREFLIGHT_BYTES = 8 << 20
 
 
-def preflight(table: str, files: list[str], require_rows: bool) -> None:
+def preflight(table: str, files: list[str], require_rows: bool,
+              max_bytes: int = reader.MAX_INPUT_BYTES) -> None:
   """Checks a table's files on the driver before the pipeline starts.
 
   Small local files are parsed whole, larger or remote ones checked by what
@@ -107,7 +108,7 @@ def preflight(table: str, files: list[str], require_rows: bool) -> None:
       reader.check_header(path)
       headers += 1
     else:
-      rows += reader.count_rows(*reader.read_raw(path, table))
+      rows += reader.count_rows(*reader.read_raw(path, table, max_bytes))
   if headers:
     _LOG.info("preflight %s: %d files parsed, %d large or remote files "
               "checked by their header", table, len(files) - headers, headers)
@@ -135,10 +136,12 @@ class ReadTableFileFn(beam.DoFn):
   one-line error under ``FILE_ERRORS``.
   """
 
-  def __init__(self, table: str, chunk_rows: int):
+  def __init__(self, table: str, chunk_rows: int,
+               max_bytes: int = reader.MAX_INPUT_BYTES):
     super().__init__()
     self._table = table
     self._chunk_rows = int(chunk_rows)
+    self._max_bytes = int(max_bytes)
     self._rows = Metrics.counter(METRICS_NAMESPACE, f"rows_read.{table}")
     self._good = Metrics.counter(METRICS_NAMESPACE, f"rows_valid.{table}")
 
@@ -149,7 +152,7 @@ class ReadTableFileFn(beam.DoFn):
     # The reader's raw parsers: the same parsing as tfgnn_gfm.data.read_table.
     with _local_copy(path) as local:
       try:
-        raw, dead = reader.read_raw(local, self._table)
+        raw, dead = reader.read_raw(local, self._table, self._max_bytes)
       except reader.DataContractError as e:
         # Damage the driver's preflight cannot see (inside Parquet data
         # pages): raised here, Beam would log a traceback per retry, so the
@@ -218,16 +221,19 @@ class ReadTable(beam.PTransform):
   Output: ``rows`` (RowBatch), ``dead_letters`` and ``summary`` (rows read).
   """
 
-  def __init__(self, table: str, files: list[str], chunk_rows: int):
+  def __init__(self, table: str, files: list[str], chunk_rows: int,
+               max_bytes: int = reader.MAX_INPUT_BYTES):
     super().__init__()
     self._table = table
     self._files = list(files)
     self._chunk_rows = chunk_rows
+    self._max_bytes = max_bytes
 
   def expand(self, pbegin):
     return (pbegin
             | "Files" >> beam.Create(list(enumerate(self._files)))
             | "Reshuffle" >> beam.Reshuffle()
             | "ReadAndValidate" >> beam.ParDo(
-                ReadTableFileFn(self._table, self._chunk_rows)).with_outputs(
+                ReadTableFileFn(self._table, self._chunk_rows,
+                                self._max_bytes)).with_outputs(
                     DEAD_LETTERS, SUMMARY, main="rows"))

@@ -621,3 +621,70 @@ def test_colliding_item_types_are_one_line_error_in_both_commands(tmp_path,
   _assert_one_line_error(result, command, "item types 'Audio Book' and "
                          "'audio_book' both map to node set 'audio_book'")
   assert not (tmp_path / "out").exists()
+
+
+def test_a_list_is_an_id_nowhere_but_genres_may_be_one(tmp_path):
+  """JSON Lines: ["ep_1"] as an id is wrong_type (it was read as "ep_1");
+  a list of genres is still the genres joined."""
+  path = tmp_path / "items.jsonl"
+  path.write_text(
+      '{"item_id": ["ep_1"], "item_type": "podcast", "title": "A"}\n'
+      '{"item_id": "b", "item_type": ["podcast"], "title": "B"}\n'
+      '{"item_id": "c", "item_type": "podcast", "title": "C",'
+      ' "genres": ["jazz", "news"]}\n')
+  data = read_table(path, "items")
+  assert _letters(data) == [(1, "item_id", "wrong_type"),
+                            (2, "item_type", "wrong_type")]
+  assert data.frame["item_id"].tolist() == ["c"]
+  assert data.frame["genres"].tolist() == ["jazz;news"]
+  _accounted(data, 3)
+
+
+# The decompressed size of an input file is bounded.
+
+
+def test_a_gzip_bomb_stops_at_the_limit(tmp_path):
+  """16 MiB of one repeated row, gzip'd to about 30 KiB: refused after
+  max_bytes + 1 decompressed bytes, not after reading it all."""
+  import resource
+  path = tmp_path / "interactions.csv.gz"
+  row = b"u1,i0,1700000000\n"
+  rows = (16 << 20) // len(row)
+  body = b"user_id,item_id,timestamp\n" + row * rows
+  path.write_bytes(gzip.compress(body, 9))
+  assert path.stat().st_size < 1 << 20
+  before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+  with pytest.raises(DataContractError, match=r"interactions.csv.gz: more "
+                     r"than 1,048,576 bytes after decompression"):
+    read_table(path, "interactions", max_bytes=1 << 20)
+  grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss -
+              before) / 1024
+  assert grown_mb < 32
+  # Under the limit it is read whole (its rows repeat: one is kept).
+  assert read_table(path, "interactions").rows_read == rows
+
+
+def test_a_plain_file_over_the_limit_is_refused_unread(tmp_path):
+  path = tmp_path / "interactions.csv"
+  path.write_text(_interactions_csv(1000))
+  with pytest.raises(DataContractError, match="more than 100 bytes"):
+    read_table(path, "interactions", max_bytes=100)
+  assert len(read_table(path, "interactions",
+                        max_bytes=path.stat().st_size).frame) == 1000
+
+
+@pytest.mark.parametrize("command", ["validate", "build-graph"])
+def test_max_input_bytes_through_the_cli_is_one_line_exit_2(tmp_path, capsys,
+                                                            command):
+  from tfgnn_gfm.cli.gfm import main
+  folder = tmp_path / "data"
+  folder.mkdir()
+  (folder / "items.csv").write_text("item_id,item_type,title\ni0,podcast,A\n")
+  (folder / "interactions.csv.gz").write_bytes(gzip.compress(
+      _interactions_csv(5000).encode()))
+  assert main([command, str(folder), "--out", str(tmp_path / "v"),
+               "--max-input-bytes", "4096"]) == 2
+  err = capsys.readouterr().err.strip()
+  assert len(err.splitlines()) == 1, err
+  assert "interactions.csv.gz: more than 4,096 bytes after decompression" in err
+  assert not (tmp_path / "v").exists()

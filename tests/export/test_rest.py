@@ -93,6 +93,24 @@ def test_a_long_history_costs_time_and_memory_linear_in_its_size(served):
   assert grown_mb < 300
 
 
+def test_a_search_query_over_the_limit_is_a_400_naming_it(served):
+  _, base, running = served
+  example = ExportDir(base).read_manifest()["examples"]["search"]
+  instance = example["instances"][0]
+  client = ServingClient(running.url, "gfm_retrieval_bf")
+  longest = "é" * cfg.MAX_QUERY_CHARS  # Characters, not bytes.
+  out = client.predict(instances=[{**instance, "query": longest}] * 3,
+                       signature_name="search")
+  assert len(out) == 3 and out[0]["item_ids"]
+  with pytest.raises(ServingError) as error:
+    client.predict(instances=[{**instance, "query": "x"},
+                              {**instance, "query": longest + "x"}],
+                   signature_name="search")
+  assert error.value.status == 400
+  assert f"at most {cfg.MAX_QUERY_CHARS} characters" in str(error.value)
+  assert str(cfg.MAX_QUERY_CHARS + 1) in str(error.value)
+
+
 def test_row_and_columnar_formats_agree(served):
   _, _, running = served
   client = ServingClient(running.url, "gfm_retrieval_bf")

@@ -16,7 +16,12 @@ import numpy as np
 import pandas as pd
 
 from tfgnn_gfm.artifacts import DatasetDir
-from tfgnn_gfm.data.reader import NoRowsError, TableData, read_table
+from tfgnn_gfm.data.reader import (
+  MAX_INPUT_BYTES,
+  NoRowsError,
+  TableData,
+  read_table,
+)
 
 
 @dataclasses.dataclass
@@ -152,12 +157,15 @@ def check_references(dataset: Dataset) -> None:
                column="item_id")
 
 
-def read_dataset(folder: str | pathlib.Path) -> Dataset:
+def read_dataset(folder: str | pathlib.Path,
+                 max_input_bytes: int = MAX_INPUT_BYTES) -> Dataset:
   """Reads and validates every table of a dataset folder.
 
   Args:
     folder: a folder with ``items.*``, ``interactions.*`` and optionally
       ``users.*`` (any format of the contract).
+    max_input_bytes: the most bytes of one text file after decompression
+      (``DataContractError`` beyond).
 
   Returns:
     The validated Dataset.
@@ -167,13 +175,15 @@ def read_dataset(folder: str | pathlib.Path) -> Dataset:
       only): no stage has anything to work on.
   """
   layout = DatasetDir(pathlib.Path(folder))
-  items = read_table(layout.table_path("items"), "items")
-  interactions = read_table(layout.table_path("interactions"), "interactions")
+  items = read_table(layout.table_path("items"), "items", max_input_bytes)
+  interactions = read_table(layout.table_path("interactions"), "interactions",
+                            max_input_bytes)
   if not interactions.rows_read:
     raise NoRowsError(f"{interactions.path}: the interactions table has no "
                       "data rows (empty or header only)")
   users_path = layout.table_path("users", required=False)
-  users = read_table(users_path, "users") if users_path else None
+  users = (read_table(users_path, "users", max_input_bytes) if users_path
+           else None)
   dataset = Dataset(items, interactions, users)
   check_references(dataset)
   return dataset

@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import math
+import os
 import pathlib
 import re
 import zlib
@@ -57,6 +58,11 @@ LINE = "line"  # name of the index holding each row's line number
 MIN_TIMESTAMP = -5_364_662_400  # 1800-01-01T00:00:00Z
 MAX_TIMESTAMP = 7_258_118_400  # 2200-01-01T00:00:00Z, exclusive
 TIME_RANGE_TEXT = "1800-01-01T00:00:00Z <= t < 2200-01-01T00:00:00Z"
+# The most bytes of one CSV or JSON Lines file after decompression (the
+# reader holds a file's text in memory): a larger file, or a gzip that
+# expands beyond it, is a one-line error, and decompression stops there.
+# ``--max-input-bytes`` of gfm validate and gfm build-graph sets it.
+MAX_INPUT_BYTES = 2 << 30
 _ISO_YEAR = re.compile(r"^\s*([+-]?\d{4,})-")
 _SURROGATES = re.compile("[\udc80-\udcff]")
 
@@ -75,7 +81,8 @@ class NoRowsError(DataContractError):
   exit_code = 3
 
 
-def read_raw(path: str | pathlib.Path, table: str
+def read_raw(path: str | pathlib.Path, table: str,
+             max_bytes: int = MAX_INPUT_BYTES
              ) -> tuple[pd.DataFrame | None, list[dict[str, Any]]]:
   """Parses a file of any contract format without validating values.
 
@@ -83,6 +90,7 @@ def read_raw(path: str | pathlib.Path, table: str
     path: a local ``.csv``, ``.jsonl`` or ``.parquet`` file, optionally
       ``.gz``.
     table: the contract table (for the dead letters).
+    max_bytes: the most bytes of a text file after decompression.
 
   Returns:
     (the raw rows indexed by line, or None for an empty file; the dead
@@ -94,9 +102,9 @@ def read_raw(path: str | pathlib.Path, table: str
   path = pathlib.Path(path)
   fmt, compressed = _format_of(path)
   if fmt == "csv":
-    return _raw_csv(path, compressed, table)
+    return _raw_csv(path, compressed, table, max_bytes)
   if fmt == "jsonl":
-    return _raw_jsonl(path, compressed, table)
+    return _raw_jsonl(path, compressed, table, max_bytes)
   return _raw_parquet(path, table)
 
 
@@ -393,7 +401,16 @@ def _decode(path: str | pathlib.PurePath, data: bytes) -> tuple[str, bool]:
     return data.decode("utf-8", errors="surrogateescape"), False
 
 
-def _read_text(path: pathlib.Path, compressed: bool
+def _too_large(path: str | pathlib.PurePath,
+               max_bytes: int) -> DataContractError:
+  return DataContractError(
+      f"{path}: more than {max_bytes:,} bytes after decompression (the "
+      "reader's limit, --max-input-bytes); split the table into several "
+      "files or raise the limit")
+
+
+def _read_text(path: pathlib.Path, compressed: bool,
+               max_bytes: int = MAX_INPUT_BYTES
                ) -> tuple[str, bool, str | None]:
   """Returns (text, clean, damage).
 
@@ -405,9 +422,15 @@ def _read_text(path: pathlib.Path, compressed: bool
   """
   with open(path, "rb") as stream:
     if compressed:
-      data, damage, _ = _decompress(path, stream)
+      # Decompression stops one byte past the limit: a gzip bomb costs
+      # at most the limit.
+      data, damage, _ = _decompress(path, stream, limit=max_bytes + 1)
+      too_large = len(data) > max_bytes
     else:
-      data, damage = stream.read(), None
+      too_large = os.fstat(stream.fileno()).st_size > max_bytes
+      data, damage = (b"", None) if too_large else (stream.read(), None)
+  if too_large:
+    raise _too_large(path, max_bytes)
   return (*_decode(path, data), damage)
 
 
@@ -487,7 +510,7 @@ def _csv_header(path: str | pathlib.PurePath, lines: _Lines) -> list[str]:
   return header
 
 
-def _raw_csv(path, compressed, table):
+def _raw_csv(path, compressed, table, max_bytes=MAX_INPUT_BYTES):
   """Parses a CSV file into (raw frame of str, dead letters).
 
   A record with the wrong number of fields that spans several physical lines
@@ -499,7 +522,7 @@ def _raw_csv(path, compressed, table):
     DataContractError: the header cannot be read (not UTF-8, duplicate
       names, unparsable).
   """
-  text, clean, damage = _read_text(path, compressed)
+  text, clean, damage = _read_text(path, compressed, max_bytes)
   dead = []
   if damage is not None:
     # The last line is cut short: it goes to the damage dead letter.
@@ -570,7 +593,7 @@ def _raw_csv(path, compressed, table):
   return frame, dead
 
 
-def _raw_jsonl(path, compressed, table):
+def _raw_jsonl(path, compressed, table, max_bytes=MAX_INPUT_BYTES):
   """Parses a JSON Lines file into (raw frame, dead letters).
 
   Records are split on ``\\n`` only (``\\r\\n`` too): U+2028, U+2029 and
@@ -578,7 +601,7 @@ def _raw_jsonl(path, compressed, table):
   ``Infinity`` (not JSON, but Python writes them) are read as text, so a
   number, time or vector field holding them is ``wrong_type``.
   """
-  text, clean, damage = _read_text(path, compressed)
+  text, clean, damage = _read_text(path, compressed, max_bytes)
   dead = []
   rest = ""
   if damage is not None:
@@ -717,8 +740,15 @@ def _is_empty(series: pd.Series) -> pd.Series:
       lambda v: isinstance(v, str) and not v).astype(bool)
 
 
-def _to_string(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-  """(values as str, bad mask): numbers become their text, lists join."""
+# String fields that also take a list of strings (joined by ";"), as the
+# schema says of them; in any other string field (an id) a list is wrong_type.
+LIST_FIELDS = frozenset({"genres"})
+
+
+def _to_string(series: pd.Series, lists: bool = False
+               ) -> tuple[pd.Series, pd.Series]:
+  """(values as str, bad mask): numbers become their text; with ``lists``,
+  a list of strings joins with ``;`` (else it is bad)."""
   arrow = _arrow_strings(series)
   if arrow is not None:
     values = pd.Series(pc.utf8_trim_whitespace(arrow).to_numpy(
@@ -734,7 +764,7 @@ def _to_string(series: pd.Series) -> tuple[pd.Series, pd.Series]:
       return str(int(v))
     if isinstance(v, (float, np.floating)):
       return str(int(v)) if float(v).is_integer() else str(v)
-    if isinstance(v, (list, tuple, np.ndarray)) and all(
+    if lists and isinstance(v, (list, tuple, np.ndarray)) and all(
         isinstance(x, str) for x in v):
       return ";".join(x.strip() for x in v)
     return None
@@ -905,7 +935,7 @@ def validate_rows(data: TableData, spec: TableSpec) -> None:
     present = column[~_is_empty(column)]
     outside = None
     if f.type == "string":
-      values, bad = _to_string(present)
+      values, bad = _to_string(present, lists=f.name in LIST_FIELDS)
     elif f.type in ("number", "integer"):
       values, bad = _to_number(present)
       if f.type == "integer":
@@ -984,12 +1014,14 @@ def check_primary_key(data: TableData, spec: TableSpec) -> None:
                 "with it is kept", column=key)
 
 
-def read_table(path: str | pathlib.Path, table: str) -> TableData:
+def read_table(path: str | pathlib.Path, table: str,
+               max_bytes: int = MAX_INPUT_BYTES) -> TableData:
   """Reads and validates one table of the data contract.
 
   Args:
     path: a ``.csv``, ``.jsonl`` or ``.parquet`` file, optionally ``.gz``.
     table: ``items``, ``interactions`` or ``users``.
+    max_bytes: the most bytes of a text file after decompression.
 
   Returns:
     A TableData with the good rows, the dead letters and the extra columns.
@@ -1003,7 +1035,7 @@ def read_table(path: str | pathlib.Path, table: str) -> TableData:
   if not path.exists():
     raise DataContractError(f"{path}: no such file")
   spec = table_spec(table)
-  raw, dead = read_raw(path, table)
+  raw, dead = read_raw(path, table, max_bytes)
   if raw is None:
     frame = pd.DataFrame(columns=list(spec.field_names))
     return TableData(table, path, frame, dead, [], 0)

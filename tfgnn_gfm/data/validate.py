@@ -19,6 +19,7 @@ from tfgnn_gfm.artifacts import (
 )
 from tfgnn_gfm.config import config_to_dict
 from tfgnn_gfm.data.dataset import Dataset, read_dataset, write_dead_letters
+from tfgnn_gfm.data.reader import MAX_INPUT_BYTES
 
 
 @dataclasses.dataclass
@@ -30,6 +31,10 @@ class ValidateConfig:
   max_bad_fraction: float = dataclasses.field(default=0.5, metadata={
       "help": "fail (exit 3) when more than this share of a table's rows is "
               "bad; bad rows are written to the dead letters either way"})
+  max_input_bytes: int = dataclasses.field(default=MAX_INPUT_BYTES, metadata={
+      "help": "the most bytes of one CSV or JSON Lines file after gzip "
+              "decompression (a larger file is an error, exit 2; "
+              "decompression stops there)", "metavar": "BYTES"})
 
 
 class TooManyBadRowsError(ValueError):
@@ -73,7 +78,7 @@ def validate_dataset(data_dir: str | pathlib.Path, out_dir: str | pathlib.Path,
       set name (nothing is written).
   """
   config = config or ValidateConfig()
-  dataset = read_dataset(data_dir)
+  dataset = read_dataset(data_dir, config.max_input_bytes)
   check_node_set_names(dataset)
   summary = dataset.summary()
   layout = DatasetDir(pathlib.Path(data_dir))

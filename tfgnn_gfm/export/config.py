@@ -23,6 +23,12 @@ RETRIEVAL_BRUTE_FORCE = "gfm_retrieval_bf"
 USER_TOWER = "gfm_user_tower"
 MODEL_NAMES = (RETRIEVAL_SCANN, RETRIEVAL_BRUTE_FORCE, USER_TOWER)
 
+#: Most characters of one ``search`` query; a longer one is a 400 naming the
+#: limit. A search box's text is far shorter; the limit bounds what the text
+#: encoder does for one request (the encoder reads at most 256 word pieces
+#: of a query anyway), so the largest legal request stays cheap.
+MAX_QUERY_CHARS = 512
+
 SCANN_MODES = ("auto", "brute_force", "ah", "tree")
 #: Candidates below which ``auto`` scores by brute force inside ScaNN.
 BRUTE_FORCE_BELOW = 20_000

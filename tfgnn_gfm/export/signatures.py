@@ -9,7 +9,8 @@
                    (the item itself left out; an unknown id is an error)
   search           query (free text) + k + item_type -> item_ids, scores,
                    item_types (the query goes through the text encoder and
-                   the item tower as a text-only item)
+                   the item tower as a text-only item; a query of more than
+                   ``config.MAX_QUERY_CHARS`` characters is an error)
   embed_items      item_id -> embeddings [B, D], item_types
 
 ``UserTowerModule`` (model ``gfm_user_tower``)::
@@ -30,6 +31,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import tensorflow as tf
 
+from tfgnn_gfm.export.config import MAX_QUERY_CHARS
 from tfgnn_gfm.export.lookups import ItemLookup, UserFeatureResolver
 
 RESULT_KEYS = ("item_ids", "scores", "item_types")
@@ -58,6 +60,23 @@ class _QueryBase(tf.Module):
     vectors = self.user_tower({n: features[n] for n in names},
                               training=False)
     return index_query(vectors, 1.0 if self.score_offset else None), unknown
+
+
+def checked_queries(query: tf.Tensor) -> tf.Tensor:
+  """``query`` [B], after refusing one of over ``MAX_QUERY_CHARS`` characters.
+
+  The refusal is an InvalidArgumentError, which TF Serving (and
+  ``gfm serve``) answer with a 400 naming the limit, before any query of the
+  request reaches the text encoder.
+  """
+  length = tf.strings.length(query, unit="UTF8_CHAR")
+  longest = tf.reduce_max(tf.concat([length, [0]], axis=0))
+  check = tf.debugging.Assert(
+      longest <= MAX_QUERY_CHARS,
+      [f"a search query has at most {MAX_QUERY_CHARS} characters; the "
+       "longest of this request has", longest], summarize=1)
+  with tf.control_dependencies([check]):
+    return tf.identity(query)
 
 
 def index_query(vectors: tf.Tensor, offset_weight: float | None) -> tf.Tensor:
@@ -254,7 +273,8 @@ class RetrievalModule(_QueryBase):
     @tf.function(input_signature=[{"query": _batched("query", tf.string),
                                    "k": k_spec, "item_type": type_spec}])
     def search(request):
-      vectors = index_query(self._text_items(request["query"]),
+      query = checked_queries(request["query"])
+      vectors = index_query(self._text_items(query),
                             0.0 if self.score_offset else None)
       return self._top_k(vectors, request["k"], request["item_type"])
 

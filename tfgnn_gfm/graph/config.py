@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from tfgnn_gfm.config import ConfigError
 from tfgnn_gfm.config import option_help as _help
+from tfgnn_gfm.data.reader import MAX_INPUT_BYTES
 from tfgnn_gfm.timesplit import parse_cut
 
 DEFAULT_TEXT_ENCODER = "builtin:all-MiniLM-L6-v2"
@@ -73,6 +74,11 @@ class GraphBuildConfig:
       "the number of files per node/edge set in sharded/"))
   read_chunk_rows: int = dataclasses.field(default=250_000, metadata=_help(
       "rows per batch when reading and validating an input file"))
+  max_input_bytes: int = dataclasses.field(
+      default=MAX_INPUT_BYTES, metadata=_help(
+          "the most bytes of one CSV or JSON Lines file after gzip "
+          "decompression (a larger file is an error, exit 2; decompression "
+          "stops there)", metavar="BYTES"))
   full_graph: bool = dataclasses.field(default=True, metadata=_help(
       "also write the whole graph as one GraphTensor (graph.tfrecord); turn "
       "off for graphs beyond one machine's memory (or 2 GiB serialized)"))
@@ -80,7 +86,7 @@ class GraphBuildConfig:
   def validate(self) -> None:
     """Raises ConfigError naming the first impossible setting."""
     for name in ("train_days", "min_co_users", "text_batch_size",
-                 "num_shards", "read_chunk_rows"):
+                 "num_shards", "read_chunk_rows", "max_input_bytes"):
       value = getattr(self, name)
       if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
