@@ -387,7 +387,13 @@ def build_graph(data: str | os.PathLike | None, out: str | os.PathLike,
       pipeline_seconds = time.perf_counter() - pipeline_start
       summary = json.loads(_read_text(graph_writer.output_path(
           root, _NAMES.summary_path)))
-      _raise_input_errors(summary, config, inputs)
+      try:
+        _raise_input_errors(summary, config, inputs)
+      except ValueError as e:
+        kept = None if remote else _keep_rejected_rows(local, out)
+        if kept is None:
+          raise
+        raise type(e)(f"{e} (the rejected rows: {kept})") from None
       stats = _finalize(root, local, config, summary, text_encoder)
       counters = pipeline_counters(result, read_lib.METRICS_NAMESPACE)
       processes = workers.worker_processes(result)
@@ -461,6 +467,29 @@ def _raise_input_errors(summary: dict[str, Any], config: GraphBuildConfig,
     raise read_lib.no_rows_error("interactions", inputs.interactions)
   if config.cut is None and not counts.get("valid", 0):
     raise ValueError(catalog_lib.NO_VALID_INTERACTIONS)
+
+
+def _keep_rejected_rows(stage_dir: pathlib.Path,
+                        out: str) -> pathlib.Path | None:
+  """Keeps a failed run's dead letters and summary in ``OUT.rejected/``.
+
+  A run that stops on its inputs (no valid interaction, say) writes no
+  graph, and ``OUT`` (perhaps an earlier good graph) stays as it was; the
+  dead letters that explain the failure go beside it, replacing those of an
+  earlier failed run.
+
+  Returns:
+    The folder, or None when the run rejected no row.
+  """
+  letters = GraphDir(stage_dir).dead_letter_path
+  if not letters.exists() or not letters.stat().st_size:
+    return None
+  target = pathlib.Path(out + ".rejected")
+  with atomic_directory(target) as tmp:
+    names = GraphDir(tmp)
+    shutil.copyfile(letters, names.dead_letter_path)
+    shutil.copyfile(GraphDir(stage_dir).summary_path, names.summary_path)
+  return target
 
 
 class _OutputDirectory:

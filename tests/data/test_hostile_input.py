@@ -426,6 +426,14 @@ def test_no_valid_interaction_is_one_line_exit_2(tmp_path):
   _assert_one_line_error(result, "build-graph", "no valid interactions to "
                          "derive the cut from; pass --cut")
   assert not (tmp_path / "out").exists()
+  # The rows that explain it are kept beside OUT, and the error names them.
+  rejected = tmp_path / "out.rejected"
+  assert f"(the rejected rows: {rejected})" in result.stderr
+  letters = [json.loads(line) for line in (
+      rejected / "dead_letter.jsonl").read_text().splitlines()]
+  assert sorted((d["line"], d["reason"]) for d in letters) == [
+      (2, "bad_timestamp"), (3, "unknown_item")]
+  assert (rejected / "summary.json").exists()
 
 
 def test_large_truncated_gzip_keeps_the_rows_before_the_damage(tmp_path):
