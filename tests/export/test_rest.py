@@ -109,6 +109,14 @@ def test_a_search_query_over_the_limit_is_a_400_naming_it(served):
   assert error.value.status == 400
   assert f"at most {cfg.MAX_QUERY_CHARS} characters" in str(error.value)
   assert str(cfg.MAX_QUERY_CHARS + 1) in str(error.value)
+  # The total: 65 queries of 128 characters (one more than fits).
+  many = cfg.MAX_REQUEST_QUERY_CHARS // cfg.MAX_QUERY_CHARS + 1
+  with pytest.raises(ServingError) as error:
+    client.predict(instances=[{**instance, "query": longest}] * many,
+                   signature_name="search")
+  assert error.value.status == 400
+  assert f"{cfg.MAX_REQUEST_QUERY_CHARS} characters in all" in str(
+      error.value)
 
 
 def test_row_and_columnar_formats_agree(served):

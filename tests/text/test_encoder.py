@@ -330,3 +330,25 @@ def test_cli_module_does_not_import_tensorflow():
   proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
                         text=True, check=False, env=env, cwd=repo)
   assert proc.returncode == 0, proc.stderr
+
+
+def test_the_largest_legal_search_request_encodes_well_inside_the_timeout(
+    encoder_layer, encoder_module):
+  """The export's query limits bound the encoder's work: a query of n
+  characters is at most n + 2 word pieces, and the largest legal request
+  (64 queries of 128 worst-case characters) encodes in well under half the
+  30 s REST timeout (about 3 s on an idle 2-core machine)."""
+  import tensorflow as tf
+  from tfgnn_gfm.export import config as export_config
+  n = export_config.MAX_QUERY_CHARS
+  worst = ["!" * n, "a." * (n // 2), "東京" * (n // 2), ("x7q " * n)[:n]]
+  tokens = encoder_module.tokenize(tf.constant(worst)).row_lengths()
+  assert int(tf.reduce_max(tokens)) <= n + 2
+  queries = worst * (export_config.MAX_REQUEST_QUERY_CHARS // (4 * n))
+  assert sum(map(len, queries)) == export_config.MAX_REQUEST_QUERY_CHARS
+  encoder_layer(queries[:4])
+  start = time.perf_counter()
+  vectors = encoder_layer(queries)
+  seconds = time.perf_counter() - start
+  assert vectors.shape == (len(queries), 384)
+  assert seconds < 15.0

@@ -23,11 +23,14 @@ RETRIEVAL_BRUTE_FORCE = "gfm_retrieval_bf"
 USER_TOWER = "gfm_user_tower"
 MODEL_NAMES = (RETRIEVAL_SCANN, RETRIEVAL_BRUTE_FORCE, USER_TOWER)
 
-#: Most characters of one ``search`` query; a longer one is a 400 naming the
-#: limit. A search box's text is far shorter; the limit bounds what the text
-#: encoder does for one request (the encoder reads at most 256 word pieces
-#: of a query anyway), so the largest legal request stays cheap.
-MAX_QUERY_CHARS = 512
+#: Most characters of one ``search`` query, and of all the queries of one
+#: request; beyond either, the request is a 400 naming the limit, before any
+#: query is encoded. A search box's text is far shorter. A query of n
+#: characters is at most n + 2 word pieces, so the limits bound the text
+#: encoder's work for the largest legal request (64 queries of 128
+#: characters: about 3 s on 2 CPU cores, against the 30 s REST timeout).
+MAX_QUERY_CHARS = 128
+MAX_REQUEST_QUERY_CHARS = 8192
 
 SCANN_MODES = ("auto", "brute_force", "ah", "tree")
 #: Candidates below which ``auto`` scores by brute force inside ScaNN.

@@ -10,7 +10,9 @@
   search           query (free text) + k + item_type -> item_ids, scores,
                    item_types (the query goes through the text encoder and
                    the item tower as a text-only item; a query of more than
-                   ``config.MAX_QUERY_CHARS`` characters is an error)
+                   ``config.MAX_QUERY_CHARS`` characters, or queries of more
+                   than ``config.MAX_REQUEST_QUERY_CHARS`` in all, are an
+                   error)
   embed_items      item_id -> embeddings [B, D], item_types
 
 ``UserTowerModule`` (model ``gfm_user_tower``)::
@@ -31,7 +33,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import tensorflow as tf
 
-from tfgnn_gfm.export.config import MAX_QUERY_CHARS
+from tfgnn_gfm.export.config import MAX_QUERY_CHARS, MAX_REQUEST_QUERY_CHARS
 from tfgnn_gfm.export.lookups import ItemLookup, UserFeatureResolver
 
 RESULT_KEYS = ("item_ids", "scores", "item_types")
@@ -63,19 +65,27 @@ class _QueryBase(tf.Module):
 
 
 def checked_queries(query: tf.Tensor) -> tf.Tensor:
-  """``query`` [B], after refusing one of over ``MAX_QUERY_CHARS`` characters.
+  """``query`` [B], after refusing queries over the export's size limits.
 
-  The refusal is an InvalidArgumentError, which TF Serving (and
-  ``gfm serve``) answer with a 400 naming the limit, before any query of the
-  request reaches the text encoder.
+  A query of over ``MAX_QUERY_CHARS`` characters, or queries of over
+  ``MAX_REQUEST_QUERY_CHARS`` in all, are an InvalidArgumentError, which TF
+  Serving (and ``gfm serve``) answer with a 400 naming the limit, before any
+  query of the request reaches the text encoder.
   """
   length = tf.strings.length(query, unit="UTF8_CHAR")
   longest = tf.reduce_max(tf.concat([length, [0]], axis=0))
-  check = tf.debugging.Assert(
-      longest <= MAX_QUERY_CHARS,
-      [f"a search query has at most {MAX_QUERY_CHARS} characters; the "
-       "longest of this request has", longest], summarize=1)
-  with tf.control_dependencies([check]):
+  total = tf.reduce_sum(length)
+  checks = [
+      tf.debugging.Assert(
+          longest <= MAX_QUERY_CHARS,
+          [f"a search query has at most {MAX_QUERY_CHARS} characters; the "
+           "longest of this request has", longest], summarize=1),
+      tf.debugging.Assert(
+          total <= MAX_REQUEST_QUERY_CHARS,
+          [f"the search queries of one request have at most "
+           f"{MAX_REQUEST_QUERY_CHARS} characters in all; this request's "
+           "have", total], summarize=1)]
+  with tf.control_dependencies(checks):
     return tf.identity(query)
 
 
