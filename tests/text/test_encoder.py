@@ -339,6 +339,7 @@ def test_the_largest_legal_search_request_encodes_well_inside_the_timeout(
   (64 queries of 128 worst-case characters) encodes in well under half the
   30 s REST timeout (about 3 s on an idle 2-core machine)."""
   import tensorflow as tf
+
   from tfgnn_gfm.export import config as export_config
   n = export_config.MAX_QUERY_CHARS
   worst = ["!" * n, "a." * (n // 2), "東京" * (n // 2), ("x7q " * n)[:n]]
