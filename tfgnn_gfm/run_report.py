@@ -47,12 +47,19 @@ def _hgnn_section(layout: RunLayout) -> str:
   rows = [[name, m.get("queries"), _fmt(m.get("hgnn_hr@10")),
            _fmt(m.get("knn_hr@10", "-")), _fmt(m.get("text_hr@10")),
            _fmt(m.get("hgnn_mrr")), _fmt(m.get("knn_mrr", "-")),
-           _fmt(m.get("text_mrr"))]
+           _fmt(m.get("text_mrr")), _paired(m.get("hgnn_vs_knn_hr@10"))]
           for name, m in sorted(metrics.items()) if isinstance(m, dict)]
   return ("## Static layer: link prediction on held-out edges\n\n" +
           _table(["edge set", "queries", "HR@10 HGNN", "HR@10 item-kNN",
-                  "HR@10 text", "MRR HGNN", "MRR item-kNN", "MRR text"],
-                 rows) + "\n")
+                  "HR@10 text", "MRR HGNN", "MRR item-kNN", "MRR text",
+                  "HGNN - item-kNN [95%], verdict"], rows) + "\n")
+
+
+def _paired(vs: Mapping[str, Any] | None) -> str:
+  if not vs or vs.get("difference") is None:
+    return "-"
+  return (f"{vs['difference']:+.3f} [{vs['low']:+.3f}, {vs['high']:+.3f}], "
+          f"{vs['verdict']}")
 
 
 def plot_stage_seconds(timings: Mapping[str, float],

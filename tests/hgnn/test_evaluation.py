@@ -37,3 +37,59 @@ def test_item_knn_scores_and_ranks_by_hand():
   assert at1["knn_mrr"] == pytest.approx((1 / 2 + 1 / 1.5) / 2)
   # One-hot embeddings tie every candidate at 0: ranks 1 + (3 - 1) / 2.
   assert at1["hgnn_mrr"] == pytest.approx(1 / 2)
+
+
+def test_knn_comparison_interval_ratio_and_verdict():
+  from tfgnn_gfm.hgnn.evaluation import knn_comparison
+  rng = np.random.default_rng(0)
+  nodes = rng.integers(0, 300, 3000)
+  knn = np.where(rng.random(3000) < 0.3, 0.0, 50.0)   # HR@10 about 0.30
+  better = np.where(rng.random(3000) < 0.45, 0.0, 50.0)  # about 0.45
+  slightly = np.where(rng.random(3000) < 0.31, 0.0, 50.0)
+  won = knn_comparison(better, knn, nodes, 10)
+  assert won["verdict"] == "target" and won["low"] > 0
+  assert won["ratio"] == pytest.approx(np.mean(better == 0) / np.mean(
+      knn == 0))
+  assert won["difference"] == pytest.approx(np.mean(better == 0) - np.mean(
+      knn == 0))
+  assert knn_comparison(knn, better, nodes, 10)["verdict"] == "loss"
+  assert knn_comparison(knn, knn, nodes, 10)["verdict"] == "tie"
+  same = knn_comparison(slightly, knn, nodes, 10)
+  assert same["low"] <= same["difference"] <= same["high"]
+  # One more hit on every query node's first query: above 0, below 1.10x.
+  small = knn.copy()
+  first = np.unique(nodes, return_index=True)[1]
+  small[first] = 0.0
+  assert knn_comparison(small, knn, nodes, 10)["verdict"] in ("win",
+                                                              "target")
+
+
+def test_report_carries_the_paired_comparison():
+  train_pairs = [(0, 1), (0, 2), (1, 3), (2, 4), (1, 4), (3, 5)]
+  train = _graph(train_pairs)
+  full = _graph(train_pairs + [(0, 3)])
+  split = LinkSplit(train, {("a", "a"): (np.array([0, 0, 1, 2, 1, 3]),
+                                         np.array([1, 2, 3, 4, 4, 5]))},
+                    {("a", "a"): (np.array([0]), np.array([3]))})
+  entry = link_prediction_report({"a": np.eye(6, dtype=np.float32)}, split,
+                                 full, k=2)["a_to_a"]
+  vs = entry["hgnn_vs_knn_hr@2"]
+  assert vs["difference"] == pytest.approx(entry["hgnn_hr@2"] -
+                                           entry["knn_hr@2"])
+  assert vs["verdict"] in ("target", "win", "tie", "loss")
+
+
+def test_pretrain_report_prints_the_interval_and_the_verdict():
+  from tfgnn_gfm.cli.pretrain_cmd import format_report
+  entry = {"queries": 2000, "hgnn_hr@10": 0.4, "knn_hr@10": 0.3,
+           "text_hr@10": 0.1, "hgnn_mrr": 0.2, "knn_mrr": 0.15,
+           "text_mrr": 0.05,
+           "hgnn_vs_knn_hr@10": {"difference": 0.1, "low": 0.08,
+                                 "high": 0.12, "ratio": 4 / 3,
+                                 "verdict": "target"}}
+  text = format_report({"link_prediction": {"a_to_a": entry},
+                        "hgnn_meets_knn_target": True, "epochs_run": 1,
+                        "positive_edges_per_second": 1.0,
+                        "embed_items_per_second": 1.0})
+  assert "+0.100 [+0.080, +0.120]" in text and "target" in text
+  assert "every edge set of 1,000+ queries): met" in text

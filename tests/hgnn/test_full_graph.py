@@ -150,6 +150,9 @@ def test_cli_full_graph_writes_the_same_artifacts(tmp_path):
   assert set(report) == set(manifest["counts"]["edges"])
   for entry in report.values():
     assert {"hgnn_hr@10", "knn_hr@10", "text_hr@10"} <= set(entry)
+    assert entry["hgnn_vs_knn_hr@10"]["verdict"] in ("target", "win", "tie",
+                                                     "loss")
+  assert isinstance(manifest["metrics"]["hgnn_meets_knn_target"], bool)
   for path in (layout.keras_model, layout.export_dir, layout.schema_path,
                layout.plot_path, layout.log_dir, layout.history_path):
     assert path.exists(), path

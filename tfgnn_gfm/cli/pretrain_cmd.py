@@ -87,13 +87,22 @@ def format_report(metrics: dict) -> str:
   """The link-prediction table of a pretrain run, for the terminal."""
   lines = [f"{'edge set':<28}{'queries':>8}"
            f"{'HR@10 hgnn':>12}{'HR@10 kNN':>11}{'HR@10 text':>12}"
-           f"{'MRR hgnn':>10}{'MRR kNN':>9}{'MRR text':>10}"]
+           f"{'MRR hgnn':>10}{'MRR kNN':>9}{'MRR text':>10}"
+           f"  {'hgnn - kNN [95%]':<26}verdict"]
   for name, r in sorted(metrics["link_prediction"].items()):
+    vs = r.get("hgnn_vs_knn_hr@10") or {}
+    paired = ("-" if vs.get("difference") is None else
+              f"{vs['difference']:+.3f} [{vs['low']:+.3f}, {vs['high']:+.3f}]")
     lines.append(f"{name:<28}{r['queries']:>8}{r['hgnn_hr@10']:>12.3f}"
                  f"{r['knn_hr@10']:>11.3f}"
                  f"{r['text_hr@10']:>12.3f}{r['hgnn_mrr']:>10.3f}"
                  f"{r['knn_mrr']:>9.3f}"
-                 f"{r['text_mrr']:>10.3f}")
+                 f"{r['text_mrr']:>10.3f}  {paired:<26}"
+                 f"{vs.get('verdict', '-')}")
+  if "hgnn_meets_knn_target" in metrics:
+    lines.append("target (HR@10 >= 1.10 x item-kNN, interval above 0, on "
+                 "every edge set of 1,000+ queries): "
+                 + ("met" if metrics["hgnn_meets_knn_target"] else "not met"))
   lines.append(f"mode: {metrics.get('mode', 'sampled')}, "
                f"epochs: {metrics['epochs_run']}, "
                f"{metrics.get('train_seconds')} s, "

@@ -22,9 +22,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from tfgnn_gfm import ranking
+from tfgnn_gfm import intervals, ranking
 from tfgnn_gfm.twotower import config as cfg
-from tfgnn_gfm.twotower import intervals
 from tfgnn_gfm.twotower.comparison import Comparison
 from tfgnn_gfm.twotower.protocol import ALL_TYPES, GROUPS, SLICES
 

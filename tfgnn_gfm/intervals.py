@@ -1,4 +1,7 @@
-"""Bootstrap confidence intervals over users, plain and paired.
+"""Bootstrap confidence intervals, plain and paired, over clusters.
+
+Used by `gfm evaluate` (users are the clusters) and by the held-out-edge
+report of pretraining (query nodes are the clusters).
 
 Real hold-outs are small (a 14-day window of a public dataset holds 10 to
 100 users), so a metric without an interval says little. The evaluation
