@@ -73,6 +73,12 @@ class PretrainConfig:
       "products)"))
   dropout_rate: float = dataclasses.field(default=0.0, metadata=_help(
       "dropout on node states"))
+  node_id_dim: int = dataclasses.field(default=0, metadata=_help(
+      "size of a learnable vector per training node, concatenated to its "
+      "text features (0: none); new items get zeros"))
+  node_id_dropout: float = dataclasses.field(default=0.5, metadata=_help(
+      "share of nodes whose learnable vector is zeroed in each training "
+      "step, so the model also embeds items from text alone"))
   loss: str = dataclasses.field(default="margin", metadata=_help(
       "margin: max(0, z.z_neg - z.z_pos + margin); softmax: sampled softmax "
       "over the positive and the negatives", choices=("margin", "softmax")))

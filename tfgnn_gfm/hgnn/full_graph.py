@@ -35,7 +35,12 @@ import tensorflow as tf
 import tensorflow_gnn as tfgnn
 
 from tfgnn_gfm.hgnn.config import PretrainConfig
-from tfgnn_gfm.hgnn.graph_data import DEGREE_FEATURE, TEXT_FEATURE, ItemGraph
+from tfgnn_gfm.hgnn.graph_data import (
+  DEGREE_FEATURE,
+  ID_FEATURE,
+  TEXT_FEATURE,
+  ItemGraph,
+)
 from tfgnn_gfm.hgnn.link_data import LinkBatcher, LinkBatchSpec
 from tfgnn_gfm.hgnn.link_model import (
   LinkPredictionModel,
@@ -96,6 +101,12 @@ class FullGraphEncoder:
             DEGREE_FEATURE: tf.constant(
                 graph.node_features[n][DEGREE_FEATURE], tf.float32)}
         for n in self.node_sets}
+    self._projection = encoder.get_layer("input_projection")
+    if self._projection.has_node_vectors:
+      # Learnable node vectors are looked up by id.
+      for n in self.node_sets:
+        self._features[n][ID_FEATURE] = tf.constant(
+            np.asarray(graph.node_ids[n]).astype(str))
     self._ends = {e: (graph.edge_sets[e].source_set,
                       graph.edge_sets[e].target_set) for e in self.edge_sets}
     # Edges sorted by receiver (source) for sorted segment ops; ``keep``
@@ -107,7 +118,6 @@ class FullGraphEncoder:
       self._order[e] = tf.constant(order, tf.int32)
       self._source[e] = tf.constant(es.source[order], tf.int32)
       self._target[e] = tf.constant(es.target[order], tf.int32)
-    self._projection = encoder.get_layer("input_projection")
     self._readout = encoder.get_layer("embeddings")
     self._layers = []
     i = 0
@@ -145,7 +155,8 @@ class FullGraphEncoder:
         kept = tf.gather(keep[e], self._order[e])
         src, tgt = tf.boolean_mask(src, kept), tf.boolean_mask(tgt, kept)
       edges[e] = (src, tgt)
-    # Inputs carry no #id: every node is distinct, nothing to de-duplicate.
+    # Every node is distinct: #id (only with learnable node vectors) finds
+    # nothing to de-duplicate.
     projected = self._projection(self._node_graph(self._features),
                                  training=training)
     h = {n: projected.node_sets[n][tfgnn.HIDDEN_STATE] for n in self.node_sets}

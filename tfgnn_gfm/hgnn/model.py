@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_gnn as tfgnn
 from tensorflow_gnn.models import graph_sage
@@ -33,6 +34,14 @@ class ItemInputProjection(tf.keras.layers.Layer):
   One Dense layer per node set (item type), so types with different text
   distributions still meet in one hidden space. Other features are dropped.
 
+  With ``id_vocab`` and ``id_dim``, each known node also has a learnable
+  vector (looked up by its ``#id``) concatenated to its features: message
+  passing over text alone cannot count common neighbours, a trainable node
+  vector can learn what co-occurrence counting knows. A node the table does
+  not hold (a new item) gets zeros; so that the model works from text alone
+  too, each training step zeroes the vectors of a random ``id_dropout``
+  share of the nodes.
+
   Sampled subgraphs repeat popular items many times; when nodes carry ``#id``
   the projection runs once per distinct item and is gathered back, which is
   the same result at a fraction of the cost.
@@ -40,20 +49,60 @@ class ItemInputProjection(tf.keras.layers.Layer):
   Args:
     node_sets: the node set names to project.
     units: size of the hidden state.
+    id_vocab: node set -> the node ids that get a learnable vector (None or
+      empty: none).
+    id_dim: size of the learnable node vectors (0: none).
+    id_dropout: share of nodes whose vector is zeroed in a training step.
   """
 
-  def __init__(self, *, node_sets: list[str], units: int, **kwargs):
+  def __init__(self, *, node_sets: list[str], units: int,
+               id_vocab: dict[str, list[str]] | None = None, id_dim: int = 0,
+               id_dropout: float = 0.0, **kwargs):
     super().__init__(**kwargs)
     self._node_sets = list(node_sets)
     self._units = units
+    self._id_vocab = {n: [str(i) for i in ids]
+                      for n, ids in sorted((id_vocab or {}).items())
+                      if id_dim and n in self._node_sets}
+    self._id_dim = int(id_dim)
+    self._id_dropout = float(id_dropout)
     self._dense = {n: tf.keras.layers.Dense(units, name=f"project_{n}")
                    for n in self._node_sets}
+    self._tables = {}
+    self._id_vectors = {}
+    for n, ids in self._id_vocab.items():
+      self._tables[n] = tf.lookup.StaticHashTable(
+          tf.lookup.KeyValueTensorInitializer(
+              tf.constant(ids, tf.string),
+              tf.range(1, len(ids) + 1, dtype=tf.int64)),
+          default_value=tf.constant(0, tf.int64))
+      # Row 0 (unknown ids) is masked to zeros below.
+      self._id_vectors[n] = tf.keras.layers.Embedding(
+          len(ids) + 1, self._id_dim, name=f"node_vectors_{n}",
+          embeddings_initializer=tf.keras.initializers.RandomNormal(
+              stddev=0.05))
+
+  @property
+  def has_node_vectors(self) -> bool:
+    """Whether some node set has learnable node vectors (looked up by id)."""
+    return bool(self._tables)
 
   def get_config(self) -> dict[str, Any]:
     return dict(node_sets=self._node_sets, units=self._units,
-                **super().get_config())
+                id_vocab=self._id_vocab or None, id_dim=self._id_dim,
+                id_dropout=self._id_dropout, **super().get_config())
 
-  def call(self, graph: tfgnn.GraphTensor) -> tfgnn.GraphTensor:
+  def _node_vectors(self, name: str, ids: tf.Tensor,
+                    training: bool) -> tf.Tensor:
+    rows = self._tables[name].lookup(ids)
+    known = tf.cast(rows > 0, tf.float32)[:, tf.newaxis]
+    if training and self._id_dropout > 0:
+      keep = tf.random.uniform(tf.shape(rows)) >= self._id_dropout
+      known = known * tf.cast(keep, tf.float32)[:, tf.newaxis]
+    return self._id_vectors[name](rows) * known
+
+  def call(self, graph: tfgnn.GraphTensor,
+           training: bool | None = None) -> tfgnn.GraphTensor:
     features = {}
     for name in self._node_sets:
       ns = graph.node_sets[name]
@@ -63,8 +112,15 @@ class ItemInputProjection(tf.keras.layers.Layer):
         num_unique = tf.shape(unique)[0]
         first = tf.math.unsorted_segment_min(
             tf.range(tf.shape(index)[0]), index, num_unique)
-        hidden = tf.gather(self._dense[name](tf.gather(x, first)), index)
+        x = tf.gather(x, first)
+        if name in self._tables:
+          x = tf.concat([x, self._node_vectors(name, unique, bool(training))],
+                        axis=-1)
+        hidden = tf.gather(self._dense[name](x), index)
       else:
+        if name in self._tables:  # No ids: every node is unknown.
+          x = tf.concat([x, tf.zeros([tf.shape(x)[0], self._id_dim],
+                                     x.dtype)], axis=-1)
         hidden = self._dense[name](x)
       features[name] = {tfgnn.HIDDEN_STATE: hidden}
     return graph.replace_features(node_sets=features)
@@ -107,13 +163,16 @@ class NodeSetEmbeddings(tf.keras.layers.Layer):
 
 
 def build_encoder(graph_spec: tfgnn.GraphTensorSpec,
-                  config: PretrainConfig) -> tf.keras.Model:
+                  config: PretrainConfig,
+                  node_ids: dict[str, Any] | None = None) -> tf.keras.Model:
   """Builds the HGNN encoder: GraphTensor -> {node set: [n, dim] embeddings}.
 
   Args:
     graph_spec: spec of the input graphs (any number of components); must
       hold ``text_embedding`` and ``log_degree`` on every node set.
     config: model sizes.
+    node_ids: node set -> the ids of the training graph's nodes, for
+      learnable node vectors (``config.node_id_dim`` > 0; ignored otherwise).
 
   Returns:
     A functional Keras model, serializable and SavedModel-exportable.
@@ -124,8 +183,13 @@ def build_encoder(graph_spec: tfgnn.GraphTensorSpec,
                       for e in graph_spec.edge_sets_spec
                       if not e.startswith("_")})
   inputs = tf.keras.layers.Input(type_spec=graph_spec)
-  graph = ItemInputProjection(node_sets=node_sets, units=config.hidden_dim,
-                              name="input_projection")(inputs)
+  id_dim = config.node_id_dim if node_ids else 0
+  graph = ItemInputProjection(
+      node_sets=node_sets, units=config.hidden_dim,
+      id_vocab={n: list(np.asarray(ids).astype(str))
+                for n, ids in (node_ids or {}).items()} if id_dim else None,
+      id_dim=id_dim, id_dropout=config.node_id_dropout,
+      name="input_projection")(inputs)
   if receivers:
     for i in range(config.num_layers):
       last = i == config.num_layers - 1

@@ -214,7 +214,7 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
   else:
     val_ds = val[0]
   with strategy.scope():
-    encoder = build_encoder(element["graph"], config)
+    encoder = build_encoder(element["graph"], config, graph.node_ids)
     model = LinkPredictionModel(
         encoder=encoder, node_sets=sampler.node_sets,
         uniform_negatives=config.uniform_negatives,
@@ -314,7 +314,7 @@ def _train_full_graph(graph: ItemGraph, split: LinkSplit, val_plan,
       num_components=True, num_nodes=True, num_edges=True)
   with strategy.scope():
     model = FullGraphLinkModel(
-        encoder=build_encoder(input_spec, config),
+        encoder=build_encoder(input_spec, config, graph.node_ids),
         train_graph=split.train_graph,
         uniform_negatives=config.uniform_negatives,
         in_batch_negatives=config.in_batch_negatives, loss=config.loss,
