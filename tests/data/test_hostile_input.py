@@ -187,6 +187,23 @@ def test_truncated_gzip_keeps_the_rows_before_the_damage(tmp_path):
   assert data.rows_read == good + 1
 
 
+def _cli_error(tmp_path, capsys, command, interactions_gz, *args):
+  """Runs a command in-process on a folder whose interactions.csv.gz holds
+  ``interactions_gz``; returns its one stderr line (exit 2, no output)."""
+  from tfgnn_gfm.cli.gfm import main
+  folder = tmp_path / "data"
+  folder.mkdir()
+  (folder / "items.csv").write_text("item_id,item_type,title\ni0,podcast,A\n")
+  (folder / "interactions.csv.gz").write_bytes(interactions_gz)
+  assert main([command, str(folder), "--out", str(tmp_path / "v"),
+               *args]) == 2
+  err = capsys.readouterr().err.strip()
+  assert len(err.splitlines()) == 1, err
+  assert "Traceback" not in err
+  assert not (tmp_path / "v").exists()
+  return err
+
+
 def _corrupt_gzip(rows=20_000, flipped=64):
   """A gzip of ``rows`` rows with ``flipped`` bytes inverted in the middle."""
   data = bytearray(gzip.compress(_interactions_csv(rows).encode()))
@@ -233,16 +250,8 @@ def test_gzip_cut_at_a_row_boundary_keeps_every_row_and_no_phantom(tmp_path,
 @pytest.mark.parametrize("command", ["validate", "build-graph"])
 def test_corrupt_gzip_through_the_cli_is_one_line_exit_2(tmp_path, capsys,
                                                          command):
-  from tfgnn_gfm.cli.gfm import main
-  folder = tmp_path / "data"
-  folder.mkdir()
-  (folder / "items.csv").write_text("item_id,item_type,title\ni0,podcast,A\n")
-  (folder / "interactions.csv.gz").write_bytes(_corrupt_gzip(3000))
-  assert main([command, str(folder), "--out", str(tmp_path / "v")]) == 2
-  err = capsys.readouterr().err.strip()
-  assert len(err.splitlines()) == 1, err
+  err = _cli_error(tmp_path, capsys, command, _corrupt_gzip(3000))
   assert "interactions.csv.gz: the gzip stream is corrupt" in err
-  assert not (tmp_path / "v").exists()
 
 
 def test_gz_that_is_not_gzip_is_one_clear_error(tmp_path):
@@ -290,16 +299,9 @@ def test_utf16_file_is_one_clear_error(tmp_path, encoding):
 @pytest.mark.parametrize("command", ["validate", "build-graph"])
 def test_damaged_file_through_the_cli_is_one_line_exit_2(tmp_path, capsys,
                                                          command):
-  from tfgnn_gfm.cli.gfm import main
-  folder = tmp_path / "data"
-  folder.mkdir()
-  (folder / "items.csv").write_text("item_id,item_type,title\ni0,podcast,A\n")
-  (folder / "interactions.csv.gz").write_text(_interactions_csv(3))
-  assert main([command, str(folder), "--out", str(tmp_path / "v")]) == 2
-  err = capsys.readouterr().err.strip()
-  assert len(err.splitlines()) == 1
+  err = _cli_error(tmp_path, capsys, command,
+                   _interactions_csv(3).encode())
   assert "interactions.csv.gz: not a gzip file" in err
-  assert "Traceback" not in err
 
 
 # Files over beam.read.PREFLIGHT_BYTES are not parsed on the driver before the
@@ -684,15 +686,7 @@ def test_a_plain_file_over_the_limit_is_refused_unread(tmp_path):
 @pytest.mark.parametrize("command", ["validate", "build-graph"])
 def test_max_input_bytes_through_the_cli_is_one_line_exit_2(tmp_path, capsys,
                                                             command):
-  from tfgnn_gfm.cli.gfm import main
-  folder = tmp_path / "data"
-  folder.mkdir()
-  (folder / "items.csv").write_text("item_id,item_type,title\ni0,podcast,A\n")
-  (folder / "interactions.csv.gz").write_bytes(gzip.compress(
-      _interactions_csv(5000).encode()))
-  assert main([command, str(folder), "--out", str(tmp_path / "v"),
-               "--max-input-bytes", "4096"]) == 2
-  err = capsys.readouterr().err.strip()
-  assert len(err.splitlines()) == 1, err
+  err = _cli_error(tmp_path, capsys, command,
+                   gzip.compress(_interactions_csv(5000).encode()),
+                   "--max-input-bytes", "4096")
   assert "interactions.csv.gz: more than 4,096 bytes after decompression" in err
-  assert not (tmp_path / "v").exists()

@@ -17,13 +17,19 @@ def _graph(pairs, n=6):
   return ItemGraph(ids, feats, {"a_to_a": EdgeSetData("a", "a", src, tgt)})
 
 
-def test_item_knn_scores_and_ranks_by_hand():
+def _hand_split():
+  """Six nodes, six training edges and the held-out edge (0, 3)."""
   train_pairs = [(0, 1), (0, 2), (1, 3), (2, 4), (1, 4), (3, 5)]
   train = _graph(train_pairs)
   full = _graph(train_pairs + [(0, 3)])
   split = LinkSplit(train, {("a", "a"): (np.array([0, 0, 1, 2, 1, 3]),
                                          np.array([1, 2, 3, 4, 4, 5]))},
                     {("a", "a"): (np.array([0]), np.array([3]))})
+  return split, full
+
+
+def test_item_knn_scores_and_ranks_by_hand():
+  split, full = _hand_split()
   # Neighbours: 0:{1,2} 1:{0,3,4} 2:{0,4} 3:{1,5} 4:{1,2} 5:{3}.
   # Query 0 -> 3 (0, 1, 2 excluded): cos(0,3) = 1/2, cos(0,4) = 2/2,
   # cos(0,5) = 0: rank 2. Query 3 -> 0 (3, 1, 5 excluded): cos(3,0) = 1/2,
@@ -65,12 +71,7 @@ def test_knn_comparison_interval_ratio_and_verdict():
 
 
 def test_report_carries_the_paired_comparison():
-  train_pairs = [(0, 1), (0, 2), (1, 3), (2, 4), (1, 4), (3, 5)]
-  train = _graph(train_pairs)
-  full = _graph(train_pairs + [(0, 3)])
-  split = LinkSplit(train, {("a", "a"): (np.array([0, 0, 1, 2, 1, 3]),
-                                         np.array([1, 2, 3, 4, 4, 5]))},
-                    {("a", "a"): (np.array([0]), np.array([3]))})
+  split, full = _hand_split()
   entry = link_prediction_report({"a": np.eye(6, dtype=np.float32)}, split,
                                  full, k=2)["a_to_a"]
   vs = entry["hgnn_vs_knn_hr@2"]
