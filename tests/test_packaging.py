@@ -22,7 +22,8 @@ def test_sdist_installs_package_pipelines_and_schemas(tmp_path):
                   str(sdist)], check=True, capture_output=True)
   for table in ("items", "interactions", "users"):
     assert (target / "tfgnn_gfm" / "schemas" / f"{table}.schema.json").exists()
-  assert (target / "tfgnn_gfm" / "cli" / "main.py").exists()
+  assert (target / "tfgnn_gfm" / "cli" / "gfm.py").exists()
+  assert (target / "tfgnn_gfm" / "cli" / "__main__.py").exists()
   assert (target / "beam" / "__init__.py").exists()
   # The installed copy (not this checkout) loads the contract.
   code = ("import sys; sys.path.insert(0, sys.argv[1]); "
