@@ -25,6 +25,7 @@ from tensorflow_gnn.models import graph_sage
 
 from tfgnn_gfm.hgnn.config import PretrainConfig
 from tfgnn_gfm.hgnn.graph_data import DEGREE_FEATURE, ID_FEATURE, TEXT_FEATURE
+from tfgnn_gfm.layers import MaskedEmbedding
 
 
 @tf.keras.utils.register_keras_serializable(package="tfgnn_gfm")
@@ -76,11 +77,11 @@ class ItemInputProjection(tf.keras.layers.Layer):
               tf.constant(ids, tf.string),
               tf.range(1, len(ids) + 1, dtype=tf.int64)),
           default_value=tf.constant(0, tf.int64))
-      # Row 0 (unknown ids) is masked to zeros below.
-      self._id_vectors[n] = tf.keras.layers.Embedding(
-          len(ids) + 1, self._id_dim, name=f"node_vectors_{n}",
+      # Row 0 (unknown or dropped ids) is the zero vector.
+      self._id_vectors[n] = MaskedEmbedding(
+          input_dim=len(ids) + 1, output_dim=self._id_dim,
           embeddings_initializer=tf.keras.initializers.RandomNormal(
-              stddev=0.05))
+              stddev=0.05), name=f"node_vectors_{n}")
 
   @property
   def has_node_vectors(self) -> bool:
@@ -95,11 +96,10 @@ class ItemInputProjection(tf.keras.layers.Layer):
   def _node_vectors(self, name: str, ids: tf.Tensor,
                     training: bool) -> tf.Tensor:
     rows = self._tables[name].lookup(ids)
-    known = tf.cast(rows > 0, tf.float32)[:, tf.newaxis]
     if training and self._id_dropout > 0:
       keep = tf.random.uniform(tf.shape(rows)) >= self._id_dropout
-      known = known * tf.cast(keep, tf.float32)[:, tf.newaxis]
-    return self._id_vectors[name](rows) * known
+      rows = tf.where(keep, rows, tf.zeros_like(rows))
+    return self._id_vectors[name](rows)
 
   def call(self, graph: tfgnn.GraphTensor,
            training: bool | None = None) -> tfgnn.GraphTensor:
@@ -118,9 +118,9 @@ class ItemInputProjection(tf.keras.layers.Layer):
                         axis=-1)
         hidden = tf.gather(self._dense[name](x), index)
       else:
-        if name in self._tables:  # No ids: every node is unknown.
-          x = tf.concat([x, tf.zeros([tf.shape(x)[0], self._id_dim],
-                                     x.dtype)], axis=-1)
+        if name in self._tables:  # No ids: every node is unknown (row 0).
+          x = tf.concat([x, self._id_vectors[name](
+              tf.zeros([tf.shape(x)[0]], tf.int64))], axis=-1)
         hidden = self._dense[name](x)
       features[name] = {tfgnn.HIDDEN_STATE: hidden}
     return graph.replace_features(node_sets=features)

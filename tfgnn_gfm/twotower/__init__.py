@@ -23,7 +23,7 @@ _EXPORTS = {
     "window_splits": "tfgnn_gfm.timesplit",
     "ItemTypeTable": "towers",
     "ItemVectorTable": "towers",
-    "MaskedEmbedding": "towers",
+    "MaskedEmbedding": "tfgnn_gfm.layers",
     "TextMatch": "towers",
     "TowerMLP": "towers",
     "TypedMeanPooling": "towers",

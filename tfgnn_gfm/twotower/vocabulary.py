@@ -1,8 +1,8 @@
 """Vocabularies of the towers' categorical features (item and user columns).
 
-Index 0 of every vocabulary is reserved for unknown or missing values (the
-towers' ``MaskedEmbedding`` maps it to the zero vector); values are ordered
-by decreasing count, ties by value, so a vocabulary is reproducible.
+Index 0 of every vocabulary is reserved for unknown or missing values
+(``tfgnn_gfm.layers.MaskedEmbedding`` maps it to the zero vector); values are
+ordered by decreasing count, ties by value, so a vocabulary is reproducible.
 """
 
 from __future__ import annotations
