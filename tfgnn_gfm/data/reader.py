@@ -348,8 +348,7 @@ def _decompress(path: str | pathlib.PurePath, stream: BinaryIO,
       if not pending.strip(b"\x00"):
         pending = b""  # Zero padding after the last member, as gzip allows.
         continue
-      if pending[:2] != _GZIP_MAGIC and (len(pending) >= 2 or
-                                         pending != _GZIP_MAGIC[:1]):
+      if not _GZIP_MAGIC.startswith(pending[:2]):  # Not another member.
         ignored = len(pending) + len(stream.read())
         _LOG.warning("%s: %d bytes after the end of the gzip stream are "
                      "ignored (every member before them passed its "
