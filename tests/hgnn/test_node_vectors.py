@@ -83,4 +83,4 @@ def test_encoder_with_node_vectors_round_trips_through_saved_model(tmp_path):
 def test_without_node_id_dim_the_encoder_is_unchanged():
   graph = _graph()
   plain = _encoder(graph, dim=0)
-  assert not plain.get_layer("input_projection").has_node_vectors
+  assert not plain.get_layer("input_projection").uses_ids

@@ -79,6 +79,15 @@ class PretrainConfig:
   node_id_dropout: float = dataclasses.field(default=0.5, metadata=_help(
       "share of nodes whose learnable vector is zeroed in each training "
       "step, so the model also embeds items from text alone"))
+  structure_dim: int = dataclasses.field(default=0, metadata=_help(
+      "size of each training node's spectral structure vector (truncated "
+      "SVD of the degree-normalised training adjacency: what co-occurrence "
+      "counting knows), concatenated to the encoder's output, so embeddings "
+      "have embedding_dim + structure_dim values (0: none); nodes without "
+      "training edges and new items get zeros"))
+  structure_weight: float = dataclasses.field(default=0.5, metadata=_help(
+      "share of a dot product that comes from the structure vectors: the "
+      "output is concat(sqrt(1 - w) * encoder, sqrt(w) * structure)"))
   loss: str = dataclasses.field(default="margin", metadata=_help(
       "margin: max(0, z.z_neg - z.z_pos + margin); softmax: sampled softmax "
       "over the positive and the negatives", choices=("margin", "softmax")))
@@ -171,6 +180,11 @@ class PretrainConfig:
       raise ValueError("memory_budget_mb must be >= 0")
     if self.beam_rounds < 1:
       raise ValueError("beam_rounds must be at least 1")
+    if self.node_id_dim < 0 or self.structure_dim < 0:
+      raise ValueError("node_id_dim and structure_dim must be >= 0")
+    if not 0.0 <= self.structure_weight < 1.0:
+      raise ValueError("structure_weight must be in [0, 1): at 1 new items "
+                       "would have no embedding")
     check_distribute(self.distribute)
     if edge_sets is not None:
       unknown = sorted(set(self.edge_sets) - set(edge_sets))

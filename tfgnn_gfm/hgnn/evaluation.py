@@ -110,19 +110,8 @@ def cooccurrence_vectors(graph: ItemGraph
   Returns:
     node set -> csr [n, total nodes].
   """
-  offsets, total = {}, 0
-  for name in graph.node_sets:
-    offsets[name] = total
-    total += graph.num_nodes(name)
-  rows, cols = [], []
-  for es in graph.edge_sets.values():
-    rows.append(offsets[es.source_set] + es.source.astype(np.int64))
-    cols.append(offsets[es.target_set] + es.target.astype(np.int64))
-  rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-  cols = np.concatenate(cols) if cols else np.zeros(0, np.int64)
-  adjacency = scipy.sparse.csr_matrix(
-      (np.ones(len(rows)), (rows, cols)), shape=(total, total))
-  adjacency.data[:] = 1.0  # Binary: duplicates summed above count once.
+  offsets = graph.node_offsets()
+  adjacency = graph.adjacency()
   norms = np.sqrt(np.asarray(adjacency.sum(axis=1)).ravel())
   adjacency = scipy.sparse.diags(1.0 / np.maximum(norms, 1e-12)) @ adjacency
   adjacency = adjacency.tocsr()

@@ -47,6 +47,7 @@ from tfgnn_gfm.hgnn.link_model import (
   link_loss,
   link_scores,
 )
+from tfgnn_gfm.hgnn.model import STRUCTURE_FEATURE
 
 # Live [edges, hidden] float32 tensors per layer and training step: gathered
 # messages, their max-pooling selection and their gradients (measured peak
@@ -102,8 +103,8 @@ class FullGraphEncoder:
                 graph.node_features[n][DEGREE_FEATURE], tf.float32)}
         for n in self.node_sets}
     self._projection = encoder.get_layer("input_projection")
-    if self._projection.has_node_vectors:
-      # Learnable node vectors are looked up by id.
+    if self._projection.uses_ids:
+      # Node vectors and structure vectors are looked up by id.
       for n in self.node_sets:
         self._features[n][ID_FEATURE] = tf.constant(
             np.asarray(graph.node_ids[n]).astype(str))
@@ -155,11 +156,14 @@ class FullGraphEncoder:
         kept = tf.gather(keep[e], self._order[e])
         src, tgt = tf.boolean_mask(src, kept), tf.boolean_mask(tgt, kept)
       edges[e] = (src, tgt)
-    # Every node is distinct: #id (only with learnable node vectors) finds
+    # Every node is distinct: #id (only with id-keyed vectors) finds
     # nothing to de-duplicate.
     projected = self._projection(self._node_graph(self._features),
                                  training=training)
     h = {n: projected.node_sets[n][tfgnn.HIDDEN_STATE] for n in self.node_sets}
+    structure = {n: projected.node_sets[n][STRUCTURE_FEATURE]
+                 for n in self.node_sets
+                 if STRUCTURE_FEATURE in projected.node_sets[n].features}
     for updates in self._layers:
       new = dict(h)
       for receiver, (convs, next_state) in updates.items():
@@ -177,9 +181,10 @@ class FullGraphEncoder:
         new[receiver] = next_state((h[receiver], pooled, None),
                                    training=training)[tfgnn.HIDDEN_STATE]
       h = new
-    return self._readout(
-        self._node_graph({n: {tfgnn.HIDDEN_STATE: h[n]}
-                          for n in self.node_sets}), training=training)
+    return self._readout(self._node_graph({
+        n: {tfgnn.HIDDEN_STATE: h[n],
+            **({STRUCTURE_FEATURE: structure[n]} if n in structure else {})}
+        for n in self.node_sets}), training=training)
 
 
 def _sage_parts(graph_update: tf.keras.layers.Layer

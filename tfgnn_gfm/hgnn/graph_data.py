@@ -13,6 +13,7 @@ import dataclasses
 import pathlib
 
 import numpy as np
+import scipy.sparse
 
 ID_FEATURE = "#id"
 TEXT_FEATURE = "text_embedding"
@@ -113,6 +114,33 @@ class ItemGraph:
       edge_sets[name] = EdgeSetData(es.source_set, es.target_set,
                                     es.source[~drop], es.target[~drop])
     return ItemGraph(self.node_ids, self.node_features, edge_sets)
+
+  def node_offsets(self) -> dict[str, int]:
+    """node set -> row of its first node in ``adjacency`` (node set order)."""
+    offsets, total = {}, 0
+    for name in self.node_sets:
+      offsets[name] = total
+      total += self.num_nodes(name)
+    return offsets
+
+  def adjacency(self) -> scipy.sparse.csr_matrix:
+    """The binary adjacency of every node set at once, [N, N] float64.
+
+    Rows and columns are the nodes of every node set stacked in
+    ``node_sets`` order (``node_offsets``); a pair listed twice counts once.
+    """
+    offsets = self.node_offsets()
+    total = sum(self.num_nodes(n) for n in self.node_sets)
+    rows = [offsets[es.source_set] + es.source.astype(np.int64)
+            for es in self.edge_sets.values()]
+    cols = [offsets[es.target_set] + es.target.astype(np.int64)
+            for es in self.edge_sets.values()]
+    rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    cols = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+    matrix = scipy.sparse.csr_matrix(
+        (np.ones(len(rows)), (rows, cols)), shape=(total, total))
+    matrix.data[:] = 1.0  # Duplicates were summed: binary again.
+    return matrix
 
   def neighbour_keys(self, source_set: str, target_set: str) -> np.ndarray:
     """Sorted int64 keys ``s * n_target + t`` of edges source_set -> target_set.

@@ -35,6 +35,7 @@ from tfgnn_gfm.hgnn.link_data import (
 from tfgnn_gfm.hgnn.link_model import LinkPredictionModel
 from tfgnn_gfm.hgnn.model import build_encoder
 from tfgnn_gfm.hgnn.sampling import Sampler, SubgraphSampler
+from tfgnn_gfm.hgnn.structure import spectral_vectors
 
 _LOG = logging.getLogger(__name__)
 
@@ -214,7 +215,8 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
   else:
     val_ds = val[0]
   with strategy.scope():
-    encoder = build_encoder(element["graph"], config, graph.node_ids)
+    encoder = build_encoder(element["graph"], config, graph.node_ids,
+                            _structure(split, config))
     model = LinkPredictionModel(
         encoder=encoder, node_sets=sampler.node_sets,
         uniform_negatives=config.uniform_negatives,
@@ -250,6 +252,20 @@ def _callbacks(extra: list[tf.keras.callbacks.Callback] | None,
             save_best_only=True, save_weights_only=True),
         tf.keras.callbacks.TensorBoard(str(out_dir / "logs"))]
   return callbacks
+
+
+def _structure(split: LinkSplit, config: PretrainConfig
+               ) -> dict[str, np.ndarray] | None:
+  """The structure vectors of the training graph (held-out edges left out)."""
+  if not config.structure_dim:
+    return None
+  start = time.perf_counter()
+  vectors = spectral_vectors(split.train_graph, config.structure_dim,
+                             seed=config.seed)
+  _LOG.info("structure vectors: %d nodes x %d in %.1fs",
+            sum(len(v) for v in vectors.values()), config.structure_dim,
+            time.perf_counter() - start)
+  return vectors
 
 
 def _train_full_graph(graph: ItemGraph, split: LinkSplit, val_plan,
@@ -314,7 +330,8 @@ def _train_full_graph(graph: ItemGraph, split: LinkSplit, val_plan,
       num_components=True, num_nodes=True, num_edges=True)
   with strategy.scope():
     model = FullGraphLinkModel(
-        encoder=build_encoder(input_spec, config, graph.node_ids),
+        encoder=build_encoder(input_spec, config, graph.node_ids,
+                              _structure(split, config)),
         train_graph=split.train_graph,
         uniform_negatives=config.uniform_negatives,
         in_batch_negatives=config.in_batch_negatives, loss=config.loss,

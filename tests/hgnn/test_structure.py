@@ -1,0 +1,158 @@
+"""Spectral structure vectors (``hgnn.structure``, ``--structure-dim``)."""
+
+import numpy as np
+import pytest
+import scipy.sparse
+import tensorflow as tf
+import tensorflow_gnn as tfgnn
+
+from tfgnn_gfm.hgnn.config import PretrainConfig
+from tfgnn_gfm.hgnn.embedding import embed_full_graph, whole_graph_tensor
+from tfgnn_gfm.hgnn.export import load_encoder, save_encoder
+from tfgnn_gfm.hgnn.full_graph import FullGraphEncoder
+from tfgnn_gfm.hgnn.graph_data import EdgeSetData, ItemGraph
+from tfgnn_gfm.hgnn.model import STRUCTURE_FEATURE, build_encoder
+from tfgnn_gfm.hgnn.structure import randomized_eigh, spectral_vectors
+
+
+def _graph():
+  """Two types; p5 has no edge."""
+  rng = np.random.default_rng(0)
+  pp = np.array([[0, 1], [1, 2], [2, 3], [3, 0], [0, 2], [1, 4]])
+  pb = np.array([[0, 0], [2, 1], [4, 1], [3, 2]])
+  features = {n: {"text_embedding": rng.normal(size=(k, 8)).astype(
+      np.float32), "log_degree": np.ones((k, 1), np.float32)}
+      for n, k in (("book", 3), ("podcast", 6))}
+  ids = {"book": np.array(["b0", "b1", "b2"], dtype=object),
+         "podcast": np.array([f"p{i}" for i in range(6)], dtype=object)}
+  both = np.concatenate([pp, pp[:, ::-1]])
+  return ItemGraph(ids, features, {
+      "podcast_to_podcast": EdgeSetData("podcast", "podcast", both[:, 0],
+                                        both[:, 1]),
+      "podcast_to_book": EdgeSetData("podcast", "book", pb[:, 0], pb[:, 1]),
+      "book_to_podcast": EdgeSetData("book", "podcast", pb[:, 1], pb[:, 0])})
+
+
+def _positive_part(graph):
+  """The positive semi-definite part of D^-1/2 A D^-1/2, and the degrees."""
+  a = graph.adjacency().toarray()
+  d = a.sum(axis=1)
+  inv = np.where(d > 0, 1 / np.sqrt(np.maximum(d, 1)), 0)
+  values, vectors = np.linalg.eigh(inv[:, None] * a * inv[None, :])
+  return (vectors * np.maximum(values, 0)) @ vectors.T, d
+
+
+def test_randomized_eigh_matches_the_exact_eigendecomposition():
+  rng = np.random.default_rng(1)
+  dense = rng.normal(size=(40, 40)) * (rng.random((40, 40)) < 0.3)
+  dense = dense + dense.T
+  values, vectors = randomized_eigh(scipy.sparse.csr_matrix(dense), 5,
+                                    iterations=10)
+  exact_values, exact_vectors = np.linalg.eigh(dense)
+  top = np.argsort(-np.abs(exact_values))[:5]
+  np.testing.assert_allclose(values, exact_values[top], rtol=1e-3)
+  # Same vectors up to sign.
+  np.testing.assert_allclose(
+      np.abs(np.sum(vectors * exact_vectors[:, top], axis=0)), 1, atol=1e-3)
+
+
+def test_full_rank_vectors_give_the_positive_part_of_the_graph():
+  graph = _graph()
+  vectors = spectral_vectors(graph, dim=9)
+  stacked = np.concatenate([vectors[n] for n in graph.node_sets])
+  positive, degree = _positive_part(graph)
+  with_edges = degree > 0
+  scores = (stacked @ stacked.T)[with_edges][:, with_edges]
+  expected = positive[with_edges][:, with_edges]
+  # Up to the scale (mean squared norm 1 over nodes with edges).
+  scale = np.mean(np.diag(expected))
+  np.testing.assert_allclose(scores, expected / scale, atol=1e-4)
+  assert vectors["podcast"].shape == (6, 9)
+  assert vectors["book"].dtype == np.float32
+  np.testing.assert_array_equal(vectors["podcast"][5], 0)  # No edges.
+
+
+def test_low_rank_vectors_are_deterministic_and_graph_dependent():
+  graph = _graph()
+  a = spectral_vectors(graph, dim=3, seed=4)
+  b = spectral_vectors(graph, dim=3, seed=4)
+  np.testing.assert_array_equal(a["podcast"], b["podcast"])
+  fewer = graph.without_pairs({("podcast", "podcast"): {(0, 2)}})
+  c = spectral_vectors(fewer, dim=3, seed=4)
+  assert not np.allclose(np.abs(a["podcast"]), np.abs(c["podcast"]),
+                         atol=1e-3)
+
+
+def test_a_graph_without_edges_gets_zero_vectors():
+  graph = _graph()
+  empty = ItemGraph(graph.node_ids, graph.node_features, {})
+  vectors = spectral_vectors(empty, dim=4)
+  assert vectors["book"].shape == (3, 4)
+  assert not np.any(vectors["podcast"])
+
+
+def _encoder(graph, weight=0.25):
+  spec = whole_graph_tensor(graph).spec.relax(
+      num_components=True, num_nodes=True, num_edges=True)
+  config = PretrainConfig(embedding_dim=8, hidden_dim=8, structure_dim=4,
+                          structure_weight=weight, node_id_dropout=0.5)
+  return build_encoder(spec, config, graph.node_ids,
+                       spectral_vectors(graph, 4)), config
+
+
+def test_the_encoder_appends_weighted_structure_vectors():
+  graph = _graph()
+  encoder, config = _encoder(graph)
+  out = embed_full_graph(encoder, graph)
+  vectors = spectral_vectors(graph, 4)
+  for name in graph.node_sets:
+    assert out[name].shape == (graph.num_nodes(name), 12)
+    np.testing.assert_allclose(out[name][:, 8:],
+                               np.sqrt(0.25) * vectors[name], atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(out[name][:, :8], axis=1),
+                               np.sqrt(0.75), atol=1e-5)
+  # The full-graph training path gives the functional encoder's result.
+  fast = FullGraphEncoder(encoder, graph)()
+  for name in graph.node_sets:
+    np.testing.assert_allclose(fast[name].numpy(), out[name], atol=1e-5)
+
+
+def test_unknown_and_dropped_nodes_get_zero_structure():
+  graph = _graph()
+  encoder, _ = _encoder(graph)
+  layer = encoder.get_layer("input_projection")
+  text = np.zeros((2, 8), np.float32)
+  nodes = tfgnn.GraphTensor.from_pieces(node_sets={
+      "podcast": tfgnn.NodeSet.from_fields(sizes=[2], features={
+          "#id": tf.constant(["p1", "new"]), "text_embedding": text,
+          "log_degree": tf.ones([2, 1])}),
+      "book": tfgnn.NodeSet.from_fields(sizes=[0], features={
+          "#id": tf.constant([], tf.string),
+          "text_embedding": tf.zeros([0, 8]), "log_degree": tf.zeros([0, 1])})})
+  served = layer(nodes).node_sets["podcast"][STRUCTURE_FEATURE].numpy()
+  np.testing.assert_allclose(served[0], spectral_vectors(graph, 4)[
+      "podcast"][1], atol=1e-6)
+  np.testing.assert_array_equal(served[1], 0)
+  tf.keras.utils.set_random_seed(0)
+  dropped = [layer(nodes, training=True).node_sets["podcast"][
+      STRUCTURE_FEATURE].numpy()[0] for _ in range(40)]
+  zero = sum(not np.any(d) for d in dropped)
+  assert 5 <= zero <= 35  # About half at node_id_dropout 0.5.
+
+
+def test_structure_vectors_round_trip_through_saved_model(tmp_path):
+  graph = _graph()
+  encoder, _ = _encoder(graph)
+  before = embed_full_graph(encoder, graph)
+  save_encoder(encoder, tmp_path / "encoder")
+  after = embed_full_graph(load_encoder(tmp_path / "encoder"), graph)
+  for name in graph.node_sets:
+    np.testing.assert_allclose(before[name], after[name], atol=1e-6)
+    assert np.any(after[name][:, 8:])
+
+
+def test_structure_settings_are_checked():
+  with pytest.raises(ValueError, match="structure_weight"):
+    PretrainConfig(structure_dim=4, structure_weight=1.0).validate()
+  with pytest.raises(ValueError, match="structure_dim"):
+    PretrainConfig(structure_dim=-1).validate()
