@@ -108,6 +108,10 @@ class PretrainConfig:
       "Adam learning rate"))
   epochs: int = dataclasses.field(default=30, metadata=_help(
       "most epochs (early stopping usually ends sooner)"))
+  positives_budget: int = dataclasses.field(default=0, metadata=_help(
+      "training ends after this many positive edges (rounded to whole "
+      "steps) or --epochs epochs, whichever comes first; fewer epochs of "
+      "the same length are run, or one shortened epoch (0: no budget)"))
   steps_per_epoch: int = dataclasses.field(default=0, metadata=_help(
       "cap on steps per epoch (0: one pass over the epoch's sample)"))
   patience: int = dataclasses.field(default=10, metadata=_help(
@@ -180,6 +184,8 @@ class PretrainConfig:
       raise ValueError("memory_budget_mb must be >= 0")
     if self.beam_rounds < 1:
       raise ValueError("beam_rounds must be at least 1")
+    if self.positives_budget < 0:
+      raise ValueError("positives_budget must be >= 0")
     if self.node_id_dim < 0 or self.structure_dim < 0:
       raise ValueError("node_id_dim and structure_dim must be >= 0")
     if not 0.0 <= self.structure_weight < 1.0:

@@ -203,6 +203,8 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
   count_rng = np.random.default_rng(config.seed)
   steps = config.steps_per_epoch or sum(1 for _ in batcher.batch_chunks(
       epoch_plan(split.train_pairs, config.balanced_sampling, count_rng)))
+  epochs, steps = budget_schedule(config.epochs, steps, config.batch_size,
+                                  config.positives_budget)
   val_steps = sum(1 for _ in batcher.batch_chunks(val_plan))
   if distributed:
 
@@ -225,7 +227,7 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
     model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
   callbacks = _callbacks(callbacks, config, out_dir)
   start = time.perf_counter()
-  history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
+  history = model.fit(train_ds, validation_data=val_ds, epochs=epochs,
                       steps_per_epoch=steps, validation_steps=val_steps,
                       callbacks=callbacks, verbose=verbose)
   seconds = time.perf_counter() - start
@@ -252,6 +254,29 @@ def _callbacks(extra: list[tf.keras.callbacks.Callback] | None,
             save_best_only=True, save_weights_only=True),
         tf.keras.callbacks.TensorBoard(str(out_dir / "logs"))]
   return callbacks
+
+
+def budget_schedule(epochs: int, steps_per_epoch: int, positives_per_step: int,
+                    positives_budget: int) -> tuple[int, int]:
+  """Epochs and steps per epoch that see at most ``positives_budget``.
+
+  The budget rule of pretraining: training ends after ``positives_budget``
+  positive edges (rounded up to whole steps) or ``epochs`` epochs, whichever
+  comes first; early stopping can end it sooner. When the budget binds,
+  epochs keep their length and fewer are run; a budget below one epoch runs
+  one shortened epoch. A budget of 0 means no budget.
+
+  Returns:
+    (epochs, steps per epoch).
+  """
+  if positives_budget <= 0:
+    return epochs, steps_per_epoch
+  budget_steps = max(1, -(-positives_budget // max(positives_per_step, 1)))
+  if budget_steps >= epochs * steps_per_epoch:
+    return epochs, steps_per_epoch
+  if budget_steps < steps_per_epoch:
+    return 1, budget_steps
+  return budget_steps // steps_per_epoch, steps_per_epoch
 
 
 def _structure(split: LinkSplit, config: PretrainConfig
@@ -325,6 +350,9 @@ def _train_full_graph(graph: ItemGraph, split: LinkSplit, val_plan,
   steps = config.steps_per_epoch or batcher.steps(epoch_plan(
       split.train_pairs, config.balanced_sampling,
       np.random.default_rng(config.seed)))
+  epochs, steps = budget_schedule(
+      config.epochs, steps, batcher.groups_per_step * config.batch_size,
+      config.positives_budget)
   # The sampled path's input spec, so saved encoders are alike.
   input_spec = whole_graph_tensor(graph).spec.relax(
       num_components=True, num_nodes=True, num_edges=True)
@@ -348,7 +376,7 @@ def _train_full_graph(graph: ItemGraph, split: LinkSplit, val_plan,
             steps, batcher.groups_per_step * config.batch_size)
   start = time.perf_counter()
   history = model.fit(train_ds, validation_data=val_ds,
-                      epochs=config.epochs, steps_per_epoch=steps,
+                      epochs=epochs, steps_per_epoch=steps,
                       validation_steps=1,
                       callbacks=_callbacks(callbacks, config, out_dir),
                       verbose=verbose)
