@@ -45,28 +45,28 @@ def test_item_knn_scores_and_ranks_by_hand():
   assert at1["hgnn_mrr"] == pytest.approx(1 / 2)
 
 
-def test_knn_comparison_interval_ratio_and_verdict():
-  from tfgnn_gfm.hgnn.evaluation import knn_comparison
+def test_paired_comparison_interval_ratio_and_verdict():
+  from tfgnn_gfm.hgnn.evaluation import paired_comparison
   rng = np.random.default_rng(0)
   nodes = rng.integers(0, 300, 3000)
   knn = np.where(rng.random(3000) < 0.3, 0.0, 50.0)   # HR@10 about 0.30
   better = np.where(rng.random(3000) < 0.45, 0.0, 50.0)  # about 0.45
   slightly = np.where(rng.random(3000) < 0.31, 0.0, 50.0)
-  won = knn_comparison(better, knn, nodes, 10)
+  won = paired_comparison(better, knn, nodes, 10)
   assert won["verdict"] == "target" and won["low"] > 0
   assert won["ratio"] == pytest.approx(np.mean(better == 0) / np.mean(
       knn == 0))
   assert won["difference"] == pytest.approx(np.mean(better == 0) - np.mean(
       knn == 0))
-  assert knn_comparison(knn, better, nodes, 10)["verdict"] == "loss"
-  assert knn_comparison(knn, knn, nodes, 10)["verdict"] == "tie"
-  same = knn_comparison(slightly, knn, nodes, 10)
+  assert paired_comparison(knn, better, nodes, 10)["verdict"] == "loss"
+  assert paired_comparison(knn, knn, nodes, 10)["verdict"] == "tie"
+  same = paired_comparison(slightly, knn, nodes, 10)
   assert same["low"] <= same["difference"] <= same["high"]
   # One more hit on every query node's first query: above 0, below 1.10x.
   small = knn.copy()
   first = np.unique(nodes, return_index=True)[1]
   small[first] = 0.0
-  assert knn_comparison(small, knn, nodes, 10)["verdict"] in ("win",
+  assert paired_comparison(small, knn, nodes, 10)["verdict"] in ("win",
                                                               "target")
 
 

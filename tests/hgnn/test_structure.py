@@ -12,7 +12,7 @@ from tfgnn_gfm.hgnn.export import load_encoder, save_encoder
 from tfgnn_gfm.hgnn.full_graph import FullGraphEncoder
 from tfgnn_gfm.hgnn.graph_data import EdgeSetData, ItemGraph
 from tfgnn_gfm.hgnn.model import STRUCTURE_FEATURE, build_encoder
-from tfgnn_gfm.hgnn.structure import randomized_eigh, spectral_vectors
+from tfgnn_gfm.hgnn.structure import randomized_eigh, structure_vectors
 
 
 def _graph():
@@ -58,7 +58,7 @@ def test_randomized_eigh_matches_the_exact_eigendecomposition():
 
 def test_full_rank_vectors_give_the_positive_part_of_the_graph():
   graph = _graph()
-  vectors = spectral_vectors(graph, dim=9)
+  vectors = structure_vectors(graph, dim=9, local_share=0.0)
   stacked = np.concatenate([vectors[n] for n in graph.node_sets])
   positive, degree = _positive_part(graph)
   with_edges = degree > 0
@@ -72,13 +72,28 @@ def test_full_rank_vectors_give_the_positive_part_of_the_graph():
   np.testing.assert_array_equal(vectors["podcast"][5], 0)  # No edges.
 
 
+def test_the_local_part_gives_the_knn_cosine_plus_noise():
+  graph = _graph()
+  vectors = structure_vectors(graph, dim=20000, local_share=1.0)
+  stacked = np.concatenate([vectors[n] for n in graph.node_sets])
+  a = graph.adjacency().toarray()
+  rows = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+  cosine = rows @ rows.T
+  with_edges = a.sum(axis=1) > 0
+  scores = (stacked @ stacked.T)[with_edges][:, with_edges]
+  # Up to the scale (mean squared norm 1), within the projection noise.
+  np.testing.assert_allclose(scores, cosine[with_edges][:, with_edges],
+                             atol=0.05)
+  assert not np.any(stacked[:, :10000])  # No global share.
+
+
 def test_low_rank_vectors_are_deterministic_and_graph_dependent():
   graph = _graph()
-  a = spectral_vectors(graph, dim=3, seed=4)
-  b = spectral_vectors(graph, dim=3, seed=4)
+  a = structure_vectors(graph, dim=3, seed=4)
+  b = structure_vectors(graph, dim=3, seed=4)
   np.testing.assert_array_equal(a["podcast"], b["podcast"])
   fewer = graph.without_pairs({("podcast", "podcast"): {(0, 2)}})
-  c = spectral_vectors(fewer, dim=3, seed=4)
+  c = structure_vectors(fewer, dim=3, seed=4)
   assert not np.allclose(np.abs(a["podcast"]), np.abs(c["podcast"]),
                          atol=1e-3)
 
@@ -86,7 +101,7 @@ def test_low_rank_vectors_are_deterministic_and_graph_dependent():
 def test_a_graph_without_edges_gets_zero_vectors():
   graph = _graph()
   empty = ItemGraph(graph.node_ids, graph.node_features, {})
-  vectors = spectral_vectors(empty, dim=4)
+  vectors = structure_vectors(empty, dim=4)
   assert vectors["book"].shape == (3, 4)
   assert not np.any(vectors["podcast"])
 
@@ -97,14 +112,14 @@ def _encoder(graph, weight=0.25):
   config = PretrainConfig(embedding_dim=8, hidden_dim=8, structure_dim=4,
                           structure_weight=weight, node_id_dropout=0.5)
   return build_encoder(spec, config, graph.node_ids,
-                       spectral_vectors(graph, 4)), config
+                       structure_vectors(graph, 4)), config
 
 
 def test_the_encoder_appends_weighted_structure_vectors():
   graph = _graph()
   encoder, config = _encoder(graph)
   out = embed_full_graph(encoder, graph)
-  vectors = spectral_vectors(graph, 4)
+  vectors = structure_vectors(graph, 4)
   for name in graph.node_sets:
     assert out[name].shape == (graph.num_nodes(name), 12)
     np.testing.assert_allclose(out[name][:, 8:],
@@ -130,7 +145,7 @@ def test_unknown_and_dropped_nodes_get_zero_structure():
           "#id": tf.constant([], tf.string),
           "text_embedding": tf.zeros([0, 8]), "log_degree": tf.zeros([0, 1])})})
   served = layer(nodes).node_sets["podcast"][STRUCTURE_FEATURE].numpy()
-  np.testing.assert_allclose(served[0], spectral_vectors(graph, 4)[
+  np.testing.assert_allclose(served[0], structure_vectors(graph, 4)[
       "podcast"][1], atol=1e-6)
   np.testing.assert_array_equal(served[1], 0)
   tf.keras.utils.set_random_seed(0)

@@ -103,6 +103,17 @@ def format_report(metrics: dict) -> str:
     lines.append("target (HR@10 >= 1.10 x item-kNN, interval above 0, on "
                  "every edge set of 1,000+ queries): "
                  + ("met" if metrics["hgnn_meets_knn_target"] else "not met"))
+  if metrics.get("new_nodes"):
+    lines.append("new nodes (taken out of training, embedded from their "
+                 "features alone; --new-node-fraction):")
+    lines.append(f"{'edge set':<28}{'queries':>8}{'HR@10 hgnn':>12}"
+                 f"{'HR@10 text':>12}  {'hgnn - text [95%]':<26}verdict")
+    for name, r in sorted(metrics["new_nodes"].items()):
+      vs = r["hgnn_vs_text_hr@10"]
+      paired = (f"{vs['difference']:+.3f} [{vs['low']:+.3f}, "
+                f"{vs['high']:+.3f}]")
+      lines.append(f"{name:<28}{r['queries']:>8}{r['hgnn_hr@10']:>12.3f}"
+                   f"{r['text_hr@10']:>12.3f}  {paired:<26}{vs['verdict']}")
   lines.append(f"mode: {metrics.get('mode', 'sampled')}, "
                f"epochs: {metrics['epochs_run']}, "
                f"{metrics.get('train_seconds')} s, "

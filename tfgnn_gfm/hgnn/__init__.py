@@ -30,7 +30,7 @@ _EXPORTS = {
     "ReceptiveFields": "receptive_field",
     "Sampler": "sampling",
     "SubgraphSampler": "sampling",
-    "spectral_vectors": "structure",
+    "structure_vectors": "structure",
     "embed": "stage",
     "pretrain": "stage",
     "train_link_prediction": "trainer",

@@ -85,6 +85,10 @@ class PretrainConfig:
       "counting knows), concatenated to the encoder's output, so embeddings "
       "have embedding_dim + structure_dim values (0: none); nodes without "
       "training edges and new items get zeros"))
+  structure_local_share: float = dataclasses.field(default=0.25, metadata=_help(
+      "share of the structure score from its local half (a random "
+      "projection of each node's adjacency row: item-kNN plus noise) "
+      "beside the global half (the low-rank spectral part)"))
   structure_weight: float = dataclasses.field(default=0.5, metadata=_help(
       "share of a dot product that comes from the structure vectors: the "
       "output is concat(sqrt(1 - w) * encoder, sqrt(w) * structure)"))
@@ -119,6 +123,12 @@ class PretrainConfig:
   validation_fraction: float = dataclasses.field(default=0.1, metadata=_help(
       "share of edges held out for validation (removed from the training "
       "graph)"))
+  new_node_fraction: float = dataclasses.field(default=0.0, metadata=_help(
+      "new-node evaluation: take this share of the nodes with edges out of "
+      "training with all their edges, embed them from their own features "
+      "after training (as new items) and report how well they find their "
+      "edges, against text alone (0: off; the saved model then lacks "
+      "those edges, so use it to measure, not to ship)"))
   max_validation_edges: int = dataclasses.field(default=5000, metadata=_help(
       "cap on held-out edges used for validation loss and metrics"))
   edge_sets: tuple[str, ...] = dataclasses.field(default=(), metadata=_help(
@@ -184,10 +194,18 @@ class PretrainConfig:
       raise ValueError("memory_budget_mb must be >= 0")
     if self.beam_rounds < 1:
       raise ValueError("beam_rounds must be at least 1")
+    if not 0.0 <= self.new_node_fraction <= 0.5:
+      raise ValueError("new_node_fraction must be in [0, 0.5]")
+    if self.new_node_fraction and self.sampler == "beam":
+      raise ValueError("--new-node-fraction removes edges in memory; the "
+                       "Beam sampler reads the graph's files: use --sampler "
+                       "in_memory")
     if self.positives_budget < 0:
       raise ValueError("positives_budget must be >= 0")
     if self.node_id_dim < 0 or self.structure_dim < 0:
       raise ValueError("node_id_dim and structure_dim must be >= 0")
+    if not 0.0 <= self.structure_local_share <= 1.0:
+      raise ValueError("structure_local_share must be in [0, 1]")
     if not 0.0 <= self.structure_weight < 1.0:
       raise ValueError("structure_weight must be in [0, 1): at 1 new items "
                        "would have no embedding")

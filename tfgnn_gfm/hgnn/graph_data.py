@@ -18,6 +18,8 @@ import scipy.sparse
 ID_FEATURE = "#id"
 TEXT_FEATURE = "text_embedding"
 DEGREE_FEATURE = "log_degree"
+#: Prefix that makes a new node's id unknown to the encoder's id tables.
+NEW_ID_PREFIX = "\x00new\x00"
 
 
 @dataclasses.dataclass
@@ -210,6 +212,76 @@ def split_links(graph: ItemGraph, fraction: float, seed: int) -> LinkSplit:
     train[key] = (a[t], b[t])
     removed[key] = set(zip(a[v].tolist(), b[v].tolist()))
   return LinkSplit(graph.without_pairs(removed), train, val)
+
+
+@dataclasses.dataclass
+class NodeSplit:
+  """New-node evaluation: nodes cut out of training, and their edges.
+
+  Attributes:
+    train_graph: the graph without any edge of a new node (node sets, ids and
+      features unchanged, so new nodes keep their index and are isolated).
+    new_nodes: node set -> sorted indices of the new nodes.
+    queries: edge set name -> (source, target) of its edges whose source is
+      a new node: what the new node's embedding has to find.
+  """
+
+  train_graph: ItemGraph
+  new_nodes: dict[str, np.ndarray]
+  queries: dict[str, tuple[np.ndarray, np.ndarray]]
+
+  def as_unknown(self, graph: ItemGraph) -> ItemGraph:
+    """``graph`` with the new nodes' ids replaced by ids no table holds.
+
+    Embedding this graph gives new nodes what a new item gets: no learnable
+    node vector and no structure vector, only their own features.
+    """
+    ids = {}
+    for name, values in graph.node_ids.items():
+      values = np.asarray(values, dtype=object).copy()
+      new = self.new_nodes.get(name, np.zeros(0, np.int64))
+      values[new] = [f"{NEW_ID_PREFIX}{v}" for v in values[new]]
+      ids[name] = values
+    return ItemGraph(ids, graph.node_features, graph.edge_sets)
+
+
+def split_new_nodes(graph: ItemGraph, fraction: float, seed: int
+                    ) -> NodeSplit:
+  """Takes a random ``fraction`` of each node set out of training.
+
+  Every edge that touches a new node is removed, in every edge set and both
+  directions, so neither the encoder, the structure vectors nor the link
+  split see them; the new nodes are then embedded from their own features,
+  as a new item is. Only nodes with at least one edge are drawn (a node
+  without edges has nothing to evaluate).
+
+  Args:
+    graph: the full graph.
+    fraction: share of each node set's nodes with edges to take out.
+    seed: random seed.
+
+  Returns:
+    The split.
+  """
+  rng = np.random.default_rng(seed)
+  degree = {n: np.zeros(graph.num_nodes(n), np.int64) for n in graph.node_sets}
+  for es in graph.edge_sets.values():
+    np.add.at(degree[es.source_set], es.source, 1)
+  new = {}
+  for name in graph.node_sets:
+    candidates = np.flatnonzero(degree[name])
+    count = int(round(len(candidates) * fraction))
+    new[name] = np.sort(rng.choice(candidates, count, replace=False))
+  edge_sets, queries = {}, {}
+  for name, es in graph.edge_sets.items():
+    new_source = np.isin(es.source, new[es.source_set])
+    new_target = np.isin(es.target, new[es.target_set])
+    keep = ~(new_source | new_target)
+    edge_sets[name] = EdgeSetData(es.source_set, es.target_set,
+                                  es.source[keep], es.target[keep])
+    queries[name] = (es.source[new_source], es.target[new_source])
+  return NodeSplit(ItemGraph(graph.node_ids, graph.node_features, edge_sets),
+                   new, queries)
 
 
 def removed_edges(graph: ItemGraph, reduced: ItemGraph

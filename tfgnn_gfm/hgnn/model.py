@@ -229,7 +229,7 @@ def build_encoder(graph_spec: tfgnn.GraphTensorSpec,
       learnable node vectors and structure vectors (``config.node_id_dim``
       or ``config.structure_dim`` > 0; ignored otherwise).
     structure: node set -> [n, config.structure_dim] structure vectors of
-      the nodes of ``node_ids`` (``structure.spectral_vectors``); zeros if
+      the nodes of ``node_ids`` (``structure.structure_vectors``); zeros if
       not given.
 
   Returns:

@@ -29,7 +29,7 @@ from tfgnn_gfm.hgnn.embedding import (
   embed_new_items,
   embed_nodes,
 )
-from tfgnn_gfm.hgnn.evaluation import link_prediction_report
+from tfgnn_gfm.hgnn.evaluation import link_prediction_report, new_node_report
 from tfgnn_gfm.hgnn.export import (
   export_inference_model,
   load_encoder,
@@ -104,16 +104,21 @@ def pretrain_graph(graph: ItemGraph, out_dir: str | pathlib.Path,
                                    graph_dir=graph_dir, beam_args=beam_args)
     counts = {n: graph.num_nodes(n) for n in graph.node_sets}
     start = time.perf_counter()
+    seen = result.split.train_graph
+    if result.node_split is not None:  # New nodes: their features alone.
+      seen = result.node_split.as_unknown(seen)
     if result.mode == "full_graph":  # Embedded as trained: all neighbours.
-      emb = embed_full_graph(result.encoder, result.split.train_graph)
+      emb = embed_full_graph(result.encoder, seen)
     else:
-      sampler = SubgraphSampler(result.split.train_graph,
+      sampler = SubgraphSampler(seen,
                                 tuple(config.fanouts), features=graph,
                                 seed=config.seed)
       emb = embed_nodes(result.encoder, sampler, counts,
                         config.embed_batch_size, progress=verbose > 0)
     embed_seconds = time.perf_counter() - start
     report = link_prediction_report(emb, result.split, graph)
+    new_nodes = (new_node_report(emb, result.node_split, graph)
+                 if result.node_split is not None else None)
     schema = graph_schema(graph)
     save_encoder(result.encoder, layout.keras_model)
     export_inference_model(result.encoder, schema, layout.export_dir)
@@ -123,6 +128,7 @@ def pretrain_graph(graph: ItemGraph, out_dir: str | pathlib.Path,
     _plot(result.history, report, layout.plot_path)
     metrics = {
         "link_prediction": report,
+        **({"new_nodes": new_nodes} if new_nodes is not None else {}),
         "hgnn_beats_text_on_every_edge_set": bool(report) and all(
             r["hgnn_hr@10"] > r["text_hr@10"] for r in report.values()),
         # The foundation's target: on every edge set of at least 1,000

@@ -22,8 +22,10 @@ from tfgnn_gfm.hgnn.full_graph import (
 from tfgnn_gfm.hgnn.graph_data import (
   ItemGraph,
   LinkSplit,
+  NodeSplit,
   removed_edges,
   split_links,
+  split_new_nodes,
 )
 from tfgnn_gfm.hgnn.link_data import (
   LinkBatcher,
@@ -35,7 +37,7 @@ from tfgnn_gfm.hgnn.link_data import (
 from tfgnn_gfm.hgnn.link_model import LinkPredictionModel
 from tfgnn_gfm.hgnn.model import build_encoder
 from tfgnn_gfm.hgnn.sampling import Sampler, SubgraphSampler
-from tfgnn_gfm.hgnn.structure import spectral_vectors
+from tfgnn_gfm.hgnn.structure import structure_vectors
 
 _LOG = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ class TrainResult:
       seconds); None otherwise.
     mode: the training path run, ``full_graph`` or ``sampled``.
     positives_per_step: positives per full-graph step (0 when sampled).
+    node_split: with ``new_node_fraction``, the nodes taken out of training.
   """
 
   encoder: tf.keras.Model
@@ -68,6 +71,7 @@ class TrainResult:
   beam: dict[str, Any] | None = None
   mode: str = "sampled"
   positives_per_step: int = 0
+  node_split: NodeSplit | None = None
 
 
 def _replicas_of(input_id: int, num_inputs: int,
@@ -125,6 +129,14 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
   if not graph.edge_sets:
     raise ValueError("the graph has no edges: link prediction needs "
                      "co-interaction edges")
+  if config.new_node_fraction > 0:
+    node_split = split_new_nodes(graph, config.new_node_fraction, config.seed)
+    result = train_link_prediction(
+        node_split.train_graph,
+        dataclasses.replace(config, new_node_fraction=0.0), verbose=verbose,
+        out_dir=out_dir, callbacks=callbacks, graph_dir=graph_dir,
+        beam_args=beam_args)
+    return dataclasses.replace(result, node_split=node_split)
   tf.keras.utils.set_random_seed(config.seed)
   strategy = make_strategy(config.distribute, config.logical_cpus)
   split = split_links(graph, config.validation_fraction, config.seed)
@@ -285,8 +297,8 @@ def _structure(split: LinkSplit, config: PretrainConfig
   if not config.structure_dim:
     return None
   start = time.perf_counter()
-  vectors = spectral_vectors(split.train_graph, config.structure_dim,
-                             seed=config.seed)
+  vectors = structure_vectors(split.train_graph, config.structure_dim,
+                              config.structure_local_share, seed=config.seed)
   _LOG.info("structure vectors: %d nodes x %d in %.1fs",
             sum(len(v) for v in vectors.values()), config.structure_dim,
             time.perf_counter() - start)
