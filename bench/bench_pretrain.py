@@ -19,9 +19,18 @@ PyG (HeteroConv of SAGEConv, max aggregation; bench/pyg_reference.py) when
 torch==2.13.0 torch_geometric``). On the big graph also embedding items/s
 from sampled neighbourhoods and with ``--full-graph``.
 
+With ``--defaults``, instead: ``gfm pretrain`` as a user runs it, every flag
+at its default (training, embedding, the held-out-edge report, saving), timed
+end to end on a random graph of --defaults-nodes items and
+--defaults-edges directed edges (40k and 3.5M: the size of the time target)
+and on each built graph directory given with --graph (e.g. MovieLens and
+amazon-food-kitchen graphs from ``gfm build-graph``): seconds, positive
+edges/s, and the HR@10 ratio to item-kNN per edge set.
+
 Prints one JSON line per figure ("graph", "figure", "value", details).
 
 usage: python bench/bench_pretrain.py [--torch-python PATH] [--quick]
+       python bench/bench_pretrain.py --defaults [--graph DIR ...]
 """
 
 from __future__ import annotations
@@ -236,6 +245,28 @@ def _emit(graph_name: str, figure: str, value, **details) -> None:
         flush=True)
 
 
+def defaults_run(name: str, graph: ItemGraph) -> None:
+  """Times ``gfm pretrain`` with every flag at its default on ``graph``."""
+  from tfgnn_gfm.hgnn.stage import pretrain_graph
+  edges = sum(len(e) for e in graph.edge_sets.values())
+  shape = {"items": sum(graph.num_nodes(n) for n in graph.node_sets),
+           "directed_edges": edges}
+  with tempfile.TemporaryDirectory() as tmp:
+    start = time.perf_counter()
+    metrics = pretrain_graph(graph, pathlib.Path(tmp) / "hgnn",
+                             PretrainConfig(), verbose=0)
+    seconds = time.perf_counter() - start
+  _emit(name, "pretrain_defaults_seconds", round(seconds, 1),
+        train_seconds=metrics["train_seconds"], mode=metrics["mode"],
+        epochs=metrics["epochs_run"], **shape)
+  _emit(name, "pretrain_defaults_positive_edges_per_s",
+        metrics["positive_edges_per_second"], **shape)
+  _emit(name, "hgnn_over_knn_hr@10", {
+      edge_set: r["hgnn_vs_knn_hr@10"]["ratio"]
+      for edge_set, r in sorted(metrics["link_prediction"].items())},
+        meets_target=metrics["hgnn_meets_knn_target"], **shape)
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(
       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -260,7 +291,22 @@ def main() -> None:
       "torch_geometric, for the PyG reference")
   parser.add_argument("--quick", action="store_true",
                       help="a 10k-item graph and few steps (smoke test)")
+  parser.add_argument("--defaults", action="store_true",
+                      help="time gfm pretrain with every flag at its default "
+                      "(see above) instead of the throughput figures")
+  parser.add_argument("--defaults-nodes", type=int, default=40_000)
+  parser.add_argument("--defaults-edges", type=int, default=3_500_000)
+  parser.add_argument("--graph", action="append", default=[],
+                      help="with --defaults: a gfm build-graph output "
+                      "directory to time too (repeatable)")
   args = parser.parse_args()
+  if args.defaults:
+    from tfgnn_gfm.hgnn.graph_data import load_item_graph
+    for path in args.graph:
+      defaults_run(pathlib.Path(path).name, load_item_graph(path))
+    defaults_run(f"{args.defaults_nodes // 1000}k_items", random_graph(
+        args.defaults_nodes, args.defaults_edges / args.defaults_nodes))
+    return
   if args.quick:
     args.nodes, args.steps, args.full_steps = 10_000, 5, 4
     args.reference_steps, args.embed_items = 2, 2_000

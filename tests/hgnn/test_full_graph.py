@@ -25,9 +25,11 @@ from tfgnn_gfm.hgnn.link_data import LinkBatchSpec
 from tfgnn_gfm.hgnn.model import build_encoder
 from tfgnn_gfm.hgnn.trainer import train_link_prediction
 
+# The encoder alone: structure vectors (tests/hgnn/test_structure.py) off.
 CONFIG = PretrainConfig(embedding_dim=16, hidden_dim=16, batch_size=32,
                         epochs=30, patience=30, fanouts=(6, 3),
-                        mode="full_graph", positives_per_step=64)
+                        mode="full_graph", positives_per_step=64,
+                        structure_dim=0, positives_budget=0)
 
 
 def _encoder(graph, config=CONFIG):

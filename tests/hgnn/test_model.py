@@ -20,9 +20,10 @@ from tfgnn_gfm.hgnn.sampling import SubgraphSampler, graph_schema
 from tfgnn_gfm.hgnn.trainer import train_link_prediction
 
 # The sampled path (tests/hgnn/test_full_graph.py covers mode full_graph).
+# The encoder alone: structure vectors (tests/hgnn/test_structure.py) off.
 CONFIG = PretrainConfig(embedding_dim=16, hidden_dim=16, batch_size=32,
                         epochs=10, patience=10, fanouts=(6, 3),
-                        mode="sampled")
+                        mode="sampled", structure_dim=0)
 
 
 @pytest.fixture(scope="module")

@@ -52,7 +52,12 @@ def test_embed_covers_every_item_by_the_documented_rule(pipeline):
   items = platform.items.set_index("item_id")
   assert set(index["item_id"]) == set(items.index)
   assert len(vectors) == len(text) == len(index)
-  np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-4)
+  # The encoder's unit vector weighted by sqrt(1 - w), then the structure.
+  config = HGNNDir(root / "hgnn").read_manifest()["config"]
+  dim, weight = config["embedding_dim"], config["structure_weight"]
+  assert vectors.shape[1] == dim + config["structure_dim"] > dim
+  np.testing.assert_allclose(np.linalg.norm(vectors[:, :dim], axis=1),
+                             np.sqrt(1 - weight), rtol=1e-4)
   by_id = index.set_index("item_id")
   # Episodes carry their show's vector.
   episodes = index[index["item_type"] == "episode"]
@@ -68,4 +73,9 @@ def test_embed_covers_every_item_by_the_documented_rule(pipeline):
                (items["item_type"] != "episode")].index
   assert len(late) > 0
   assert (by_id.loc[late, "source"] == "inductive").all()
+  # New items have no structure vector; items of the graph have.
+  rows = by_id["row"].to_numpy()
+  inductive = (by_id["source"] == "inductive").to_numpy()
+  assert not np.any(vectors[rows[inductive], dim:])
+  assert np.any(vectors[rows[by_id["source"].to_numpy() == "graph"], dim:])
   assert set(by_id["source"]) == {"graph", "inductive", "parent"}

@@ -34,7 +34,8 @@ demo's settings.
 
 # The demo's own settings (a quick run on 2 CPU cores); --config wins.
 DEMO_PRESETS = {
-    "pretrain": {"epochs": 6, "patience": 3},
+    # Six whole epochs: the synthetic graph is small, no positives budget.
+    "pretrain": {"epochs": 6, "patience": 3, "positives_budget": 0},
 }
 
 

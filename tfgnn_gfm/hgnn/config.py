@@ -79,17 +79,17 @@ class PretrainConfig:
   node_id_dropout: float = dataclasses.field(default=0.5, metadata=_help(
       "share of nodes whose learnable vector is zeroed in each training "
       "step, so the model also embeds items from text alone"))
-  structure_dim: int = dataclasses.field(default=0, metadata=_help(
+  structure_dim: int = dataclasses.field(default=512, metadata=_help(
       "size of each training node's spectral structure vector (truncated "
       "SVD of the degree-normalised training adjacency: what co-occurrence "
       "counting knows), concatenated to the encoder's output, so embeddings "
       "have embedding_dim + structure_dim values (0: none); nodes without "
       "training edges and new items get zeros"))
-  structure_local_share: float = dataclasses.field(default=0.25, metadata=_help(
+  structure_local_share: float = dataclasses.field(default=0.4, metadata=_help(
       "share of the structure score from its local half (a random "
       "projection of each node's adjacency row: item-kNN plus noise) "
       "beside the global half (the low-rank spectral part)"))
-  structure_weight: float = dataclasses.field(default=0.5, metadata=_help(
+  structure_weight: float = dataclasses.field(default=0.9, metadata=_help(
       "share of a dot product that comes from the structure vectors: the "
       "output is concat(sqrt(1 - w) * encoder, sqrt(w) * structure)"))
   loss: str = dataclasses.field(default="margin", metadata=_help(
@@ -112,7 +112,7 @@ class PretrainConfig:
       "Adam learning rate"))
   epochs: int = dataclasses.field(default=30, metadata=_help(
       "most epochs (early stopping usually ends sooner)"))
-  positives_budget: int = dataclasses.field(default=0, metadata=_help(
+  positives_budget: int = dataclasses.field(default=50_000, metadata=_help(
       "training ends after this many positive edges (rounded to whole "
       "steps) or --epochs epochs, whichever comes first; fewer epochs of "
       "the same length are run, or one shortened epoch (0: no budget)"))
