@@ -37,6 +37,13 @@ def test_pretrain_writes_models_metrics_and_manifest(pipeline):
   for entry in report.values():
     assert 0.0 <= entry["hgnn_hr@10"] <= 1.0 and entry["queries"] > 0
   assert manifest["metrics"]["positive_edges_per_second"] > 0
+  # Future edges: pairs first joined in the graph's hold-out window, ranked
+  # with the same protocol (the synthetic data has a hold-out window).
+  future = manifest["metrics"]["future_edges"]
+  assert future and all(r["queries"] > 0 for r in future.values())
+  assert set(future) <= set(manifest["counts"]["edges"])
+  assert isinstance(
+      manifest["metrics"]["hgnn_meets_knn_target_on_future_edges"], bool)
   for path in (layout.keras_model, layout.export_dir, layout.schema_path,
                layout.plot_path, layout.log_dir):
     assert path.exists(), path

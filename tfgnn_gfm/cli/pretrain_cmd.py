@@ -83,13 +83,13 @@ def run(args: argparse.Namespace) -> int:
   return 0
 
 
-def format_report(metrics: dict) -> str:
-  """The link-prediction table of a pretrain run, for the terminal."""
+def _link_table(report: dict) -> list[str]:
+  """One row per edge set: HGNN, item-kNN and text, and the paired test."""
   lines = [f"{'edge set':<28}{'queries':>8}"
            f"{'HR@10 hgnn':>12}{'HR@10 kNN':>11}{'HR@10 text':>12}"
            f"{'MRR hgnn':>10}{'MRR kNN':>9}{'MRR text':>10}"
            f"  {'hgnn - kNN [95%]':<26}verdict"]
-  for name, r in sorted(metrics["link_prediction"].items()):
+  for name, r in sorted(report.items()):
     vs = r.get("hgnn_vs_knn_hr@10") or {}
     paired = ("-" if vs.get("difference") is None else
               f"{vs['difference']:+.3f} [{vs['low']:+.3f}, {vs['high']:+.3f}]")
@@ -99,10 +99,23 @@ def format_report(metrics: dict) -> str:
                  f"{r['knn_mrr']:>9.3f}"
                  f"{r['text_mrr']:>10.3f}  {paired:<26}"
                  f"{vs.get('verdict', '-')}")
+  return lines
+
+
+def format_report(metrics: dict) -> str:
+  """The link-prediction table of a pretrain run, for the terminal."""
+  lines = _link_table(metrics["link_prediction"])
   if "hgnn_meets_knn_target" in metrics:
     lines.append("target (HR@10 >= 1.10 x item-kNN, interval above 0, on "
                  "every edge set of 1,000+ queries): "
                  + ("met" if metrics["hgnn_meets_knn_target"] else "not met"))
+  if metrics.get("future_edges"):
+    lines.append("future edges (pairs first co-interacted in the graph's "
+                 "hold-out window):")
+    lines += _link_table(metrics["future_edges"])
+    lines.append("target on future edges: " + (
+        "met" if metrics["hgnn_meets_knn_target_on_future_edges"]
+        else "not met"))
   if metrics.get("new_nodes"):
     lines.append("new nodes (taken out of training, embedded from their "
                  "features alone; --new-node-fraction):")

@@ -123,6 +123,11 @@ class PretrainConfig:
   validation_fraction: float = dataclasses.field(default=0.1, metadata=_help(
       "share of edges held out for validation (removed from the training "
       "graph)"))
+  future_edges: bool = dataclasses.field(default=True, metadata=_help(
+      "also rank future edges: item pairs a user first joins in the graph's "
+      "hold-out window after its cut (read from the interactions file the "
+      "graph was built from, when it is still there; at most 10,000 per "
+      "link type)"))
   new_node_fraction: float = dataclasses.field(default=0.0, metadata=_help(
       "new-node evaluation: take this share of the nodes with edges out of "
       "training with all their edges, embed them from their own features "
