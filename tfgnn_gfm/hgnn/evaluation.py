@@ -103,6 +103,26 @@ def _ranks(scorer: Callable[[int, int], np.ndarray], num_queries: int,
   return ranks
 
 
+def _score(scorers: dict[str, Callable[[int, int], np.ndarray]],
+           entry: dict[str, float], targets: np.ndarray,
+           exclude_rows: np.ndarray, exclude_cols: np.ndarray, k: int
+           ) -> dict[str, np.ndarray]:
+  """Ranks the queries by each scorer; adds its HR@K and MRR to ``entry``.
+
+  Returns:
+    label -> [q] 0-based ranks (``_ranks``).
+  """
+  ranks = {}
+  for label, scorer in scorers.items():
+    ranks[label] = _ranks(scorer, len(targets), targets, exclude_rows,
+                          exclude_cols)
+    entry[f"{label}_hr@{k}"] = float(np.mean(ranking.hits_at(
+        ranks[label], k)))
+    entry[f"{label}_mrr"] = float(np.mean(ranking.reciprocal_ranks(
+        ranks[label])))
+  return ranks
+
+
 def _dot_scorer(query: np.ndarray, candidates: np.ndarray):
   return lambda start, stop: query[start:stop] @ candidates.T
 
@@ -187,13 +207,7 @@ def link_prediction_report(embeddings: dict[str, np.ndarray], split: LinkSplit,
           "hgnn": _dot_scorer(embeddings[s_set][src], embeddings[t_set]),
           "text": _dot_scorer(text[s_set][src], text[t_set]),
           "knn": _sparse_scorer(knn[s_set][src], knn[t_set])}
-      ranks = {}
-      for label, scorer in scorers.items():
-        ranks[label] = _ranks(scorer, len(src), tgt, rows, cols)
-        entry[f"{label}_hr@{k}"] = float(np.mean(ranking.hits_at(
-            ranks[label], k)))
-        entry[f"{label}_mrr"] = float(np.mean(ranking.reciprocal_ranks(
-            ranks[label])))
+      ranks = _score(scorers, entry, tgt, rows, cols, k)
       entry[f"hgnn_vs_knn_hr@{k}"] = paired_comparison(
           ranks["hgnn"], ranks["knn"], src, k)
       report[name] = entry
@@ -229,13 +243,8 @@ def new_node_report(embeddings: dict[str, np.ndarray], split: NodeSplit,
     scorers = {
         "hgnn": _dot_scorer(embeddings[s_set][src], embeddings[t_set]),
         "text": _dot_scorer(text[s_set][src], text[t_set])}
-    entry, ranks = {"queries": int(len(src))}, {}
-    for label, scorer in scorers.items():
-      ranks[label] = _ranks(scorer, len(src), tgt, rows, cols)
-      entry[f"{label}_hr@{k}"] = float(np.mean(ranking.hits_at(
-          ranks[label], k)))
-      entry[f"{label}_mrr"] = float(np.mean(ranking.reciprocal_ranks(
-          ranks[label])))
+    entry = {"queries": int(len(src))}
+    ranks = _score(scorers, entry, tgt, rows, cols, k)
     entry[f"hgnn_vs_text_hr@{k}"] = paired_comparison(
         ranks["hgnn"], ranks["text"], src, k)
     report[name] = entry
