@@ -46,8 +46,11 @@ BATCH = 8
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
   root = tmp_path_factory.mktemp("beam_training")
+  # The encoder alone learns from Beam samples: no structure vectors
+  # (tests/hgnn/test_structure.py), whose fixed share would flatten the loss.
   pretrain_with_beam_sampler(root, epochs=8, batch_size=BATCH,
-                             extra=["--learning-rate", "0.01"],
+                             extra=["--learning-rate", "0.01",
+                                    "--structure-dim", "0"],
                              beam_args=["--direct_num_workers=1"])
   graph = load_item_graph(root / "graph")
   split = split_links(graph, PretrainConfig().validation_fraction,

@@ -163,7 +163,10 @@ def test_cli_full_graph_writes_the_same_artifacts(tmp_path):
   assert main(["embed", str(tmp_path / "graph"), "--model",
                str(tmp_path / "hgnn"), "--out", str(tmp_path / "emb")]) == 0
   vectors = np.load(EmbeddingsDir(tmp_path / "emb").vectors_path)
-  np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-4)
+  weight = manifest["config"]["structure_weight"]
+  assert vectors.shape[1] == 16 + manifest["config"]["structure_dim"]
+  np.testing.assert_allclose(np.linalg.norm(vectors[:, :16], axis=1),
+                             np.sqrt(1 - weight), rtol=1e-4)
 
 
 def test_full_graph_gradients_equal_the_encoders():
