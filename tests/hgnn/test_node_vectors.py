@@ -28,7 +28,7 @@ def _encoder(graph, dim=4, dropout=0.5):
   spec = whole_graph_tensor(graph).spec.relax(
       num_components=True, num_nodes=True, num_edges=True)
   config = PretrainConfig(embedding_dim=8, hidden_dim=8, node_id_dim=dim,
-                          node_id_dropout=dropout)
+                          node_id_dropout=dropout, structure_dim=0)
   return build_encoder(spec, config, graph.node_ids)
 
 
