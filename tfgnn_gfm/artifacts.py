@@ -272,7 +272,12 @@ class GraphDir(StageDir):
 
   def item_files(self) -> list[str]:
     """The items file(s) the graph was built from (empty when unrecorded)."""
-    files = (self.read_manifest().get("input_files") or {}).get("items") or []
+    return self.input_files("items")
+
+  def input_files(self, table: str) -> list[str]:
+    """The file(s) of a contract table the graph was built from (empty when
+    unrecorded)."""
+    files = (self.read_manifest().get("input_files") or {}).get(table) or []
     return [files] if isinstance(files, str) else [str(f) for f in files]
 
 

@@ -210,24 +210,25 @@ def _future_pairs(layout: GraphDir, graph: ItemGraph, config: PretrainConfig
                   ) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
   """Future pairs of the graph's hold-out window, from its interactions.
 
-  Needs the interactions file the graph was built from (named in its
+  Needs the interactions file(s) the graph was built from (named in its
   manifest) to still be readable; otherwise the report leaves future edges
   out and says why.
   """
   if not config.future_edges:
     return {}
   from tfgnn_gfm.data.reader import MAX_INPUT_BYTES, read_table
-  manifest = layout.read_manifest()
-  built = manifest.get("config", {})
-  path = manifest.get("inputs", {}).get("interactions", {}).get("path")
-  cut = built.get("resolved_cut")
-  if not path or cut is None or not pathlib.Path(path).exists():
-    _LOG.warning("future edges left out: the graph's interactions file (%s) "
-                 "or cut is not available", path)
+  built = layout.read_manifest().get("config", {})
+  paths = layout.input_files("interactions")
+  cut = layout.cut()
+  if not paths or cut is None or not all(
+      pathlib.Path(p).exists() for p in paths):
+    _LOG.warning("future edges left out: the graph's interactions file(s) "
+                 "%s or cut is not available", paths)
     return {}
   start = time.perf_counter()
-  frame = read_table(path, "interactions",
-                     built.get("max_input_bytes") or MAX_INPUT_BYTES).frame
+  max_bytes = built.get("max_input_bytes") or MAX_INPUT_BYTES
+  frame = pd.concat([read_table(p, "interactions", max_bytes).frame
+                     for p in paths])
   pairs = future_pairs(graph, frame, int(cut),
                        float(built.get("holdout_days") or 0),
                        built.get("train_days"),
@@ -235,7 +236,7 @@ def _future_pairs(layout: GraphDir, graph: ItemGraph, config: PretrainConfig
                            built.get("max_items_per_user") or 200),
                        seed=config.seed)
   _LOG.info("future edges: %d pairs from %s in %.1fs",
-            sum(len(a) for a, _ in pairs.values()), path,
+            sum(len(a) for a, _ in pairs.values()), paths,
             time.perf_counter() - start)
   return pairs
 
