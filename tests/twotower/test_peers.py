@@ -54,8 +54,9 @@ def _data(pairs, history, num_items):
 
 
 def _scores(scorer, user_rows):
-  return np.asarray(scorer.vectors_of(np.asarray(user_rows)) @
-                    scorer.item_vectors.T)
+  return scorer.scores(np.asarray(user_rows),
+                       scorer.candidate_matrix(np.arange(
+                           scorer.item_vectors.shape[0])))
 
 
 def test_ease_weights_by_hand():
@@ -122,14 +123,64 @@ def test_user_without_history_gets_popularity(name):
   assert scorer.info["popularity_fallback_users"] == 1
 
 
-def test_ease_is_skipped_above_its_item_bound():
+def test_ease_fits_the_most_popular_items_and_scores_the_rest_0():
+  # Users per item: A 2, B 3, C 3; a limit of 2 fits B and C. Over (B, C)
+  # with lambda 1: G = [[4, 2], [2, 4]], P = [[4, -2], [-2, 4]] / 12, so
+  # B(B, C) = B(C, B) = 2 / 4.
   data = _data(TRAIN, HISTORY, 5)
-  with pytest.raises(peers.ModelSkipped) as skipped:
-    peers.ease_scorer(data, np.arange(7), max_items=2)
-  assert "3 items have training interactions" in str(skipped.value)
-  assert "--ease-max-items 2" in str(skipped.value)
+  scorer = peers.ease_scorer(data, np.arange(7), lam=1.0, max_items=2)
+  assert scorer.info["training_items"] == 2
+  assert scorer.info["items_left_out"] == 1
+  scores = _scores(scorer, [6, 0, 5])
+  # History {B}: C gets 0.5, A (left out) 0.
+  np.testing.assert_allclose(scores[0], [0, 0, 0, 0, 0.5], atol=1e-6)
+  # History {A, B}: A is not part of the query.
+  np.testing.assert_allclose(scores[1], [0, 0, 0, 0, 0.5], atol=1e-6)
+  # History {A} only: nothing fitted, so the popularity ranking.
+  np.testing.assert_allclose(scores[2], [0, 2 / 3, 1, 0, 1], atol=1e-6)
+  # u4 (no history) and u5 ({A}).
+  assert scorer.info["popularity_fallback_users"] == 2
+  np.testing.assert_array_equal(peers.most_popular_columns(
+      scipy.sparse.csr_matrix(np.array([[1, 1, 0], [0, 1, 1]])), 1), [1])
+  # Ties: the lower column.
+  np.testing.assert_array_equal(peers.most_popular_columns(
+      scipy.sparse.csr_matrix(np.array([[1, 1, 0], [1, 1, 1]])), 1), [0])
   assert peers.ease_scorer(data, np.arange(7), max_items=3).item_vectors.shape \
       == (5, 4)
+
+
+def test_sparse_item_knn_equals_the_dense_one():
+  rng = np.random.default_rng(3)
+  x = scipy.sparse.csr_matrix(
+      (rng.random((60, 40)) < 0.15).astype(np.float32))
+  for k in (1, 5, 39):
+    dense = peers.cosine_weights(x, k)
+    # Blocks of one and of several rows.
+    for block_values in (40, 7 * 40, 10 ** 6):
+      sparse = peers.cosine_neighbours(x, k, block_values=block_values)
+      assert sparse.shape == (40, 40)
+      assert (np.diff(sparse.indptr) <= k).all()
+      np.testing.assert_array_equal(sparse.toarray(), dense)
+  # Scorers: the same scores, and the sparse one has no item bound.
+  pairs = [(u, i) for u, i in zip(*np.nonzero(x.toarray()))]
+  history = [[i for u2, i in pairs if u2 == u][:8] for u in range(60)]
+  history = [h + [-1] * (8 - len(h)) for h in history]
+  data = _data(pairs, history, 45)
+  users = np.arange(60)
+  dense_scorer = peers.item_knn_scorer(data, users, neighbours=0)
+  np.testing.assert_allclose(
+      _scores(dense_scorer, users),
+      _scores(peers.item_knn_scorer(data, users, neighbours=39), users),
+      rtol=1e-5, atol=1e-6)
+  small = peers.item_knn_scorer(data, users, neighbours=5, max_items=3)
+  assert scipy.sparse.issparse(small.item_vectors)
+  np.testing.assert_allclose(
+      _scores(small, users),
+      _scores(dense_scorer.__class__(
+          name="d", user_rows=users, user_vectors=small.user_vectors,
+          item_vectors=small.item_vectors.toarray()), users), rtol=1e-6)
+  with pytest.raises(peers.ModelSkipped, match="--knn-max-items 3"):
+    peers.item_knn_scorer(data, users, neighbours=0, max_items=3)
 
 
 def _blocks(seed=0):
@@ -185,7 +236,8 @@ def test_bpr_and_als_are_reproducible_by_seed():
 
 def test_evaluate_runs_the_peers_and_reports_a_skip(tmp_path):
   """gfm evaluate with only the peers (no two-tower training): metrics in
-  results.json, rows in results.md, EASE's skip and its reason."""
+  results.json, rows in results.md, the dense item-kNN's skip and its reason,
+  EASE on the most popular items."""
   platform = write_synthetic_dataset(
       tmp_path / "data", num_users=120, num_podcasts=20, num_audiobooks=12,
       cold_item_fraction=0.15, seed=5)
@@ -193,20 +245,23 @@ def test_evaluate_runs_the_peers_and_reports_a_skip(tmp_path):
   assert main(["evaluate", str(tmp_path / "data"), "--embeddings",
                str(tmp_path / "emb"), "--out", str(tmp_path / "eval"),
                "--models", "popularity,item_knn,ease,als,bpr", "--seeds", "2",
+               "--knn-neighbours", "0", "--knn-max-items", "5",
                "--ease-max-items", "5", "--als-factors", "8",
                "--bpr-factors", "8", "--bpr-iterations", "20"]) == 0
   layout = EvaluationDir(tmp_path / "eval")
   result = json.loads(layout.results_path.read_text())
   models = result["models"]
   assert list(models) == ["popularity", "item_knn", "ease", "als", "bpr"]
-  assert "--ease-max-items 5" in models["ease"]["skipped"]
-  assert models["ease"]["metrics"] == {}
+  assert "--knn-max-items 5" in models["item_knn"]["skipped"]
+  assert models["item_knn"]["metrics"] == {}
+  assert models["ease"]["info"][0]["training_items"] == 5
+  assert models["ease"]["info"][0]["items_left_out"] > 0
   assert models["als"]["seeds"] == [0, 1] and models["als"]["seeded"]
-  assert models["item_knn"]["seeds"] == [None]
+  assert models["ease"]["seeds"] == [None]
   cold = result["counts"]["evaluated_cold_users"]
   assert cold > 0
   pop = models["popularity"]["metrics"]["all_types"]["all_items"]
-  for name in ("item_knn", "als", "bpr"):
+  for name in ("ease", "als", "bpr"):
     info = models[name]["info"][0]
     assert info["popularity_fallback_users"] >= cold
     assert info["train_seconds"] >= 0
@@ -216,9 +271,10 @@ def test_evaluate_runs_the_peers_and_reports_a_skip(tmp_path):
         pop["cold_users"]["hr@10"]["mean"])
     assert 0 <= leaf["all_users"]["hr@10"]["mean"] <= 1
   text = layout.table_path.read_text()
-  assert "EASE was not run: " in text and "--ease-max-items 5" in text
-  for row in ("| item-kNN (cosine) |", "| ALS (implicit) |",
-              "| BPR (implicit) |", "| EASE | - |"):
+  assert "item-kNN (cosine) was not run: " in text
+  assert "--knn-max-items 5" in text
+  for row in ("| EASE |", "| ALS (implicit) |",
+              "| BPR (implicit) |", "| item-kNN (cosine) | - |"):
     assert row in text
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import scipy.sparse
 
 from tfgnn_gfm.twotower.examples import TrainingExamples
 from tfgnn_gfm.twotower.users import UserTable
@@ -34,7 +35,8 @@ class Scorer:
     user_rows: [E] the user rows ``user_vectors`` belong to (sorted).
     user_vectors: [E, D], an ndarray or a scipy.sparse CSR matrix (the
       item-item peers' history indicators).
-    item_vectors: [N, D] (rows = item rows).
+    item_vectors: [N, D] (rows = item rows), an ndarray or a scipy.sparse
+      CSR matrix (sparse item-kNN's similarity columns).
     info: anything to report (training time, fallback users, ...).
   """
 
@@ -52,6 +54,22 @@ class Scorer:
         not np.array_equal(self.user_rows[position], user_rows)):
       raise KeyError(f"{self.name}: some users have no vector")
     return self.user_vectors[position]
+
+  def candidate_matrix(self, item_rows: np.ndarray):
+    """[D, C] the item vectors of ``item_rows``, transposed: the right-hand
+    side of ``scores`` (CSR when the item vectors are sparse)."""
+    vectors = self.item_vectors[item_rows]
+    if scipy.sparse.issparse(vectors):
+      return scipy.sparse.csr_matrix(vectors.T)
+    return vectors.T
+
+  def scores(self, user_rows: np.ndarray, candidates) -> np.ndarray:
+    """[len(user_rows), C] dense scores against ``candidate_matrix``'s
+    result, whether either side is sparse or not."""
+    scores = self.vectors_of(user_rows) @ candidates
+    if scipy.sparse.issparse(scores):
+      return scores.toarray()
+    return np.asarray(scores)
 
 
 def item_counts(examples: TrainingExamples, num_items: int) -> np.ndarray:

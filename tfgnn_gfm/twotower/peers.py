@@ -16,14 +16,14 @@ ranking is exactly popularity's; every other user's is exactly the peer's).
   matrix, optionally the top-k neighbours of each item; a user's score of
   item i is the sum of the similarities of its history items to i. User
   vector: the history indicator row (sparse when there are many users);
-  item vector: similarity column.
+  item vector: similarity column (sparse with top-k neighbours).
 * ``ease_scorer``: EASE (Steck, "Embarrassingly Shallow Autoencoders for
   Sparse Data", WWW 2019), the closed form
   ``P = (X^T X + lambda I)^-1``, ``B = I - P / diag(P)`` (column j divided
   by ``P_jj``), so ``diag(B) = 0``; score ``x_u B``. User vector: the
-  history indicator row; item vector: the item's column of B. Skipped
-  (``ModelSkipped``) above a number of training items, because the Gram
-  matrix is dense.
+  history indicator row; item vector: the item's column of B. The Gram
+  matrix is dense, so EASE is fitted on the most popular items up to a
+  limit; the others score 0.
 * ``als_scorer``: ``implicit`` ALS (Hu, Koren, Volinsky 2008, conjugate
   gradient). The evaluated users' factors are recomputed from their history
   rows against the fitted item factors (``recalculate_user``: the exact
@@ -119,7 +119,8 @@ def _popularity_column(data: TrainingData) -> np.ndarray:
 
 
 def _item_item_scorer(name: str, data: TrainingData, user_rows: np.ndarray,
-                      train_items: np.ndarray, weights: np.ndarray,
+                      train_items: np.ndarray,
+                      weights: np.ndarray | scipy.sparse.spmatrix,
                       info: dict) -> Scorer:
   """Scorer of ``score(u, i) = sum_{j in history(u)} weights[j, i]``.
 
@@ -128,12 +129,14 @@ def _item_item_scorer(name: str, data: TrainingData, user_rows: np.ndarray,
     data: the training data.
     user_rows: evaluated users (sorted).
     train_items: item rows of the T columns.
-    weights: [T, T] float32 item-item weights (row: history item).
+    weights: [T, T] float32 item-item weights (row: history item), dense
+      or sparse.
     info: what the Scorer reports.
 
   Returns:
     A Scorer with user vectors [E, T + 1] (history indicator, fallback;
-    sparse when large) and dense item vectors [N, T + 1].
+    sparse when large) and item vectors [N, T + 1] (sparse CSR when
+    ``weights`` is sparse, else dense).
   """
   t = len(train_items)
   hist = history_matrix(data.users.history[user_rows], train_items)
@@ -145,9 +148,20 @@ def _item_item_scorer(name: str, data: TrainingData, user_rows: np.ndarray,
     # Small: dense rows make the evaluation one BLAS product per chunk
     # (a sparse product first copies the transposed item matrix).
     user_vectors = user_vectors.toarray()
-  item_vectors = np.zeros((len(data.items), t + 1), np.float32)
-  item_vectors[train_items, :t] = weights.T
-  item_vectors[:, t] = _popularity_column(data)
+  popularity = _popularity_column(data)
+  if scipy.sparse.issparse(weights):
+    # Item i's vector is column i of the weights: [N, T + 1] CSR.
+    w = scipy.sparse.coo_matrix(weights)
+    pop_rows = np.flatnonzero(popularity)
+    item_vectors = scipy.sparse.csr_matrix(
+        (np.concatenate([w.data, popularity[pop_rows]]).astype(np.float32),
+         (np.concatenate([train_items[w.col], pop_rows]),
+          np.concatenate([w.row, np.full(len(pop_rows), t)]))),
+        shape=(len(data.items), t + 1))
+  else:
+    item_vectors = np.zeros((len(data.items), t + 1), np.float32)
+    item_vectors[train_items, :t] = weights.T
+    item_vectors[:, t] = popularity
   info = {**info, "training_items": int(t),
           "popularity_fallback_users": int(no_history.sum())}
   return Scorer(name=name, user_rows=np.asarray(user_rows),
@@ -177,35 +191,72 @@ def item_knn_scorer(data: TrainingData, user_rows: np.ndarray, *,
   only its k most similar items (ties: lower item row first). A user's score
   of item i is ``sum_{j in history} s(j, i)``.
 
+  With k > 0 the item-item matrix is sparse (k entries per item, computed a
+  block of rows at a time from the sparse co-occurrence product), so any
+  number of items fits; with k = 0 (all neighbours) it is dense and bounded
+  by ``max_items``.
+
   Args:
     data: the training data.
     user_rows: evaluated users (sorted).
     neighbours: most similar items kept per item (0: all).
-    max_items: most training items (the item-item matrix is dense); above,
-      ``ModelSkipped``.
+    max_items: most training items when ``neighbours`` is 0 (the item-item
+      matrix is then dense); above, ``ModelSkipped``.
     name: model name.
 
   Returns:
     The Scorer (``info``: training seconds, training items, fallback users).
 
   Raises:
-    ModelSkipped: above ``max_items`` training items.
+    ModelSkipped: ``neighbours`` is 0 and there are more than ``max_items``
+      training items.
   """
   start = time.perf_counter()
   x, train_items = training_matrix(data)
-  _check_size("knn_max_items", len(train_items), max_items)
-  weights = cosine_weights(x, neighbours)
+  if neighbours > 0:
+    weights = cosine_neighbours(x, neighbours)
+    kept = weights.nnz
+  else:
+    _check_size("knn_max_items", len(train_items), max_items)
+    weights = cosine_weights(x)
+    kept = int(np.count_nonzero(weights))
   info = {"train_seconds": round(time.perf_counter() - start, 3),
           "neighbours": int(neighbours)}
   _LOG.info("%s: %d training items, %d similarities, %.2f s", name,
-            len(train_items), int(np.count_nonzero(weights)),
-            info["train_seconds"])
+            len(train_items), kept, info["train_seconds"])
   return _item_item_scorer(name, data, user_rows, train_items, weights, info)
+
+
+def _cosine_blocks(x: scipy.sparse.spmatrix, neighbours: int, block: int):
+  """Yields item-kNN's item-item matrix a block of rows at a time.
+
+  Args:
+    x: [U, T] binary user x item matrix.
+    neighbours: entries kept per row (``_top_k_per_row``); 0: all.
+    block: rows per block.
+
+  Yields:
+    Dense float32 [rows, T] blocks, in row order, zero diagonal.
+  """
+  x = scipy.sparse.csc_matrix(x, dtype=np.float32)
+  t = x.shape[1]
+  norm = np.sqrt(np.asarray(x.sum(axis=0)).ravel())
+  xn = scipy.sparse.csc_matrix(
+      x @ scipy.sparse.diags((1.0 / np.maximum(norm, 1e-12)).astype(
+          np.float32)))
+  xn_rows = xn.T.tocsr()
+  for s in range(0, t, block):
+    e = min(s + block, t)
+    sim = (xn_rows[s:e] @ xn).toarray()
+    sim[np.arange(e - s), np.arange(s, e)] = 0.0
+    if 0 < neighbours < t:
+      sim = _top_k_per_row(sim, neighbours)
+    yield sim
 
 
 def cosine_weights(x: scipy.sparse.spmatrix, neighbours: int = 0,
                    block: int = 1024) -> np.ndarray:
-  """Item-kNN's item-item matrix: column cosines, top-k per row.
+  """Item-kNN's item-item matrix, dense: column cosines, top-k per row.
 
   Args:
     x: [U, T] binary user x item matrix.
@@ -216,22 +267,42 @@ def cosine_weights(x: scipy.sparse.spmatrix, neighbours: int = 0,
   Returns:
     [T, T] float32, zero diagonal; row j holds item j's neighbours.
   """
-  x = scipy.sparse.csc_matrix(x, dtype=np.float32)
   t = x.shape[1]
-  norm = np.sqrt(np.asarray(x.sum(axis=0)).ravel())
-  xn = scipy.sparse.csc_matrix(
-      x @ scipy.sparse.diags((1.0 / np.maximum(norm, 1e-12)).astype(
-          np.float32)))
-  xn_rows = xn.T.tocsr()
   out = np.empty((t, t), np.float32)
-  for s in range(0, t, block):
-    e = min(s + block, t)
-    sim = (xn_rows[s:e] @ xn).toarray()
-    sim[np.arange(e - s), np.arange(s, e)] = 0.0
-    if 0 < neighbours < t:
-      sim = _top_k_per_row(sim, neighbours)
-    out[s:e] = sim
+  s = 0
+  for sim in _cosine_blocks(x, neighbours, block):
+    out[s:s + len(sim)] = sim
+    s += len(sim)
   return out
+
+
+def cosine_neighbours(x: scipy.sparse.spmatrix, neighbours: int,
+                      block_values: int = 16_000_000
+                      ) -> scipy.sparse.csr_matrix:
+  """Item-kNN's top-k item-item matrix, sparse: ``cosine_weights`` as CSR.
+
+  Memory: the k T kept entries plus one dense block of at most
+  ``block_values`` similarities (64 MB by default), never T x T.
+
+  Args:
+    x: [U, T] binary user x item matrix.
+    neighbours: entries kept per row, the largest (ties: lower column
+      first); at least 1.
+    block_values: most similarities computed at a time.
+
+  Returns:
+    [T, T] float32 CSR with at most ``neighbours`` entries per row (zero
+    similarities are not stored), zero diagonal.
+  """
+  if neighbours < 1:
+    raise ValueError(f"neighbours must be at least 1, got {neighbours!r}")
+  t = x.shape[1]
+  block = max(1, block_values // max(t, 1))
+  parts = [scipy.sparse.csr_matrix(sim)
+           for sim in _cosine_blocks(x, neighbours, block)]
+  if not parts:
+    return scipy.sparse.csr_matrix((0, 0), dtype=np.float32)
+  return scipy.sparse.vstack(parts, format="csr", dtype=np.float32)
 
 
 def _top_k_per_row(sim: np.ndarray, k: int) -> np.ndarray:
@@ -287,28 +358,48 @@ def ease_weights(x: scipy.sparse.spmatrix, lam: float,
   return p
 
 
+def most_popular_columns(x: scipy.sparse.spmatrix, limit: int) -> np.ndarray:
+  """The (sorted) columns of the ``limit`` items with the most users.
+
+  Ties: the lower column first. All columns when there are at most
+  ``limit``.
+  """
+  users = np.asarray((x != 0).sum(axis=0)).ravel()
+  if len(users) <= limit:
+    return np.arange(len(users))
+  return np.sort(np.argsort(-users, kind="stable")[:limit])
+
+
 def ease_scorer(data: TrainingData, user_rows: np.ndarray, *,
-                lam: float = 500.0, max_items: int = 20_000,
+                lam: float = 500.0, max_items: int = 10_000,
                 name: str = "ease") -> Scorer:
-  """EASE (Steck 2019), closed form, over the items with training data.
+  """EASE (Steck 2019), closed form, over the most popular training items.
+
+  The Gram matrix is dense (4 T^2 bytes, and a T^3 factorisation), so EASE
+  is fitted on the ``max_items`` items with the most training users. The
+  fallback for the rest: they score 0 (as items without training data do),
+  and a history item outside the fitted items is not part of the query; a
+  user none of whose history items was fitted gets the popularity ranking
+  (as a user without history does).
 
   Args:
     data: the training data.
     user_rows: evaluated users (sorted).
     lam: L2 regularisation lambda.
-    max_items: most training items (the Gram matrix is dense, 4 T^2
-      bytes); above, ``ModelSkipped``.
+    max_items: most items fitted (the most popular; ties: lower item row).
     name: model name.
 
   Returns:
-    The Scorer (``info``: training seconds, training items, fallback users).
-
-  Raises:
-    ModelSkipped: above ``max_items`` training items.
+    The Scorer (``info``: training seconds, training and fitted items,
+    fallback users).
   """
   start = time.perf_counter()
   x, train_items = training_matrix(data)
-  _check_size("ease_max_items", len(train_items), max_items)
+  fitted = most_popular_columns(x, max_items)
+  left_out = len(train_items) - len(fitted)
+  if left_out:
+    x = scipy.sparse.csr_matrix(x[:, fitted])
+    train_items = train_items[fitted]
   import threadpoolctl
   # One BLAS thread: on a shared machine, OpenBLAS's spinning threads made
   # the factorisation 10-50 times slower (3.5 s instead of 0.07 s for 463
@@ -316,9 +407,9 @@ def ease_scorer(data: TrainingData, user_rows: np.ndarray, *,
   with threadpoolctl.threadpool_limits(1, "blas"):
     weights = ease_weights(x, lam)
   info = {"train_seconds": round(time.perf_counter() - start, 3),
-          "lambda": float(lam)}
-  _LOG.info("%s: %d training items, %.2f s", name, len(train_items),
-            info["train_seconds"])
+          "lambda": float(lam), "items_left_out": int(left_out)}
+  _LOG.info("%s: %d items fitted (%d less popular ones left out), %.2f s",
+            name, len(train_items), left_out, info["train_seconds"])
   return _item_item_scorer(name, data, user_rows, train_items, weights, info)
 
 

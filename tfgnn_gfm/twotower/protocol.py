@@ -194,7 +194,7 @@ def evaluate_scorer(scorer: Scorer, items: ItemTable, holdout: Holdout, *,
                                                os.cpu_count() or 1)
   out = {}
   for name, cols, col_of, in_type, users in plan:
-    item_vectors = scorer.item_vectors[cols]
+    candidates = scorer.candidate_matrix(cols)
     acc = {s: _Accumulator(len(cols), coverage=s == "all_items")
            for s in SLICES}
     tu, ti = t_user[in_type], col_of[t_item[in_type]]
@@ -204,10 +204,10 @@ def evaluate_scorer(scorer: Scorer, items: ItemTable, holdout: Holdout, *,
     step = chunk_of[name]
 
     def rank_chunk(start, users=users, tu=tu, ti=ti, t_seen=t_seen,
-                   t_cold=t_cold, su=su, si=si, item_vectors=item_vectors,
+                   t_cold=t_cold, su=su, si=si, candidates=candidates,
                    step=step):
       chunk = users[start:start + step]
-      scores = scorer.vectors_of(chunk) @ item_vectors.T
+      scores = scorer.scores(chunk, candidates)
       rows, targets = _pairs_in(tu, ti, chunk)
       _, seen_flag = _pairs_in(tu, t_seen, chunk)
       _, cold_flag = _pairs_in(tu, t_cold, chunk)
