@@ -10,7 +10,7 @@ import tensorflow_gnn as tfgnn
 from tests.hgnn.planted import planted_graph
 from tfgnn_gfm.hgnn import PretrainConfig
 from tfgnn_gfm.hgnn.embedding import embed_new_items, embed_nodes
-from tfgnn_gfm.hgnn.evaluation import link_prediction_report
+from tfgnn_gfm.hgnn.evaluation import link_prediction_report, sample_queries
 from tfgnn_gfm.hgnn.export import (
   export_inference_model,
   load_encoder,
@@ -74,6 +74,27 @@ def test_hgnn_beats_text_on_held_out_edges(planted, trained):
   # chance for any model; HR@10 measures finding the right community.
   for name, entry in report.items():
     assert entry["hgnn_hr@10"] > entry["text_hr@10"], (name, entry)
+  # A sample of the queries: as many as asked, the same for a seed, and
+  # the same figures as ranking those queries alone.
+  small = link_prediction_report(emb, trained.split, graph, max_queries=7,
+                                 seed=3)
+  assert small == link_prediction_report(emb, trained.split, graph,
+                                         max_queries=7, seed=3)
+  for name, entry in small.items():
+    assert entry["queries"] == 7
+    assert entry["held_out_queries"] == report[name]["queries"] > 7
+    assert "held_out_queries" not in report[name]
+
+
+def test_sample_queries_keeps_order_and_pairs():
+  src, tgt = np.arange(100), np.arange(100) + 1000
+  a, b = sample_queries(src, tgt, 10, seed=1)
+  assert len(a) == 10 and (np.diff(a) > 0).all()
+  np.testing.assert_array_equal(b, a + 1000)
+  c, _ = sample_queries(src, tgt, 10, seed=2)
+  assert not np.array_equal(a, c)
+  for limit in (0, 100, 500):
+    np.testing.assert_array_equal(sample_queries(src, tgt, limit)[0], src)
 
 
 def test_keras_savedmodel_round_trip_gives_identical_embeddings(

@@ -234,7 +234,7 @@ def test_bpr_and_als_are_reproducible_by_seed():
     assert not np.array_equal(a.item_vectors, c.item_vectors)
 
 
-def test_evaluate_runs_the_peers_and_reports_a_skip(tmp_path):
+def test_evaluate_runs_the_peers_and_reports_a_skip(tmp_path, capsys):
   """gfm evaluate with only the peers (no two-tower training): metrics in
   results.json, rows in results.md, the dense item-kNN's skip and its reason,
   EASE on the most popular items."""
@@ -270,6 +270,16 @@ def test_evaluate_runs_the_peers_and_reports_a_skip(tmp_path):
     assert leaf["cold_users"]["hr@10"]["values"][0] == pytest.approx(
         pop["cold_users"]["hr@10"]["mean"])
     assert 0 <= leaf["all_users"]["hr@10"]["mean"] <= 1
+  # Wall time per model (fitting and ranking, every seed) and peak memory.
+  for name in ("popularity", "ease", "als", "bpr"):
+    entry = models[name]
+    assert entry["wall_seconds"] >= sum(entry["eval_seconds"]) > 0
+  assert models["als"]["wall_seconds"] >= sum(
+      i["train_seconds"] for i in models["als"]["info"])
+  assert result["peak_rss_mb"] > 100
+  out = capsys.readouterr().out
+  assert "Time per model (fitting and ranking, all seeds): Popularity " in out
+  assert f"peak memory {result['peak_rss_mb'] / 1024:.1f} GiB" in out
   text = layout.table_path.read_text()
   assert "item-kNN (cosine) was not run: " in text
   assert "--knn-max-items 5" in text

@@ -120,7 +120,9 @@ def pretrain_graph(graph: ItemGraph, out_dir: str | pathlib.Path,
       emb = embed_nodes(result.encoder, sampler, counts,
                         config.embed_batch_size, progress=verbose > 0)
     embed_seconds = time.perf_counter() - start
-    report = link_prediction_report(emb, result.split, graph)
+    report = link_prediction_report(emb, result.split, graph,
+                                    max_queries=config.report_queries,
+                                    seed=config.seed)
     new_nodes = (new_node_report(emb, result.node_split, graph)
                  if result.node_split is not None else None)
     future_report = (link_prediction_report(emb, LinkSplit(

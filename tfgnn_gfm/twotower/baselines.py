@@ -61,7 +61,9 @@ class Scorer:
     vectors = self.item_vectors[item_rows]
     if scipy.sparse.issparse(vectors):
       return scipy.sparse.csr_matrix(vectors.T)
-    return vectors.T
+    # Contiguous once here: a sparse user matrix times a transposed view
+    # would copy the whole [D, C] matrix on every call.
+    return np.ascontiguousarray(vectors.T)
 
   def scores(self, user_rows: np.ndarray, candidates) -> np.ndarray:
     """[len(user_rows), C] dense scores against ``candidate_matrix``'s

@@ -20,8 +20,10 @@ pipeline; only what the issue varies (HGNN vs ids, types) changes.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -125,6 +127,17 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
   kw = dict(k=config.k, mrr_k=config.mrr_k, coverage_k=config.coverage_k,
             user_chunk=config.user_chunk, progress=progress)
   out: dict[str, dict[str, Any]] = {}
+  # Wall seconds per model (fitting, inner-split choices, ranking; all
+  # seeds): what a user waits for each row of the table.
+  wall: dict[str, float] = {}
+
+  @contextlib.contextmanager
+  def clock(name: str):
+    start = time.perf_counter()
+    try:
+      yield
+    finally:
+      wall[name] = wall.get(name, 0.0) + time.perf_counter() - start
 
   def record(name: str, seed: int | None, result: dict, seconds: float,
              info: dict, per_user: dict | None = None) -> None:
@@ -145,31 +158,36 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
     return result, seconds, per_user
 
   if cfg.POPULARITY in models:
-    scorer = popularity_scorer(data.examples, len(items), user_rows)
-    result, s, pu = evaluate(scorer, items)
-    record(cfg.POPULARITY, None, result, s, scorer.info, pu)
+    with clock(cfg.POPULARITY):
+      scorer = popularity_scorer(data.examples, len(items), user_rows)
+      result, s, pu = evaluate(scorer, items)
+      record(cfg.POPULARITY, None, result, s, scorer.info, pu)
   for name, vectors in ((cfg.LLM_KNN, items.text), (cfg.HGNN_KNN, items.hgnn)):
     if name in models:
-      scorer = knn_scorer(data.users, user_rows, vectors, data.examples, name)
-      result, s, pu = evaluate(scorer, items)
-      record(name, None, result, s, scorer.info, pu)
+      with clock(name):
+        scorer = knn_scorer(data.users, user_rows, vectors, data.examples,
+                            name)
+        result, s, pu = evaluate(scorer, items)
+        record(name, None, result, s, scorer.info, pu)
   for name in (m for m in cfg.PEERS if m in models):
     seeded = name in cfg.SEEDED_MODELS
     for seed in (range(config.seed, config.seed + config.seeds) if seeded
                  else [None]):
       _LOG.info("fitting %s%s", name, f" (seed {seed})" if seeded else "")
-      try:
-        scorer = peer_scorer(name, data, user_rows, config,
-                             seed=config.seed if seed is None else seed,
-                             progress=progress)
-      except ModelSkipped as skipped:
-        _LOG.warning("%s skipped: %s", name, skipped)
-        out[name] = {"seeded": seeded, "seeds": [], "runs": [],
-                     "info": [{"skipped": str(skipped)}], "eval_seconds": [],
-                     "per_user": [], "skipped": str(skipped)}
-        break
-      result, s, pu = evaluate(scorer, items)
-      record(name, seed, result, s, scorer.info, pu)
+      with clock(name):
+        try:
+          scorer = peer_scorer(name, data, user_rows, config,
+                               seed=config.seed if seed is None else seed,
+                               progress=progress)
+        except ModelSkipped as skipped:
+          _LOG.warning("%s skipped: %s", name, skipped)
+          out[name] = {"seeded": seeded, "seeds": [], "runs": [],
+                       "info": [{"skipped": str(skipped)}],
+                       "eval_seconds": [], "per_user": [],
+                       "skipped": str(skipped)}
+          break
+        result, s, pu = evaluate(scorer, items)
+        record(name, seed, result, s, scorer.info, pu)
   per_type = {}
   if cfg.TWO_TOWER_TYPE_SPECIFIC in models and len(types) < 2:
     # With one item type, "type-specific" is the unified model again.
@@ -207,35 +225,40 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
       if name not in models:
         continue
       _LOG.info("training %s (seed %d)", name, seed)
-      weight, prior_info = weight_for(name, run_data, use_hgnn, seed)
-      scorer, info = _two_tower_scorer(name, run_data, tt_config, user_rows,
-                                       use_hgnn=use_hgnn, seed=seed,
-                                       verbose=verbose,
-                                       popularity_weight=weight,
-                                       prior_info=prior_info)
-      result, s, pu = evaluate(scorer, run_data.items)
-      record(name, seed, result, s, info, pu)
+      with clock(name):
+        weight, prior_info = weight_for(name, run_data, use_hgnn, seed)
+        scorer, info = _two_tower_scorer(name, run_data, tt_config,
+                                         user_rows, use_hgnn=use_hgnn,
+                                         seed=seed, verbose=verbose,
+                                         popularity_weight=weight,
+                                         prior_info=prior_info)
+        result, s, pu = evaluate(scorer, run_data.items)
+        record(name, seed, result, s, info, pu)
     if per_type:
       # The type-specific models take the unified model's weight.
       weight, _ = weight_for(cfg.TWO_TOWER_HGNN, data, True, seed)
       merged, infos, seconds, merged_pu = {}, {}, 0.0, {}
-      for t, run_data in per_type.items():
-        _LOG.info("training %s for %s (seed %d)",
-                  cfg.TWO_TOWER_TYPE_SPECIFIC, t, seed)
-        scorer, info = _two_tower_scorer(
-            f"{cfg.TWO_TOWER_TYPE_SPECIFIC}[{t}]", run_data, tt_config,
-            user_rows, use_hgnn=True, seed=seed, verbose=verbose,
-            popularity_weight=weight)
-        result, s, pu = evaluate(scorer, items, types=[t],
-                                 include_all_types=False)
-        merged.update(result)
-        merged_pu.update(pu)
-        infos[t] = info
-        seconds += s
-      record(cfg.TWO_TOWER_TYPE_SPECIFIC, seed, merged, seconds, infos,
-             merged_pu)
-  for entry in out.values():
+      with clock(cfg.TWO_TOWER_TYPE_SPECIFIC):
+        for t, run_data in per_type.items():
+          _LOG.info("training %s for %s (seed %d)",
+                    cfg.TWO_TOWER_TYPE_SPECIFIC, t, seed)
+          scorer, info = _two_tower_scorer(
+              f"{cfg.TWO_TOWER_TYPE_SPECIFIC}[{t}]", run_data, tt_config,
+              user_rows, use_hgnn=True, seed=seed, verbose=verbose,
+              popularity_weight=weight)
+          result, s, pu = evaluate(scorer, items, types=[t],
+                                   include_all_types=False)
+          merged.update(result)
+          merged_pu.update(pu)
+          infos[t] = info
+          seconds += s
+        record(cfg.TWO_TOWER_TYPE_SPECIFIC, seed, merged, seconds, infos,
+               merged_pu)
+  for name, entry in out.items():
     entry["metrics"] = aggregate_runs(entry["runs"]) if entry["runs"] else {}
+    entry["wall_seconds"] = round(wall.get(name, 0.0), 2)
+  for name, seconds in wall.items():
+    _LOG.info("%s: %.1f s (fitting and ranking, all seeds)", name, seconds)
   counts = dict(data.counts)
   counts.update(holdout.counts)
   counts["evaluated_users"] = int(len(user_rows))

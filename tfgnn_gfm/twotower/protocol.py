@@ -46,6 +46,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import os
+import resource
 import time
 from typing import Any, Callable, Sequence
 
@@ -270,3 +271,9 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
   start = time.perf_counter()
   result = fn()
   return result, time.perf_counter() - start
+
+
+def peak_rss_mb() -> int:
+  """Peak resident memory of this process so far, in MiB (Linux's
+  ``ru_maxrss`` is in KiB)."""
+  return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

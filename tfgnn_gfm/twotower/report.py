@@ -307,6 +307,15 @@ def summary_text(result: dict[str, Any]) -> str:
                  "2T-HGNN with --retrained-embeddings):")
     for t, m in v["static_vs_retrained"].items():
       lines.append(f"- {t}: {_pct(m)}")
+  times = [f"{DISPLAY_NAMES.get(m, m)} {e['wall_seconds']:.0f} s"
+           for m, e in result["models"].items() if "wall_seconds" in e]
+  if times:
+    lines.append("Time per model (fitting and ranking, all seeds): "
+                 + ", ".join(times) + ".")
+  if "seconds" in result:
+    lines.append(f"Evaluation: {result['seconds']:.0f} s in all"
+                 + (f", peak memory {result['peak_rss_mb'] / 1024:.1f} GiB"
+                    if "peak_rss_mb" in result else "") + ".")
   return "\n".join(lines) + "\n"
 
 

@@ -33,6 +33,7 @@ from tfgnn_gfm.twotower.comparison import Comparison, compare_models
 from tfgnn_gfm.twotower.examples import training_data_for
 from tfgnn_gfm.twotower.items import load_item_table, read_embeddings
 from tfgnn_gfm.twotower.prior import choose_popularity_weight, inner_split
+from tfgnn_gfm.twotower.protocol import peak_rss_mb
 from tfgnn_gfm.twotower.towers import save_tower
 from tfgnn_gfm.twotower.train import train_two_tower
 
@@ -79,6 +80,8 @@ def _pooled_comparison(comparisons: list[Comparison],
         "seeded": first["seeded"], "seeds": first["seeds"],
         "eval_seconds": [round(sum(e["eval_seconds"][j] for e in entries), 2)
                          for j in range(len(first["eval_seconds"]))],
+        "wall_seconds": round(sum(e.get("wall_seconds", 0.0)
+                                  for e in entries), 2),
         "info": first["info"] if len(entries) == 1 else
                 [e["info"] for e in entries],
         "metrics": pooled[name]}
@@ -310,6 +313,7 @@ def evaluate(data_dir: str | pathlib.Path, embeddings_dir: str | pathlib.Path,
       "models": models,
       "training": comparison.training,
       "seconds": round(seconds, 1),
+      "peak_rss_mb": peak_rss_mb(),
       "windows": windows,
       "paired": paired,
   }
