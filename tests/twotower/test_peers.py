@@ -280,7 +280,16 @@ def test_evaluate_runs_the_peers_and_reports_a_skip(tmp_path, capsys):
   out = capsys.readouterr().out
   assert "Time per model (fitting and ranking, all seeds): Popularity " in out
   assert f"peak memory {result['peak_rss_mb'] / 1024:.1f} GiB" in out
+  # Cross-type users: per type, never over all types.
+  cross = {t: pop_t["all_items"]["cross_type_users"]["users"]
+           for t, pop_t in models["popularity"]["metrics"].items()}
+  assert cross["all_types"] == 0
+  for t in ("podcast", "audiobook"):
+    assert 0 <= cross[t] <= models["popularity"]["metrics"][t][
+        "all_items"]["warm_users"]["users"]
   text = layout.table_path.read_text()
+  assert "HR@10, cross-type users (training examples, none of the type)" \
+      in text
   assert "item-kNN (cosine) was not run: " in text
   assert "--knn-max-items 5" in text
   for row in ("| EASE |", "| ALS (implicit) |",

@@ -37,7 +37,12 @@ from tfgnn_gfm.twotower.holdout import Holdout, build_holdout
 from tfgnn_gfm.twotower.items import ItemTable
 from tfgnn_gfm.twotower.peers import ModelSkipped, peer_scorer
 from tfgnn_gfm.twotower.prior import choose_popularity_weight, inner_split
-from tfgnn_gfm.twotower.protocol import aggregate_runs, evaluate_scorer, timed
+from tfgnn_gfm.twotower.protocol import (
+  aggregate_runs,
+  cross_type_users,
+  evaluate_scorer,
+  timed,
+)
 from tfgnn_gfm.twotower.train import train_two_tower
 
 _LOG = logging.getLogger(__name__)
@@ -59,6 +64,8 @@ class Comparison:
     user_ids: [U] the user id of each user row (``per_user`` records of
       ``models`` are user rows).
     warm: [U] bool, the user interacted before the cut.
+    cross_type: type -> [U] bool, the user's training examples hold no
+      item of the type, but some of another (``protocol.cross_type_users``).
   """
 
   models: dict[str, dict[str, Any]]
@@ -67,6 +74,7 @@ class Comparison:
   training: dict[str, Any] = dataclasses.field(default_factory=dict)
   user_ids: np.ndarray | None = None
   warm: np.ndarray | None = None
+  cross_type: dict[str, np.ndarray] | None = None
 
 
 def _two_tower_scorer(name: str, data: TrainingData, config: cfg.TwoTowerConfig,
@@ -269,4 +277,7 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
   return Comparison(models=out, counts=counts, types=types,
                     training=data.training,
                     user_ids=np.asarray(data.users.user_id, dtype=object),
-                    warm=holdout.warm)
+                    warm=holdout.warm,
+                    cross_type=cross_type_users(
+                        data.examples.user, data.examples.item,
+                        items.item_type, types, len(data.users.user_id)))

@@ -31,7 +31,9 @@ Protocol, for one global cut:
     cut (new to the catalog), ranked among all candidates of the type; the
     users are those with such a target.
 
-  Each is reported for all, warm and cold users.
+  Each is reported for all, warm and cold users, and per type for
+  cross-type users: users with training examples, none of them of the type
+  (the users a unified model has to carry from one type to another).
 
 Scoring is batched: for a chunk of users, one matrix product against the
 type's candidates; then, per slice, the rank of each user's best target by
@@ -61,7 +63,10 @@ from tfgnn_gfm.twotower.items import ItemTable
 
 ALL_TYPES = "all_types"
 SLICES = ("all_items", "new_items", "cold_items")
-GROUPS = ("all_users", "warm_users", "cold_users")
+#: User groups of every slice. ``cross_type_users`` (per item type): users
+#: with training examples, none of them of the type (``cross_type_users``);
+#: pooled over windows by ``rolling.pool``, none over all types.
+GROUPS = ("all_users", "warm_users", "cold_users", "cross_type_users")
 # Largest score matrix (users x candidates) ranked at once.
 _MAX_SCORES = 16_000_000
 
@@ -277,3 +282,29 @@ def peak_rss_mb() -> int:
   """Peak resident memory of this process so far, in MiB (Linux's
   ``ru_maxrss`` is in KiB)."""
   return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def cross_type_users(user: np.ndarray, item: np.ndarray,
+                     item_type: np.ndarray, types: Sequence[str],
+                     num_users: int) -> dict[str, np.ndarray]:
+  """Per item type, which users are cross-type users of it.
+
+  Args:
+    user, item: [n] the (user row, item row) of each training example.
+    item_type: [N] the type name of each item row.
+    types: the item types.
+    num_users: U.
+
+  Returns:
+    type -> [U] bool: the user has a training example, and none of an item
+    of that type.
+  """
+  active = np.zeros(num_users, bool)
+  active[user] = True
+  example_type = np.asarray(item_type)[item]
+  out = {}
+  for t in types:
+    has_type = np.zeros(num_users, bool)
+    has_type[user[example_type == t]] = True
+    out[t] = active & ~has_type
+  return out

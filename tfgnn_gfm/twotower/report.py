@@ -41,6 +41,8 @@ TABLES = (
      "cold_users", "hr"),
     ("HR@{k}, cold items (no interaction before the cut)", "cold_items",
      "all_users", "hr"),
+    ("HR@{k}, cross-type users (training examples, none of the type)",
+     "all_items", "cross_type_users", "hr"),
     ("MRR@{mrr_k}, all users, all items", "all_items", "all_users", "mrr"),
     ("Coverage@{coverage_k}, all users, all items", "all_items", "all_users",
      "coverage"),

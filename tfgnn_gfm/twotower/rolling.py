@@ -41,10 +41,11 @@ def _model_values(comparisons: Sequence[Comparison], model: str, type_: str,
   """Per user-window values of one model, seed-averaged, over all windows.
 
   Returns:
-    ``{"key", "user", "warm", "hit" [S, n], "rr" [S, n]}`` (sorted by key;
-    S seeds) or None when the model ranked nobody in this slice.
+    ``{"key", "user", "warm", "cross", "hit" [S, n], "rr" [S, n]}``
+    (sorted by key; S seeds) or None when the model ranked nobody in this
+    slice.
   """
-  keys, users, warm, hits, rrs = [], [], [], [], []
+  keys, users, warm, cross, hits, rrs = [], [], [], [], [], []
   for w, comp in enumerate(comparisons):
     entry = comp.models.get(model)
     if entry is None:
@@ -65,6 +66,9 @@ def _model_values(comparisons: Sequence[Comparison], model: str, type_: str,
     keys.append(_keys(w, u))
     users.append(u)
     warm.append(comp.warm[u])
+    cross.append(comp.cross_type[type_][u]
+                 if comp.cross_type and type_ in comp.cross_type
+                 else np.zeros(len(u), bool))
     hits.append(ranking.hits_at(ranks, k))
     rrs.append(ranking.reciprocal_ranks(ranks, mrr_k))
   if not keys:
@@ -76,6 +80,7 @@ def _model_values(comparisons: Sequence[Comparison], model: str, type_: str,
   order = np.argsort(key)
   return {"key": key[order], "user": np.concatenate(users)[order],
           "warm": np.concatenate(warm)[order],
+          "cross": np.concatenate(cross)[order],
           "hit": np.concatenate(hits, axis=1)[:, order],
           "rr": np.concatenate(rrs, axis=1)[:, order]}
 
@@ -85,6 +90,8 @@ def _group_mask(values: dict[str, np.ndarray], group: str) -> np.ndarray:
     return values["warm"]
   if group == "cold_users":
     return ~values["warm"]
+  if group == "cross_type_users":
+    return values["cross"]
   return np.ones(len(values["key"]), bool)
 
 
@@ -202,8 +209,8 @@ def pool(comparisons: Sequence[Comparison], *, k: int, mrr_k: int,
           if not len(common):
             continue
           for group in GROUPS:
-            mask = _group_mask({"key": common, "warm": ref["warm"][ir]},
-                               group)
+            mask = _group_mask({"key": common, "warm": ref["warm"][ir],
+                                "cross": ref["cross"][ir]}, group)
             out = {}
             for name, field in ((hr, "hit"), (mrr, "rr")):
               a = ref[field].mean(axis=0)[ir][mask]
