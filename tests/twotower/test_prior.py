@@ -10,6 +10,7 @@ from tfgnn_gfm.timesplit import SECONDS_PER_DAY, TimeSplit
 from tfgnn_gfm.twotower.config import TwoTowerConfig
 from tfgnn_gfm.twotower.prior import (
   choose_popularity_weight,
+  chosen_epochs,
   inner_split,
   log_popularity,
   popularity_offset,
@@ -109,3 +110,32 @@ def test_compare_models_chooses_each_kind_once_for_every_seed(monkeypatch):
   assert len(infos) == 2
   assert infos[0]["popularity_weight"] == infos[1]["popularity_weight"]
   assert all(i["popularity_prior"]["chosen_with_seed"] == 0 for i in infos)
+
+
+def test_epochs_are_chosen_on_the_inner_split():
+  frame = _frame()
+  split = TimeSplit(CUT, 90)
+  config = dataclasses.replace(CONFIG, epochs=6, epoch_patience=2)
+  inner = inner_split(frame, users(), item_table(), split, config)
+  weight, info = choose_popularity_weight(inner, config, use_hgnn=True,
+                                          seed=0, verbose=0)
+  per_epoch = info["inner_mrr@100_per_epoch"]
+  # Every epoch scored every weight; training stopped two epochs after the
+  # best one, or at --epochs.
+  assert 1 <= len(per_epoch) <= 6
+  assert all(set(p) == {"0.0", "1.0", "4.0"} for p in per_epoch)
+  best = max((v, -(e + 1), -float(w)) for e, p in enumerate(per_epoch)
+             for w, v in p.items())
+  assert (info["epochs"], info["chosen"]) == (-best[1], -best[2])
+  assert weight == info["chosen"]
+  assert len(per_epoch) == 6 or len(per_epoch) == info["epochs"] + 2
+  assert chosen_epochs(info, config) == info["epochs"]
+  # Without the epoch choice: --epochs.
+  _, plain = choose_popularity_weight(
+      inner_split(frame, users(), item_table(), split, CONFIG), CONFIG,
+      use_hgnn=True, seed=0, verbose=0)
+  assert "epochs" not in plain and chosen_epochs(plain, CONFIG) == 2
+  # One weight still builds the inner split for the epochs.
+  one = dataclasses.replace(config, popularity_weights=(1.0,))
+  assert inner_split(frame, users(), item_table(), split, one).data \
+      is not None

@@ -36,7 +36,11 @@ from tfgnn_gfm.twotower.examples import TrainingData, training_data_for
 from tfgnn_gfm.twotower.holdout import Holdout, build_holdout
 from tfgnn_gfm.twotower.items import ItemTable
 from tfgnn_gfm.twotower.peers import ModelSkipped, peer_scorer
-from tfgnn_gfm.twotower.prior import choose_popularity_weight, inner_split
+from tfgnn_gfm.twotower.prior import (
+  choose_popularity_weight,
+  chosen_epochs,
+  inner_split,
+)
 from tfgnn_gfm.twotower.protocol import (
   aggregate_runs,
   cross_type_users,
@@ -235,7 +239,9 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
       _LOG.info("training %s (seed %d)", name, seed)
       with clock(name):
         weight, prior_info = weight_for(name, run_data, use_hgnn, seed)
-        scorer, info = _two_tower_scorer(name, run_data, tt_config,
+        run_config = dataclasses.replace(
+            tt_config, epochs=chosen_epochs(prior_info, tt_config))
+        scorer, info = _two_tower_scorer(name, run_data, run_config,
                                          user_rows, use_hgnn=use_hgnn,
                                          seed=seed, verbose=verbose,
                                          popularity_weight=weight,
@@ -243,15 +249,19 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
         result, s, pu = evaluate(scorer, run_data.items)
         record(name, seed, result, s, info, pu)
     if per_type:
-      # The type-specific models take the unified model's weight.
-      weight, _ = weight_for(cfg.TWO_TOWER_HGNN, data, True, seed)
+      # The type-specific models take the unified model's weight and
+      # epochs.
+      weight, unified_info = weight_for(cfg.TWO_TOWER_HGNN, data, True, seed)
+      specific_config = dataclasses.replace(
+          tt_config, epochs=chosen_epochs(unified_info, tt_config))
       merged, infos, seconds, merged_pu = {}, {}, 0.0, {}
       with clock(cfg.TWO_TOWER_TYPE_SPECIFIC):
         for t, run_data in per_type.items():
           _LOG.info("training %s for %s (seed %d)",
                     cfg.TWO_TOWER_TYPE_SPECIFIC, t, seed)
           scorer, info = _two_tower_scorer(
-              f"{cfg.TWO_TOWER_TYPE_SPECIFIC}[{t}]", run_data, tt_config,
+              f"{cfg.TWO_TOWER_TYPE_SPECIFIC}[{t}]", run_data,
+              specific_config,
               user_rows, use_hgnn=True, seed=seed, verbose=verbose,
               popularity_weight=weight)
           result, s, pu = evaluate(scorer, items, types=[t],

@@ -170,7 +170,15 @@ class TwoTowerConfig:
   learning_rate: float = dataclasses.field(default=1e-3, metadata=_help(
       "Adam learning rate"))
   epochs: int = dataclasses.field(default=10, metadata=_help(
-      "passes over the training examples"))
+      "passes over the training examples (the most, with "
+      "--epoch-patience)"))
+  epoch_patience: int = dataclasses.field(default=0, metadata=_help(
+      "choose the number of epochs on the inner split (see "
+      "--popularity-weights): its model is scored after every epoch "
+      "(new-items MRR@--prior-k over all types, at most 10,000 inner users) "
+      "and stops after this many epochs without improvement; the models of "
+      "the window then train the best epoch count, up to --epochs (0: "
+      "always --epochs)"))
   seed: int = dataclasses.field(default=0, metadata=_help(
       "random seed (initialisation and shuffling)"))
   distribute: str = dataclasses.field(default="none", metadata=_help(
@@ -195,6 +203,9 @@ class TwoTowerConfig:
     if self.popularity_days < 0:
       raise ValueError(f"popularity_days must be >= 0, got "
                        f"{self.popularity_days}")
+    if self.epoch_patience < 0:
+      raise ValueError(f"epoch_patience must be >= 0 (0: off), got "
+                       f"{self.epoch_patience!r}")
     for name in ("train_days", "popularity_holdout_days", "prior_k",
                  "max_history", "categorical_dim",
                  "id_embedding_dim", "max_genres", "batch_size", "epochs",

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
 from tfgnn_gfm.timesplit import SECONDS_PER_DAY, TimeSplit
 from tfgnn_gfm.twotower.baselines import Scorer, item_counts
@@ -38,6 +39,8 @@ from tfgnn_gfm.twotower.items import ItemTable
 from tfgnn_gfm.twotower.protocol import ALL_TYPES, evaluate_scorer
 
 _LOG = logging.getLogger(__name__)
+#: Most inner-split users scored after each epoch (``epoch_patience``).
+EPOCH_CHECK_USERS = 10_000
 
 
 def log_popularity(counts: np.ndarray) -> np.ndarray:
@@ -145,7 +148,7 @@ def inner_split(interactions: pd.DataFrame, users: pd.DataFrame | None,
     targets ``[cut - popularity_holdout_days, cut)``.
   """
   weights = sorted(set(float(w) for w in config.popularity_weights))
-  if len(weights) == 1:
+  if len(weights) == 1 and not config.epoch_patience:
     return InnerSplit(weights)
   inner_days = int(config.popularity_holdout_days)
   inner = TimeSplit(int(split.cut) - inner_days * SECONDS_PER_DAY,
@@ -161,11 +164,85 @@ def inner_split(interactions: pd.DataFrame, users: pd.DataFrame | None,
                      "inner_users": int(len(np.unique(holdout.user)))})
 
 
+class _EpochScores(tf.keras.callbacks.Callback):
+  """After each epoch, the inner model's new-items MRR@K of every weight;
+  stops the fit after ``patience`` epochs without a better one."""
+
+  def __init__(self, data: TrainingData, holdout: Holdout,
+               user_rows: np.ndarray, weights: list[float],
+               config: TwoTowerConfig, *, use_hgnn: bool):
+    super().__init__()
+    self._data, self._holdout, self._users = data, holdout, user_rows
+    self._weights, self._config = weights, config
+    self._patience = config.epoch_patience
+    self._use_hgnn = use_hgnn
+    self._known = (None if use_hgnn else
+                   data.examples.sampling_probability > 0)
+    self._counts = item_counts(data.examples, len(data.items))
+    self.scores: list[dict[float, float]] = []
+
+  def best(self) -> tuple[int, float, float]:
+    """(1-based epoch, weight, MRR) of the best score (ties: the earlier
+    epoch, then the smaller weight)."""
+    return max(((e + 1, w, m) for e, per in enumerate(self.scores)
+                for w, m in per.items()),
+               key=lambda x: (x[2], -x[0], -x[1]))
+
+  def on_epoch_end(self, epoch, logs=None):
+    from tfgnn_gfm.twotower.train import predict_in_batches
+    model = self.model
+    users = offset_query(predict_in_batches(
+        model.user_tower, self._data.users.features(self._users)))
+    items = predict_in_batches(model.item_tower, self._data.items.features(
+        use_hgnn=self._use_hgnn, known=self._known))
+    self.scores.append(_weight_scores(
+        users, items, self._users, self._counts, self._weights, self._data,
+        self._holdout, self._config, all_groups=False))
+    best_epoch = self.best()[0]
+    _LOG.info("inner split, epoch %d: best MRR@%d %.4f (epoch %d)",
+              epoch + 1, self._config.prior_k, self.best()[2], best_epoch)
+    if epoch + 1 - best_epoch >= self._patience:
+      model.stop_training = True
+
+
+def _weight_scores(user_vectors: np.ndarray, item_vectors: np.ndarray,
+                   user_rows: np.ndarray, counts: np.ndarray,
+                   weights: list[float], data: TrainingData,
+                   holdout: Holdout, config: TwoTowerConfig, *,
+                   all_groups: bool = True) -> dict[float, float]:
+  """New-items MRR@``prior_k`` over all types of each candidate weight (-1
+  when nobody is ranked). ``all_groups``: also rank per type (as before;
+  the figure is the same)."""
+  mrr = {}
+  for w in weights:
+    offset = popularity_offset(counts, weight=w,
+                               temperature=config.temperature)
+    scorer = Scorer(name=f"prior_{w}", user_rows=user_rows,
+                    user_vectors=user_vectors,
+                    item_vectors=offset_index(item_vectors, offset))
+    result = evaluate_scorer(scorer, data.items, holdout, k=10,
+                             mrr_k=config.prior_k, include_all_types=True,
+                             types=None if all_groups else [])
+    value = result[ALL_TYPES]["new_items"]["all_users"][
+        f"mrr@{config.prior_k}"]
+    mrr[w] = -1.0 if value is None else float(value)
+  return mrr
+
+
 def choose_popularity_weight(inner: InnerSplit, config: TwoTowerConfig, *,
                              use_hgnn: bool, seed: int,
                              verbose: int | None = None
                              ) -> tuple[float, dict[str, Any]]:
-  """The prior's weight for a training window, chosen on its inner split.
+  """The prior's weight (and the epochs) for a window, chosen on its inner
+  split.
+
+  With ``config.epoch_patience`` the inner model is scored after every
+  epoch (``_EpochScores``: at most ``EPOCH_CHECK_USERS`` inner users, new-
+  items MRR@K over all types, every weight) and stops after that many
+  epochs without improvement; the best (epoch, weight) pair wins, and
+  ``info["epochs"]`` holds the epoch count the window's models train
+  (``chosen_epochs``). Without it the inner model trains ``config.epochs``
+  and only the weight is chosen.
 
   Args:
     inner: the window's ``inner_split``.
@@ -177,7 +254,7 @@ def choose_popularity_weight(inner: InnerSplit, config: TwoTowerConfig, *,
   Returns:
     (the weight, what was measured: the inner split, its users and the
     new-items MRR@K of every candidate, or why the first candidate was
-    kept).
+    kept; with the epoch choice also "epochs" and the MRR per epoch).
   """
   from tfgnn_gfm.twotower.train import train_two_tower
   weights = inner.weights
@@ -191,23 +268,33 @@ def choose_popularity_weight(inner: InnerSplit, config: TwoTowerConfig, *,
     info["chosen"] = weights[0]
     info["reason"] = "no inner training example or hold-out user"
     return weights[0], info
+  counts = item_counts(data.examples, len(data.items))
+  if config.epoch_patience:
+    sample = user_rows
+    if len(sample) > EPOCH_CHECK_USERS:
+      sample = np.sort(np.random.default_rng(seed).choice(
+          user_rows, EPOCH_CHECK_USERS, replace=False))
+    scores = _EpochScores(data, holdout, sample, weights, config,
+                          use_hgnn=use_hgnn)
+    train_two_tower(data, config, use_hgnn=use_hgnn, seed=seed,
+                    verbose=verbose, popularity_weight=0.0,
+                    callbacks=[scores])
+    epoch, best, value = scores.best()
+    info.update({
+        "chosen": best, "epochs": epoch, "epoch_check_users": int(len(sample)),
+        f"inner_mrr@{config.prior_k}_per_epoch": [
+            {str(w): round(v, 4) for w, v in per.items()}
+            for per in scores.scores]})
+    _LOG.info("popularity weight %.2f and %d epoch(s) chosen on %d inner "
+              "users (MRR@%d %.4f)", best, epoch, len(sample),
+              config.prior_k, value)
+    return best, info
   model = train_two_tower(data, config, use_hgnn=use_hgnn, seed=seed,
                           verbose=verbose, popularity_weight=0.0)
   user_vectors = offset_query(model.embed_users(data.users, user_rows))
   item_vectors = model.embed_items(data.items)
-  counts = item_counts(data.examples, len(data.items))
-  mrr = {}
-  for w in weights:
-    offset = popularity_offset(counts, weight=w,
-                               temperature=config.temperature)
-    scorer = Scorer(name=f"prior_{w}", user_rows=user_rows,
-                    user_vectors=user_vectors,
-                    item_vectors=offset_index(item_vectors, offset))
-    result = evaluate_scorer(scorer, data.items, holdout, k=10,
-                             mrr_k=config.prior_k, include_all_types=True)
-    value = result[ALL_TYPES]["new_items"]["all_users"][
-        f"mrr@{config.prior_k}"]
-    mrr[w] = -1.0 if value is None else float(value)
+  mrr = _weight_scores(user_vectors, item_vectors, user_rows, counts,
+                       weights, data, holdout, config)
   best = max(weights, key=lambda w: (mrr[w], -w))
   info.update({"chosen": best, f"inner_mrr@{config.prior_k}":
                {str(w): round(v, 4) for w, v in mrr.items()}})
@@ -215,3 +302,9 @@ def choose_popularity_weight(inner: InnerSplit, config: TwoTowerConfig, *,
             best, len(user_rows), config.prior_k,
             {w: round(v, 3) for w, v in mrr.items()})
   return best, info
+
+
+def chosen_epochs(info: dict[str, Any], config: TwoTowerConfig) -> int:
+  """The epochs a window's models train: the inner split's choice
+  (``choose_popularity_weight``), else ``config.epochs``."""
+  return int(info.get("epochs", config.epochs))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import pathlib
@@ -32,7 +33,11 @@ from tfgnn_gfm.twotower import report, rolling
 from tfgnn_gfm.twotower.comparison import Comparison, compare_models
 from tfgnn_gfm.twotower.examples import training_data_for
 from tfgnn_gfm.twotower.items import load_item_table, read_embeddings
-from tfgnn_gfm.twotower.prior import choose_popularity_weight, inner_split
+from tfgnn_gfm.twotower.prior import (
+  choose_popularity_weight,
+  chosen_epochs,
+  inner_split,
+)
 from tfgnn_gfm.twotower.protocol import peak_rss_mb
 from tfgnn_gfm.twotower.towers import save_tower
 from tfgnn_gfm.twotower.train import train_two_tower
@@ -139,8 +144,10 @@ def train_2t(data_dir: str | pathlib.Path,
   weight, prior_info = choose_popularity_weight(
       inner_split(interactions, users, items, split, config), config,
       use_hgnn=True, seed=config.seed, verbose=verbose)
-  model = train_two_tower(data, config, use_hgnn=True, verbose=verbose,
-                          popularity_weight=weight)
+  model = train_two_tower(
+      data, dataclasses.replace(config,
+                                epochs=chosen_epochs(prior_info, config)),
+      use_hgnn=True, verbose=verbose, popularity_weight=weight)
   start = time.perf_counter()
   item_vectors = model.embed_items(data.items,
                                    batch_size=config.inference_batch_size)

@@ -190,7 +190,8 @@ def _dataset(data: TrainingData, batch_size: int, seed: int) -> tf.data.Dataset:
 def train_two_tower(data: TrainingData, config: TwoTowerConfig, *,
                     use_hgnn: bool = True, seed: int | None = None,
                     verbose: int | None = None,
-                    popularity_weight: float | None = None
+                    popularity_weight: float | None = None,
+                    callbacks: list[tf.keras.callbacks.Callback] | None = None
                     ) -> TrainedTwoTower:
   """Trains a two-tower model with in-batch softmax.
 
@@ -204,6 +205,8 @@ def train_two_tower(data: TrainingData, config: TwoTowerConfig, *,
     popularity_weight: the popularity prior's weight (``prior.py``); None:
       the one value of ``config.popularity_weights`` (several are a
       ValueError: choose with ``prior.choose_popularity_weight``).
+    callbacks: Keras callbacks of the fit (their ``model`` is the
+      ``TwoTowerModel``: ``user_tower``, ``item_tower``).
 
   Returns:
     The trained towers.
@@ -242,7 +245,7 @@ def train_two_tower(data: TrainingData, config: TwoTowerConfig, *,
                                 strategy), epochs=config.epochs,
                   steps_per_epoch=math.ceil(len(data.examples) /
                                             config.batch_size),
-                  verbose=verbose)
+                  verbose=verbose, callbacks=callbacks)
   seconds = time.perf_counter() - start
   history: dict[str, Any] = {k: [float(x) for x in v]
                              for k, v in fit.history.items()
@@ -260,5 +263,5 @@ def train_two_tower(data: TrainingData, config: TwoTowerConfig, *,
       user_tower=user_tower, item_tower=item_tower, use_hgnn=use_hgnn,
       known=known,
       history=history, seconds=seconds,
-      examples_per_second=len(data.examples) * config.epochs /
+      examples_per_second=len(data.examples) * len(fit.epoch) /
       max(seconds, 1e-9), item_offset=offset, popularity_weight=weight)
