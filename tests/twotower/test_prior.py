@@ -4,9 +4,11 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from tests.twotower.helpers import CUT, interactions, item_table, users
 from tfgnn_gfm.timesplit import SECONDS_PER_DAY, TimeSplit
+from tfgnn_gfm.twotower import prior
 from tfgnn_gfm.twotower.config import TwoTowerConfig
 from tfgnn_gfm.twotower.prior import (
   choose_popularity_weight,
@@ -112,7 +114,10 @@ def test_compare_models_chooses_each_kind_once_for_every_seed(monkeypatch):
   assert all(i["popularity_prior"]["chosen_with_seed"] == 0 for i in infos)
 
 
-def test_epochs_are_chosen_on_the_inner_split():
+@pytest.mark.parametrize("check_users", [10_000, 3])
+def test_epochs_are_chosen_on_the_inner_split(monkeypatch, check_users):
+  # 3: a sample of the inner users is scored after each epoch.
+  monkeypatch.setattr(prior, "EPOCH_CHECK_USERS", check_users)
   frame = _frame()
   split = TimeSplit(CUT, 90)
   config = dataclasses.replace(CONFIG, epochs=6, epoch_patience=2)
@@ -130,6 +135,9 @@ def test_epochs_are_chosen_on_the_inner_split():
   assert weight == info["chosen"]
   assert len(per_epoch) == 6 or len(per_epoch) == info["epochs"] + 2
   assert chosen_epochs(info, config) == info["epochs"]
+  assert info["epoch_check_users"] == min(check_users, info["inner_users"])
+  if check_users == 3:
+    return
   # Without the epoch choice: --epochs.
   _, plain = choose_popularity_weight(
       inner_split(frame, users(), item_table(), split, CONFIG), CONFIG,

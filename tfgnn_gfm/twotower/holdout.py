@@ -41,6 +41,12 @@ class Holdout:
   item_seen_before_cut: np.ndarray
   counts: dict[str, int]
 
+  def of_users(self, user_rows: np.ndarray) -> "Holdout":
+    """The same hold-out with only the targets of ``user_rows``."""
+    keep = np.isin(self.user, user_rows)
+    return dataclasses.replace(self, user=self.user[keep],
+                               item=self.item[keep])
+
 
 def build_holdout(interactions: pd.DataFrame, items: ItemTable,
                   user_ids: np.ndarray, split: TimeSplit, *,

@@ -172,7 +172,8 @@ class _EpochScores(tf.keras.callbacks.Callback):
                user_rows: np.ndarray, weights: list[float],
                config: TwoTowerConfig, *, use_hgnn: bool):
     super().__init__()
-    self._data, self._holdout, self._users = data, holdout, user_rows
+    self._data, self._users = data, user_rows
+    self._holdout = holdout.of_users(user_rows)
     self._weights, self._config = weights, config
     self._patience = config.epoch_patience
     self._use_hgnn = use_hgnn
