@@ -14,9 +14,11 @@ from tfgnn_gfm.twotower.examples import build_training_data
 from tfgnn_gfm.twotower.model import TwoTowerModel
 from tfgnn_gfm.twotower.prior import log_popularity
 from tfgnn_gfm.twotower.towers import (
+  CompactHistory,
   ItemTypeTable,
   ItemVectorTable,
   MaskedEmbedding,
+  SegmentTypedMeanPooling,
   TextMatch,
   TowerMLP,
   TypedMeanPooling,
@@ -65,6 +67,28 @@ def test_typed_mean_pooling_by_hand():
   np.testing.assert_allclose(out, [[2, 0, 0, 2, 0, 0, 1, 1, 0]])
 
 
+def test_segment_pooling_equals_the_padded_pooling():
+  rng = np.random.default_rng(0)
+  table = ItemVectorTable(num_items=30, dim=5)
+  table.set_vectors(rng.normal(size=(30, 5)))
+  known = np.ones(30)
+  known[3] = 0  # An unknown item: a zero vector that still counts.
+  table.set_known(known)
+  types = ItemTypeTable(num_items=30)
+  types.set_types(rng.integers(0, 3, 30))
+  history = rng.integers(0, 32, (7, 9))  # Rows 30, 31: outside the table.
+  history[rng.random((7, 9)) < 0.4] = -1
+  history[2] = -1  # A user without history.
+  history = tf.constant(history, tf.int32)
+  padded = TypedMeanPooling(num_types=3)([table(history), types(history)])
+  rows, users = CompactHistory()(history)
+  assert rows.shape[0] == int(tf.reduce_sum(tf.cast(history >= 0, tf.int32)))
+  segment = SegmentTypedMeanPooling(num_types=3)(
+      [table(rows), types(rows), users, history])
+  np.testing.assert_allclose(segment.numpy(), padded.numpy(), atol=1e-6)
+  np.testing.assert_array_equal(segment.numpy()[2], 0)
+
+
 def test_vector_and_type_tables():
   table = ItemVectorTable(num_items=3, dim=2)
   table.set_vectors(np.array([[1, 1], [2, 2], [3, 3]]))
@@ -80,6 +104,7 @@ def test_layers_serialize():
   for layer in (MaskedEmbedding(input_dim=3, output_dim=2),
                 ItemVectorTable(num_items=4, dim=2, learned=True),
                 ItemTypeTable(num_items=4), TypedMeanPooling(num_types=2),
+                SegmentTypedMeanPooling(num_types=2), CompactHistory(),
                 TowerMLP(units=[4, 2], dropout_rate=0.1),
                 TextMatch(weight=0.3)):
     clone = type(layer).from_config(layer.get_config())
