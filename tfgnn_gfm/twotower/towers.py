@@ -191,7 +191,7 @@ class CompactHistory(tf.keras.layers.Layer):
 
 
 @tf.keras.utils.register_keras_serializable(package=_PACKAGE)
-class SegmentTypedMeanPooling(tf.keras.layers.Layer):
+class SegmentTypedMeanPooling(TypedMeanPooling):
   """``TypedMeanPooling`` over ``CompactHistory``'s entries.
 
   Inputs: ``[vectors [n, D], types [n], users [n], history [B, L]]`` (the
@@ -202,13 +202,6 @@ class SegmentTypedMeanPooling(tf.keras.layers.Layer):
   Args:
     num_types: T.
   """
-
-  def __init__(self, *, num_types: int, **kwargs):
-    super().__init__(**kwargs)
-    self.num_types = int(num_types)
-
-  def get_config(self) -> dict[str, Any]:
-    return dict(num_types=self.num_types, **super().get_config())
 
   def call(self, inputs: Sequence[tf.Tensor]) -> tf.Tensor:
     vectors, types, users, history = inputs
