@@ -12,10 +12,10 @@ from tfgnn_gfm.twotower import prior
 from tfgnn_gfm.twotower.config import TwoTowerConfig
 from tfgnn_gfm.twotower.prior import (
   choose_popularity_weight,
-  chosen_epochs,
   inner_split,
   log_popularity,
   popularity_offset,
+  with_chosen_epochs,
 )
 
 CONFIG = TwoTowerConfig(tower_units=(16, 8), categorical_dim=4,
@@ -134,7 +134,7 @@ def test_epochs_are_chosen_on_the_inner_split(monkeypatch, check_users):
   assert (info["epochs"], info["chosen"]) == (-best[1], -best[2])
   assert weight == info["chosen"]
   assert len(per_epoch) == 6 or len(per_epoch) == info["epochs"] + 2
-  assert chosen_epochs(info, config) == info["epochs"]
+  assert with_chosen_epochs(info, config).epochs == info["epochs"]
   assert info["epoch_check_users"] == min(check_users, info["inner_users"])
   if check_users == 3:
     return
@@ -142,7 +142,7 @@ def test_epochs_are_chosen_on_the_inner_split(monkeypatch, check_users):
   _, plain = choose_popularity_weight(
       inner_split(frame, users(), item_table(), split, CONFIG), CONFIG,
       use_hgnn=True, seed=0, verbose=0)
-  assert "epochs" not in plain and chosen_epochs(plain, CONFIG) == 2
+  assert "epochs" not in plain and with_chosen_epochs(plain, CONFIG) == CONFIG
   # One weight still builds the inner split for the epochs.
   one = dataclasses.replace(config, popularity_weights=(1.0,))
   assert inner_split(frame, users(), item_table(), split, one).data \

@@ -38,8 +38,8 @@ from tfgnn_gfm.twotower.items import ItemTable
 from tfgnn_gfm.twotower.peers import ModelSkipped, peer_scorer
 from tfgnn_gfm.twotower.prior import (
   choose_popularity_weight,
-  chosen_epochs,
   inner_split,
+  with_chosen_epochs,
 )
 from tfgnn_gfm.twotower.protocol import (
   aggregate_runs,
@@ -239,9 +239,9 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
       _LOG.info("training %s (seed %d)", name, seed)
       with clock(name):
         weight, prior_info = weight_for(name, run_data, use_hgnn, seed)
-        run_config = dataclasses.replace(
-            tt_config, epochs=chosen_epochs(prior_info, tt_config))
-        scorer, info = _two_tower_scorer(name, run_data, run_config,
+        scorer, info = _two_tower_scorer(name, run_data,
+                                         with_chosen_epochs(prior_info,
+                                                            tt_config),
                                          user_rows, use_hgnn=use_hgnn,
                                          seed=seed, verbose=verbose,
                                          popularity_weight=weight,
@@ -252,8 +252,7 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
       # The type-specific models take the unified model's weight and
       # epochs.
       weight, unified_info = weight_for(cfg.TWO_TOWER_HGNN, data, True, seed)
-      specific_config = dataclasses.replace(
-          tt_config, epochs=chosen_epochs(unified_info, tt_config))
+      specific_config = with_chosen_epochs(unified_info, tt_config)
       merged, infos, seconds, merged_pu = {}, {}, 0.0, {}
       with clock(cfg.TWO_TOWER_TYPE_SPECIFIC):
         for t, run_data in per_type.items():

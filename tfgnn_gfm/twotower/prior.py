@@ -170,16 +170,15 @@ class _EpochScores(tf.keras.callbacks.Callback):
 
   def __init__(self, data: TrainingData, holdout: Holdout,
                user_rows: np.ndarray, weights: list[float],
-               config: TwoTowerConfig, *, use_hgnn: bool):
+               config: TwoTowerConfig, counts: np.ndarray, *,
+               use_hgnn: bool):
     super().__init__()
+    from tfgnn_gfm.twotower.train import known_items
     self._data, self._users = data, user_rows
     self._holdout = holdout.of_users(user_rows)
-    self._weights, self._config = weights, config
-    self._patience = config.epoch_patience
+    self._weights, self._config, self._counts = weights, config, counts
     self._use_hgnn = use_hgnn
-    self._known = (None if use_hgnn else
-                   data.examples.sampling_probability > 0)
-    self._counts = item_counts(data.examples, len(data.items))
+    self._known = known_items(data, use_hgnn)
     self.scores: list[dict[float, float]] = []
 
   def best(self) -> tuple[int, float, float]:
@@ -198,22 +197,22 @@ class _EpochScores(tf.keras.callbacks.Callback):
         use_hgnn=self._use_hgnn, known=self._known))
     self.scores.append(_weight_scores(
         users, items, self._users, self._counts, self._weights, self._data,
-        self._holdout, self._config, all_groups=False))
-    best_epoch = self.best()[0]
+        self._holdout, self._config))
+    best_epoch, _, best = self.best()
     _LOG.info("inner split, epoch %d: best MRR@%d %.4f (epoch %d)",
-              epoch + 1, self._config.prior_k, self.best()[2], best_epoch)
-    if epoch + 1 - best_epoch >= self._patience:
+              epoch + 1, self._config.prior_k, best, best_epoch)
+    if epoch + 1 - best_epoch >= self._config.epoch_patience:
       model.stop_training = True
 
 
 def _weight_scores(user_vectors: np.ndarray, item_vectors: np.ndarray,
                    user_rows: np.ndarray, counts: np.ndarray,
                    weights: list[float], data: TrainingData,
-                   holdout: Holdout, config: TwoTowerConfig, *,
-                   all_groups: bool = True) -> dict[float, float]:
+                   holdout: Holdout, config: TwoTowerConfig
+                   ) -> dict[float, float]:
   """New-items MRR@``prior_k`` over all types of each candidate weight (-1
-  when nobody is ranked). ``all_groups``: also rank per type (as before;
-  the figure is the same)."""
+  when nobody is ranked). Only the all-types ranking is made: the per-type
+  ones would not change the figure."""
   mrr = {}
   for w in weights:
     offset = popularity_offset(counts, weight=w,
@@ -223,7 +222,7 @@ def _weight_scores(user_vectors: np.ndarray, item_vectors: np.ndarray,
                     item_vectors=offset_index(item_vectors, offset))
     result = evaluate_scorer(scorer, data.items, holdout, k=10,
                              mrr_k=config.prior_k, include_all_types=True,
-                             types=None if all_groups else [])
+                             types=[])
     value = result[ALL_TYPES]["new_items"]["all_users"][
         f"mrr@{config.prior_k}"]
     mrr[w] = -1.0 if value is None else float(value)
@@ -242,7 +241,7 @@ def choose_popularity_weight(inner: InnerSplit, config: TwoTowerConfig, *,
   items MRR@K over all types, every weight) and stops after that many
   epochs without improvement; the best (epoch, weight) pair wins, and
   ``info["epochs"]`` holds the epoch count the window's models train
-  (``chosen_epochs``). Without it the inner model trains ``config.epochs``
+  (``with_chosen_epochs``). Without it the inner model trains ``config.epochs``
   and only the weight is chosen.
 
   Args:
@@ -275,7 +274,7 @@ def choose_popularity_weight(inner: InnerSplit, config: TwoTowerConfig, *,
     if len(sample) > EPOCH_CHECK_USERS:
       sample = np.sort(np.random.default_rng(seed).choice(
           user_rows, EPOCH_CHECK_USERS, replace=False))
-    scores = _EpochScores(data, holdout, sample, weights, config,
+    scores = _EpochScores(data, holdout, sample, weights, config, counts,
                           use_hgnn=use_hgnn)
     train_two_tower(data, config, use_hgnn=use_hgnn, seed=seed,
                     verbose=verbose, popularity_weight=0.0,
@@ -305,7 +304,9 @@ def choose_popularity_weight(inner: InnerSplit, config: TwoTowerConfig, *,
   return best, info
 
 
-def chosen_epochs(info: dict[str, Any], config: TwoTowerConfig) -> int:
-  """The epochs a window's models train: the inner split's choice
-  (``choose_popularity_weight``), else ``config.epochs``."""
-  return int(info.get("epochs", config.epochs))
+def with_chosen_epochs(info: dict[str, Any], config: TwoTowerConfig
+                       ) -> TwoTowerConfig:
+  """``config`` with the epochs a window's models train: the inner split's
+  choice (``info`` of ``choose_popularity_weight``), else its own."""
+  return dataclasses.replace(config,
+                             epochs=int(info.get("epochs", config.epochs)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import pathlib
@@ -35,8 +34,8 @@ from tfgnn_gfm.twotower.examples import training_data_for
 from tfgnn_gfm.twotower.items import load_item_table, read_embeddings
 from tfgnn_gfm.twotower.prior import (
   choose_popularity_weight,
-  chosen_epochs,
   inner_split,
+  with_chosen_epochs,
 )
 from tfgnn_gfm.twotower.protocol import peak_rss_mb
 from tfgnn_gfm.twotower.towers import save_tower
@@ -144,10 +143,9 @@ def train_2t(data_dir: str | pathlib.Path,
   weight, prior_info = choose_popularity_weight(
       inner_split(interactions, users, items, split, config), config,
       use_hgnn=True, seed=config.seed, verbose=verbose)
-  model = train_two_tower(
-      data, dataclasses.replace(config,
-                                epochs=chosen_epochs(prior_info, config)),
-      use_hgnn=True, verbose=verbose, popularity_weight=weight)
+  model = train_two_tower(data, with_chosen_epochs(prior_info, config),
+                          use_hgnn=True, verbose=verbose,
+                          popularity_weight=weight)
   start = time.perf_counter()
   item_vectors = model.embed_items(data.items,
                                    batch_size=config.inference_batch_size)

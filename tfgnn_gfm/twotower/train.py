@@ -145,7 +145,7 @@ def build_towers(data: TrainingData, config: TwoTowerConfig, *,
     id_table = ItemVectorTable(num_items=n, dim=config.id_embedding_dim,
                                learned=True, name="item_id_embeddings")
     # Items without a training example keep a zero vector, not random init.
-    id_table.set_known(data.examples.sampling_probability > 0)
+    id_table.set_known(known_items(data, use_hgnn=False))
   if use_hgnn:
     history_table = ItemVectorTable(num_items=n, dim=items.hgnn.shape[1],
                                     learned=False, name="hgnn_vectors")
@@ -174,6 +174,12 @@ def build_towers(data: TrainingData, config: TwoTowerConfig, *,
       dropout_rate=config.dropout_rate, text_vectors=items.text,
       text_match_weight=config.text_match_weight)
   return user_tower, item_tower
+
+
+def known_items(data: TrainingData, use_hgnn: bool) -> np.ndarray | None:
+  """Items with a learned id vector: those with a training example (None
+  for HGNN models, whose item vectors are all fixed)."""
+  return None if use_hgnn else data.examples.sampling_probability > 0
 
 
 def _dataset(data: TrainingData, batch_size: int, seed: int) -> tf.data.Dataset:
@@ -221,7 +227,7 @@ def train_two_tower(data: TrainingData, config: TwoTowerConfig, *,
   tf.keras.utils.set_random_seed(seed)
   if verbose is None:
     verbose = 1 if sys.stdout.isatty() else 2
-  known = None if use_hgnn else data.examples.sampling_probability > 0
+  known = known_items(data, use_hgnn)
   strategy = make_strategy(config.distribute)
   with strategy.scope():
     user_tower, item_tower = build_towers(data, config, use_hgnn=use_hgnn)
