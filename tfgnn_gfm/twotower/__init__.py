@@ -39,6 +39,7 @@ _EXPORTS = {
     "InnerSplit": "prior",
     "choose_popularity_weight": "prior",
     "inner_split": "prior",
+    "with_chosen_epochs": "prior",
     "log_popularity": "prior",
     "popularity_offset": "prior",
     "Scorer": "baselines",
