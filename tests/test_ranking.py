@@ -74,3 +74,56 @@ def test_held_out_edges_and_gfm_evaluate_share_the_rule():
   assert result["hr@2"] == pytest.approx(ranking.hits_at(hgnn, 2).mean())
   assert result["mrr@100"] == pytest.approx(
       ranking.reciprocal_ranks(hgnn).mean())
+
+
+@pytest.mark.parametrize("integer", [False, True])
+def test_ranker_shares_passes_and_excludes_without_writing(integer):
+  """Ranker.ranks equals target_ranks on the scores with the excluded
+  candidates set to -inf (ties, -inf scores, excluded targets included), for
+  target sets ranked one after another on the same matrix, and leaves the
+  scores untouched."""
+  rng = np.random.default_rng(3)
+  for _ in range(100):
+    b, c = rng.integers(1, 25, size=2)
+    scores = rng.normal(size=(b, c)).astype(np.float32)
+    if integer:
+      scores = np.round(scores * 2)
+    scores[rng.random(scores.shape) < 0.1] = -np.inf
+    before = scores.copy()
+    n, e = rng.integers(0, 50, size=2)
+    rows, cols = rng.integers(0, b, n), rng.integers(0, c, n)
+    ex_rows, ex_cols = rng.integers(0, b, e), rng.integers(0, c, e)
+    excluded = scores.copy()
+    excluded[ex_rows, ex_cols] = -np.inf
+    gone = set(zip(ex_rows.tolist(), ex_cols.tolist()))
+    kept = np.array([(r, q) not in gone for r, q in
+                     zip(rows.tolist(), cols.tolist())], bool)
+    some = rng.random(n) < 0.3
+    ranker = ranking.Ranker(scores)
+    np.testing.assert_allclose(ranker.ranks(rows, cols),
+                               ranking.target_ranks(scores, rows, cols))
+    np.testing.assert_allclose(
+        ranker.ranks(rows[some], cols[some]),
+        ranking.target_ranks(scores, rows[some], cols[some]))
+    np.testing.assert_allclose(
+        ranker.ranks(rows, cols, ex_rows, ex_cols),
+        ranking.target_ranks(excluded, rows[kept], cols[kept]))
+    np.testing.assert_array_equal(scores, before)
+
+
+def test_ranker_by_hand():
+  scores = np.array([[4.0, 3.0, 3.0, 1.0],
+                     [2.0, 2.0, 2.0, 2.0]])
+  ranker = ranking.Ranker(scores)
+  # Row 0: target col 2 (3.0) has 1 above and 1 tie: 1 + 1/2.
+  # Row 1: target col 3, all tied: 3/2.
+  np.testing.assert_allclose(ranker.ranks(np.array([0, 1]), np.array([2, 3])),
+                             [1.5, 1.5])
+  # Excluding col 0 of row 0 and col 1 of row 1: 0 + 1/2 and 2/2.
+  np.testing.assert_allclose(
+      ranker.ranks(np.array([0, 1]), np.array([2, 3]), np.array([0, 1]),
+                   np.array([0, 1])), [0.5, 1.0])
+  # An excluded target is no target: row 0 is unranked.
+  np.testing.assert_allclose(
+      ranker.ranks(np.array([0]), np.array([2]), np.array([0]),
+                   np.array([2])), [-1.0, -1.0])

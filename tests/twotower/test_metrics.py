@@ -243,3 +243,17 @@ def test_fast_rank_and_mask_equal_the_top_k_lists(integer):
     r, c = np.nonzero(lists >= 0)
     listed[r, lists[r, c]] = True
     np.testing.assert_array_equal(mask, listed)
+
+
+def test_listed_columns_unions_each_groups_top_k():
+  scores = np.array([[3.0, 2.0, 1.0, 0.0],
+                     [0.0, 1.0, 2.0, 3.0],
+                     [1.0, 1.0, 1.0, -INF]])
+  groups = {"first": np.array([True, False, False]),
+            "last_two": np.array([False, True, True]),
+            "none": np.zeros(3, bool)}
+  listed = metrics.listed_columns(scores, 2, groups)
+  np.testing.assert_array_equal(listed["first"], [True, True, False, False])
+  # Row 2 ties three columns for two places: the lower columns 0 and 1.
+  np.testing.assert_array_equal(listed["last_two"], [True, True, True, True])
+  assert not listed["none"].any()

@@ -76,8 +76,9 @@ def top_k_mask(scores: np.ndarray, k: int) -> np.ndarray:
   """bool [B, C]: the columns of each row's top-k list (as ``top_k_columns``).
 
   The k-th largest value of each row comes from ``np.partition``; columns
-  above it are in, columns equal to it fill the remaining places in column
-  order; ``-inf`` columns are never in.
+  at or above it are in (one pass). Only rows where more than k columns tie
+  at it take the tied columns in column order (``_tied_top_k_mask``);
+  ``-inf`` columns are never in.
   """
   scores = np.asarray(scores)
   b, c = scores.shape
@@ -86,25 +87,41 @@ def top_k_mask(scores: np.ndarray, k: int) -> np.ndarray:
     return np.zeros((b, c), bool)
   if k == c:
     return scores != EXCLUDED
-  kth = np.partition(scores, c - k, axis=1)[:, c - k][:, None]
-  above = scores > kth
-  tied = scores == kth
-  mask = above | tied
-  room = k - np.count_nonzero(above, axis=1)
-  over = np.flatnonzero(np.count_nonzero(tied, axis=1) > room)
+  kth = np.partition(scores, c - k, axis=1)[:, c - k]
+  # A k-th value of -inf (fewer than k finite scores) lists the finite ones.
+  lowest = np.finfo(scores.dtype).min if scores.dtype.kind == "f" else kth
+  kth = np.where(kth == EXCLUDED, lowest, kth)
+  mask = scores >= kth[:, None]
+  over = np.flatnonzero(np.count_nonzero(mask, axis=1) > k)
   if len(over):
-    sub = tied[over]
-    mask[over] = above[over] | (sub & (np.cumsum(sub, axis=1) <=
-                                       room[over, None]))
-  return mask & (scores != EXCLUDED)
+    mask[over] = _tied_top_k_mask(scores[over], kth[over], k)
+  return mask
 
 
-def exclude(scores: np.ndarray, rows: np.ndarray, columns: np.ndarray
-            ) -> np.ndarray:
-  """Sets ``scores[rows, columns]`` to ``-inf`` in place and returns it."""
-  if len(rows):
-    scores[np.asarray(rows, np.int64), np.asarray(columns, np.int64)] = EXCLUDED
-  return scores
+def _tied_top_k_mask(scores: np.ndarray, kth: np.ndarray, k: int
+                     ) -> np.ndarray:
+  """``top_k_mask`` of rows where more than k columns reach the k-th value:
+  the columns above it, then the tied ones in column order."""
+  above = scores > kth[:, None]
+  tied = scores == kth[:, None]
+  room = k - np.count_nonzero(above, axis=1)
+  return above | (tied & (np.cumsum(tied, axis=1) <= room[:, None]))
+
+
+def listed_columns(scores: np.ndarray, k: int,
+                   row_groups: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+  """Per group of rows, bool [C]: columns in the top-k list of any row.
+
+  Coverage's building block: ``top_k_mask`` once for all groups.
+
+  Args:
+    scores: float [B, C].
+    k: list length.
+    row_groups: name -> bool [B], the rows of each group.
+  """
+  mask = top_k_mask(scores, k)
+  return {name: mask[np.asarray(member)].any(axis=0)
+          for name, member in row_groups.items()}
 
 
 def hit_matrix(top: np.ndarray, target_rows: np.ndarray,

@@ -38,9 +38,11 @@ Protocol, for one global cut:
 Scoring is batched: for a chunk of users, one matrix product against the
 type's candidates; then, per slice, the rank of each user's best target by
 counting the candidates that score higher and those tied with it
-(``ranking.target_ranks``; HR@K and MRR follow from it), and for coverage
-each user's top-K set from ``np.partition`` (see ``metrics``); there is no
-loop over users in Python.
+(``ranking.Ranker``: the slices share these counting passes where their best
+target is the same, and a user's seen items are subtracted from the counts
+instead of written into the scores; HR@K and MRR follow from the rank), and
+for coverage each user's top-K set from ``np.partition`` (see ``metrics``);
+there is no loop over users in Python.
 """
 
 from __future__ import annotations
@@ -218,19 +220,18 @@ def evaluate_scorer(scorer: Scorer, items: ItemTable, holdout: Holdout, *,
       _, seen_flag = _pairs_in(tu, t_seen, chunk)
       _, cold_flag = _pairs_in(tu, t_cold, chunk)
       warm = holdout.warm[chunk]
-      rank = ranking.target_ranks(scores, rows, targets)
-      top = metrics.top_k_mask(scores, coverage_k)
+      ranker = ranking.Ranker(scores)
+      rank = ranker.ranks(rows, targets)
       has = rank >= 0
-      listed = {group: top[mask].any(axis=0) for group, mask in (
-          ("all_users", has), ("warm_users", has & warm),
-          ("cold_users", has & ~warm))}
-      out = {"all_items": (rank, listed),
-             "cold_items": (ranking.target_ranks(
-                 scores, rows[cold_flag], targets[cold_flag]), None)}
+      listed = metrics.listed_columns(scores, coverage_k, {
+          "all_users": has, "warm_users": has & warm,
+          "cold_users": has & ~warm})
       ex_rows, ex_cols = _pairs_in(su, si, chunk)
-      scores = metrics.exclude(scores, ex_rows, ex_cols)
-      out["new_items"] = (ranking.target_ranks(
-          scores, rows[~seen_flag], targets[~seen_flag]), None)
+      out = {"all_items": (rank, listed),
+             "cold_items": (ranker.ranks(rows[cold_flag], targets[cold_flag]),
+                            None),
+             "new_items": (ranker.ranks(rows[~seen_flag], targets[~seen_flag],
+                                        ex_rows, ex_cols), None)}
       return chunk, warm, out
 
     # Chunks in parallel threads: numpy releases the GIL in the heavy parts.
