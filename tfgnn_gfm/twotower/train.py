@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfgnn_gfm.distribute import make_strategy, split_batches
+from tfgnn_gfm.optimizers import LazyAdam
 from tfgnn_gfm.twotower.baselines import item_counts
 from tfgnn_gfm.twotower.config import TwoTowerConfig
 from tfgnn_gfm.twotower.examples import TrainingData
@@ -243,7 +244,9 @@ def train_two_tower(data: TrainingData, config: TwoTowerConfig, *,
         example_history=data.examples.history)
     # One step per call across replicas: a collective op repeated within one
     # call must see one shape, and the last batch of an epoch is smaller.
-    model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate),
+    # LazyAdam: a step moves only the rows of the id and categorical tables
+    # it looked up (Keras' Adam rewrites whole tables every step).
+    model.compile(optimizer=LazyAdam(config.learning_rate),
                   steps_per_execution=_STEPS_PER_EXECUTION
                   if strategy.num_replicas_in_sync == 1 else 1)
   start = time.perf_counter()
