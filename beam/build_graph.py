@@ -541,6 +541,9 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines.append(f"{table:<14}{counts.get('rows_read', 0):>12,}"
                  f"{counts.get('valid', 0):>12,}  {reasons}")
   lines.extend(graph_writer.format_accounting(summary.get("accounting", {})))
+  warning = graph_writer.window_warning(summary.get("accounting", {}))
+  if warning:
+    lines.append(warning)
   inter = summary.get("interactions", {})
   pairs = summary.get("pairs", {})
   lines.append(f"interactions in window: {inter.get('in_window', 0):,} "

@@ -385,6 +385,35 @@ def format_accounting(section: Mapping[str, Any]) -> list[str]:
   return lines
 
 
+def window_warning(section: Mapping[str, Any],
+                   most_share: float = 0.5) -> str | None:
+  """A warning when most interactions are at or after the graph's cut.
+
+  The default cut (the last interaction's day minus --holdout-days) suits
+  logs with real times, where the hold-out is a small tail. On data whose
+  times are only an order (every user's last item on one day, as in review
+  sequences with pseudo-times) most interactions fall at or after that cut,
+  and the graph silently keeps a small part of the data. (Interactions
+  before the window are a choice of --train-days and get no warning.)
+  Returns None when less than ``most_share`` of the counted interactions
+  (valid rows of counted events) are at or after the cut.
+  """
+  counts = section.get("interactions")
+  if not counts:
+    return None
+  unused = counts["not_in_pairs"]
+  counted = (counts["rows_read"] - unused.get("event_not_counted", 0) -
+             sum(v for k, v in unused.items() if k.startswith("dead_letter.")))
+  after = unused.get("at_or_after_cut", 0)
+  if counted <= 0 or after < most_share * counted:
+    return None
+  in_window = (counted - after - unused.get("before_window", 0)) / counted
+  return (f"warning: {after / counted:.0%} of the {counted:,} counted "
+          f"interactions are at or after the cut (only {in_window:.0%} are "
+          f"in the window): set --cut to the start of your hold-out, and "
+          f"--train-days to the history to learn from")
+
+
 def write_summary(parts: list[dict[str, Any]], node_index: NodeIndex,
                   root: str) -> dict[str, Any]:
   """Merges the summary parts, adds the cut, sets and the accounting, and

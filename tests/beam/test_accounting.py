@@ -82,3 +82,24 @@ def test_parent_cycle_is_accounted_for(tmp_path, config_a):
   text = format_summary(summary)
   assert "items: 7 -> nodes 2" in text
   assert "dead_letter.parent_cycle=3" in text
+
+
+def test_window_warning_names_the_share_outside_the_window():
+  from beam.graph_writer import window_warning
+
+  def section(after, before, pairs=10):
+    return {"interactions": {
+        "rows_read": 1_000, "in_pairs": pairs,
+        "not_in_pairs": {"event_not_counted": 100, "dead_letter.bad_time": 100,
+                         "at_or_after_cut": after, "before_window": before,
+                         "user_with_one_item": 800 - after - before - pairs}}}
+
+  # 800 counted (1,000 read - 100 not counted - 100 dead letters).
+  warning = window_warning(section(after=600, before=40))
+  assert warning.startswith("warning: 75% of the 800 counted interactions are "
+                            "at or after the cut (only 20% are in the window)")
+  assert "--cut" in warning and "--train-days" in warning
+  # Less than half at or after the cut (however many before the window): no
+  # warning.
+  assert window_warning(section(after=300, before=400)) is None
+  assert window_warning({}) is None
