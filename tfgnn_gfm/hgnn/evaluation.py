@@ -93,13 +93,17 @@ def _ranks(scorer: Callable[[int, int], np.ndarray], num_queries: int,
     float64 [q] 0-based ranks (``ranking.target_ranks``).
   """
   ranks = np.zeros(num_queries, np.float64)
+  # Exclusions sorted by query row: each chunk takes its slice.
+  order = np.argsort(exclude_rows, kind="stable")
+  exclude_rows, exclude_cols = exclude_rows[order], exclude_cols[order]
   for start in range(0, num_queries, chunk):
     stop = min(num_queries, start + chunk)
-    scores = np.asarray(scorer(start, stop), np.float64)
-    sel = (exclude_rows >= start) & (exclude_rows < stop)
-    scores[exclude_rows[sel] - start, exclude_cols[sel]] = -np.inf
-    rows = np.arange(stop - start)
-    ranks[start:stop] = ranking.target_ranks(scores, rows, targets[start:stop])
+    lo, hi = np.searchsorted(exclude_rows, [start, stop])
+    # Excluded candidates are subtracted from the counts (``ranking.Ranker``),
+    # not written into a float64 copy of the scores.
+    ranks[start:stop] = ranking.Ranker(np.asarray(scorer(start, stop))).ranks(
+        np.arange(stop - start), targets[start:stop],
+        exclude_rows[lo:hi] - start, exclude_cols[lo:hi])
   return ranks
 
 
