@@ -41,3 +41,20 @@ def test_verdict_flags():
   assert bad["per_type"]["podcast"]["winner"] == "2t_type_specific"
   assert not bad["unified_beats_all_baselines"]
   assert not bad["unified_beats_type_specific"]
+
+
+def test_summary_calls_equal_means_a_tie():
+  split = {"cut_utc": "2024-01-01T00:00:00Z",
+           "holdout_end_utc": "2024-01-15T00:00:00Z"}
+
+  def summary(models):
+    return report.summary_text({
+        "verdict": report.verdict(models, ["podcast"]), "models": models,
+        "config": {"k": 10, "seeds": 1}, "split": split})
+
+  tied = summary(_models([0.5], [0.5], [0.3]))
+  assert ("- podcast: a tie at 0.500 between 2T type-specific, "
+          "2T-HGNN unified.") in tied
+  assert "wins" not in tied.split("\n")[1]
+  ahead = summary(_models([0.6], [0.5], [0.3]))
+  assert "- podcast: 2T-HGNN unified wins with 0.600" in ahead

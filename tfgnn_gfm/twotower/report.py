@@ -272,7 +272,13 @@ def summary_text(result: dict[str, Any]) -> str:
   for t, entry in v["per_type"].items():
     winner = DISPLAY_NAMES.get(entry["winner"], entry["winner"])
     best = entry["ranking"][0][f"hr@{k}"]
-    if entry.get("runner_up"):
+    tied = [DISPLAY_NAMES.get(r["model"], r["model"])
+            for r in entry["ranking"] if r[f"hr@{k}"] == best]
+    if len(tied) > 1:
+      # Equal means: no model is ahead, whatever the ranking's order.
+      lines.append(f"- {t}: a tie at {best:.3f} between " +
+                   ", ".join(tied) + ".")
+    elif entry.get("runner_up"):
       runner = DISPLAY_NAMES.get(entry["runner_up"], entry["runner_up"])
       lines.append(f"- {t}: {winner} wins with {best:.3f}; next is {runner} "
                    f"({entry['ranking'][1][f'hr@{k}']:.3f}); margin "
