@@ -541,7 +541,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines.append(f"{table:<14}{counts.get('rows_read', 0):>12,}"
                  f"{counts.get('valid', 0):>12,}  {reasons}")
   lines.extend(graph_writer.format_accounting(summary.get("accounting", {})))
-  warning = graph_writer.window_warning(summary.get("accounting", {}))
+  warning = graph_writer.window_warning(summary.get("interactions", {}))
   if warning:
     lines.append(warning)
   inter = summary.get("interactions", {})

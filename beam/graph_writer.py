@@ -385,7 +385,7 @@ def format_accounting(section: Mapping[str, Any]) -> list[str]:
   return lines
 
 
-def window_warning(section: Mapping[str, Any],
+def window_warning(interactions: Mapping[str, int],
                    most_share: float = 0.5) -> str | None:
   """A warning when most interactions are at or after the graph's cut.
 
@@ -395,23 +395,25 @@ def window_warning(section: Mapping[str, Any],
   sequences with pseudo-times) most interactions fall at or after that cut,
   and the graph silently keeps a small part of the data. (Interactions
   before the window are a choice of --train-days and get no warning.)
-  Returns None when less than ``most_share`` of the counted interactions
-  (valid rows of counted events) are at or after the cut.
+
+  Args:
+    interactions: the summary's ``interactions`` section (counted events
+      in, before and at or after the window).
+    most_share: warn from this share at or after the cut.
+
+  Returns:
+    The warning line, or None.
   """
-  counts = section.get("interactions")
-  if not counts:
-    return None
-  unused = counts["not_in_pairs"]
-  counted = (counts["rows_read"] - unused.get("event_not_counted", 0) -
-             sum(v for k, v in unused.items() if k.startswith("dead_letter.")))
-  after = unused.get("at_or_after_cut", 0)
+  after = int(interactions.get("at_or_after_cut", 0))
+  in_window = int(interactions.get("in_window", 0))
+  counted = in_window + after + int(interactions.get("before_window", 0))
   if counted <= 0 or after < most_share * counted:
     return None
-  in_window = (counted - after - unused.get("before_window", 0)) / counted
   return (f"warning: {after / counted:.0%} of the {counted:,} counted "
-          f"interactions are at or after the cut (only {in_window:.0%} are "
-          f"in the window): set --cut to the start of your hold-out, and "
-          f"--train-days to the history to learn from")
+          f"interactions are at or after the cut (only "
+          f"{in_window / counted:.0%} are in the window): set --cut to the "
+          f"start of your hold-out, and --train-days to the history to "
+          f"learn from")
 
 
 def write_summary(parts: list[dict[str, Any]], node_index: NodeIndex,

@@ -87,19 +87,25 @@ def test_parent_cycle_is_accounted_for(tmp_path, config_a):
 def test_window_warning_names_the_share_outside_the_window():
   from beam.graph_writer import window_warning
 
-  def section(after, before, pairs=10):
-    return {"interactions": {
-        "rows_read": 1_000, "in_pairs": pairs,
-        "not_in_pairs": {"event_not_counted": 100, "dead_letter.bad_time": 100,
-                         "at_or_after_cut": after, "before_window": before,
-                         "user_with_one_item": 800 - after - before - pairs}}}
-
-  # 800 counted (1,000 read - 100 not counted - 100 dead letters).
-  warning = window_warning(section(after=600, before=40))
+  warning = window_warning({"in_window": 160, "before_window": 40,
+                            "at_or_after_cut": 600, "in_pairs": 10})
   assert warning.startswith("warning: 75% of the 800 counted interactions are "
                             "at or after the cut (only 20% are in the window)")
   assert "--cut" in warning and "--train-days" in warning
   # Less than half at or after the cut (however many before the window): no
   # warning.
-  assert window_warning(section(after=300, before=400)) is None
+  assert window_warning({"in_window": 100, "before_window": 400,
+                         "at_or_after_cut": 300}) is None
   assert window_warning({}) is None
+
+
+def test_window_warning_is_printed(run_a):
+  from beam.build_graph import format_summary
+  _, summary = run_a
+  # The test dataset's window holds most interactions: no warning.
+  assert "at or after the cut (only" not in format_summary(summary)
+  summary = dict(summary, interactions=dict(
+      summary["interactions"], at_or_after_cut=10 * sum(
+          summary["interactions"].get(k, 0)
+          for k in ("in_window", "before_window"))))
+  assert "at or after the cut (only" in format_summary(summary)
