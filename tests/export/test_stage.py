@@ -269,3 +269,51 @@ except Exception as e:
                           text=True, timeout=300, check=False)
   assert "bf-ok (1, 3) False" in result.stdout, result.stderr[-2000:]
   assert "scann-failed True" in result.stdout, result.stderr[-2000:]
+
+
+def test_serving_default_leaves_out_recent_items_of_types_that_drop_them(
+    exported, models, tmp_path):
+  """The synthetic data re-consumes both types (train-2t's rule keeps
+  them); re-exported with audiobooks set to drop, serving_default leaves the
+  request's recent audiobooks out and still fills k."""
+  import shutil
+  root, _ = exported
+  spec = json.loads(TwoTowerDir(root / "2t").features_path.read_text())
+  assert {t: v["keep"] for t, v in spec["repeats"]["types"].items()} == {
+      "audiobook": True, "episode": True, "podcast": True}
+  assert spec["repeats"]["types"]["podcast"]["repeat_rate"] > 0.1
+  two_tower = tmp_path / "2t"
+  shutil.copytree(root / "2t", two_tower)
+  spec["repeats"]["types"]["audiobook"]["keep"] = False
+  TwoTowerDir(two_tower).features_path.write_text(json.dumps(spec))
+  assert main(["export", str(two_tower), "--out", str(tmp_path / "exports"),
+               "--text-encoder", str(root / "encoder"), "--max-k", "50",
+               "--recall-queries", "50"]) == 0
+  items = pd.read_csv(TwoTowerDir(root / "2t").items_path)
+  books = items[items["candidate"] & (items["item_type"] == "audiobook")]
+  pods = items[items["candidate"] & (items["item_type"] == "podcast")]
+  recent = [books["item_id"].iloc[0], books["item_id"].iloc[1],
+            pods["item_id"].iloc[0]]
+  candidates = set(items.loc[items["candidate"], "item_id"])
+  k = len(candidates) - 2
+  assert 10 < k <= 50
+  request = dict(**_user(2, [recent, ["", "", ""]]), k=[k, k],
+                 item_type=["", ""])
+  import scann  # noqa: F401
+  for name in ("gfm_retrieval", "gfm_retrieval_bf"):
+    dropped = tf.saved_model.load(str(ExportDir(tmp_path / "exports")
+                                      .version_dir(name, 1)))
+    before = _call(models[name], "serving_default", **request)
+    after = _call(dropped, "serving_default", **request)
+    listed = [i.decode() for i in after["item_ids"][0]]
+    # Every candidate but the two recent audiobooks: k items still; the
+    # recent podcast (a type that keeps repeats) stays.
+    assert set(listed) == candidates - set(recent[:2])
+    assert recent[2] in listed
+    # The kept items in the export's order.
+    kept = [i.decode() for i in before["item_ids"][0]]
+    others = [i for i in kept if i not in recent[:2]]
+    assert listed[:len(others)] == others
+    # A request without recent items is unchanged.
+    np.testing.assert_array_equal(after["item_ids"][1],
+                                  before["item_ids"][1])

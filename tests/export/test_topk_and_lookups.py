@@ -10,6 +10,7 @@ from tfgnn_gfm.export.lookups import (
   UserFeatureResolver,
   dedupe_and_pack,
 )
+from tfgnn_gfm.export.signatures import row_members
 from tfgnn_gfm.export.topk import (
   BruteForceTopK,
   ScannIndex,
@@ -72,6 +73,23 @@ def _lookup():
   return ItemLookup(["show_a", "show_b", "ep_a1", "book"],
                     np.array([0, 1, 0, 3]),
                     ["podcast", "podcast", "episode", "audiobook"])
+
+
+def test_row_members_by_hand_and_against_the_python_rule():
+  rows = tf.constant([[3, 1, -1, 7], [3, 0, 2, -1]], tf.int32)
+  excluded = tf.constant([[7, 3, -1], [-1, -1, -1]], tf.int32)
+  np.testing.assert_array_equal(row_members(rows, excluded).numpy(),
+                                [[True, False, False, True],
+                                 [False, False, False, False]])
+  # Nothing excluded at all (width 0) is no member anywhere.
+  assert not row_members(rows, tf.zeros([2, 0], tf.int32)).numpy().any()
+  rng = np.random.default_rng(0)
+  r = rng.integers(-1, 30, (20, 15))
+  e = rng.integers(-1, 30, (20, 8))
+  want = [[x >= 0 and x in set(e[b].tolist()) for x in r[b]]
+          for b in range(20)]
+  np.testing.assert_array_equal(
+      row_members(tf.constant(r, tf.int32), tf.constant(e, tf.int32)), want)
 
 
 def test_item_lookup_rows_roots_ids_and_types():

@@ -85,10 +85,13 @@ def test_catalog_rolls_up_episodes_and_drops_unavailable_items():
   assert items.eval_types == ["audiobook", "podcast"]
 
 
-def test_protocol_by_hand():
+def protocol_hand_case():
+  """(catalog, scorer, holdout) of the protocol's hand-made case.
+
+  Users 0, 1 (warm) and 2 (cold). Item scores are the same for everyone
+  except where set: a ranking per user over rows 0..4.
+  """
   items = _tiny_catalog()
-  # Users 0, 1 (warm) and 2 (cold). Item scores are the same for everyone
-  # except where set: a ranking per user over rows 0..4.
   item_vectors = np.eye(5, dtype=np.float32)
   item_vectors = np.vstack([item_vectors, np.zeros((2, 5), np.float32)])
   user_vectors = np.array([
@@ -104,6 +107,11 @@ def test_protocol_by_hand():
       # Before the cut: u0 consumed a0 and p0; u1 consumed a2.
       seen_user=np.array([0, 0, 1]), seen_item=np.array([0, 3, 2]),
       item_seen_before_cut=np.array([1, 1, 0, 1, 1, 1, 0], bool), counts={})
+  return items, scorer, holdout
+
+
+def test_protocol_by_hand():
+  items, scorer, holdout = protocol_hand_case()
   r = evaluate_scorer(scorer, items, holdout, k=1, mrr_k=2, coverage_k=1)
   ab, pod = r["audiobook"], r["podcast"]
   # Audiobooks: u0 top-1 a0 (target a1: miss, rank 2); u1 top-1 a2 (hit).

@@ -58,3 +58,17 @@ def test_summary_calls_equal_means_a_tie():
   assert "wins" not in tied.split("\n")[1]
   ahead = summary(_models([0.6], [0.5], [0.3]))
   assert "- podcast: 2T-HGNN unified wins with 0.600" in ahead
+
+
+def test_the_repeat_policy_is_named_in_summary_and_tables():
+  policy = {"threshold": 0.1, "types": {
+      "food": {"keep": False, "repeat_rate": 0.0, "consumption_days": 9,
+               "decided_by": "rule"},
+      "podcast": {"keep": True, "repeat_rate": 0.01, "consumption_days": 4,
+                  "decided_by": "flag"}}}
+  line = report.repeats_text(policy)
+  assert line.startswith("Items a user consumed before the cut: food left "
+                         "out (repeat rate 0.000); podcast ranked again (set "
+                         "by --repeats) (threshold 0.1).")
+  assert report.repeats_text(None) is None
+  assert report.repeats_text({"types": {}}) is None

@@ -106,6 +106,12 @@ def test_train_2t_writes_towers_vectors_and_manifest(run):
   # Synthetic streams carry seconds: their median is that of the data.
   assert spec["training"]["weight_medians"]["stream/podcast"] > 60
   assert json.loads(layout.history_path.read_text())["mean_batch_loss"]
+  # The synthetic listeners come back to their shows and books: both root
+  # types keep repeats (rates well above the 0.1 threshold).
+  kept = spec["repeats"]["types"]
+  assert kept["podcast"]["keep"] and kept["audiobook"]["keep"]
+  assert kept["podcast"]["repeat_rate"] > 0.1
+  assert manifest["metrics"]["repeats_dropped_types"] == []
 
 
 def test_cold_start_end_to_end(run):
@@ -163,6 +169,9 @@ def test_evaluate_writes_every_model_seeded_and_reports(run):
   text = layout.table_path.read_text()
   assert "| 2T-HGNN unified |" in text and "±" in text
   assert "wins" in layout.summary_path.read_text()
+  assert result["repeats"]["types"]["podcast"]["keep"]
+  assert "Items a user consumed before the cut: audiobook ranked again" in (
+      layout.summary_path.read_text())
   for png in (layout.hr_plot_path, layout.metrics_plot_path):
     assert png.read_bytes()[:4] == b"\x89PNG"
   manifest = layout.read_manifest()

@@ -169,6 +169,12 @@ class UserFeatureResolver(tf.Module):
           [None, self.interest_dim], tf.float32, name="interest_vector")
     return specs
 
+  def recent_rows(self, request: Mapping[str, tf.Tensor]) -> tf.Tensor:
+    """[B, L] item rows of the request's recent items, rolled up to their
+    roots as in training; -1 for unknown ids and padding."""
+    rows = self.items.rows(request["recent_item_ids"])
+    return self.items.roots(rows) if self.rollup else rows
+
   def __call__(self, request: Mapping[str, tf.Tensor]
                ) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
     """Returns (user tower inputs, [B] count of unknown recent item ids)."""
@@ -176,9 +182,8 @@ class UserFeatureResolver(tf.Module):
     rows = self.items.rows(ids)
     unknown = tf.reduce_sum(
         tf.cast((rows < 0) & tf.not_equal(ids, PAD_ID), tf.int32), axis=1)
-    if self.rollup:
-      rows = self.items.roots(rows)
-    out = {"history": dedupe_and_pack(rows, self.max_history)}
+    out = {"history": dedupe_and_pack(self.recent_rows(request),
+                                      self.max_history)}
     for column, table in self.categorical.items():
       out[f"user_{column}"] = tf.cast(table.lookup(request[f"user_{column}"]),
                                       tf.int32)

@@ -5,6 +5,8 @@
   serving_default  user columns + recent_item_ids + k + item_type
                    -> item_ids, scores, item_types [B, k];
                       unknown_recent_items [B]
+                   (the recent items of types that drop repeats, per
+                   ``features.json``'s ``repeats``, left out)
   similar_items    item_id + k + item_type -> item_ids, scores, item_types
                    (the item itself left out; an unknown id is an error)
   search           query (free text) + k + item_type -> item_ids, scores,
@@ -34,7 +36,11 @@ import numpy as np
 import tensorflow as tf
 
 from tfgnn_gfm.export.config import MAX_QUERY_CHARS, MAX_REQUEST_QUERY_CHARS
-from tfgnn_gfm.export.lookups import ItemLookup, UserFeatureResolver
+from tfgnn_gfm.export.lookups import (
+    ItemLookup,
+    UserFeatureResolver,
+    dedupe_and_pack,
+)
 
 RESULT_KEYS = ("item_ids", "scores", "item_types")
 
@@ -110,6 +116,25 @@ def index_query(vectors: tf.Tensor, offset_weight: float | None) -> tf.Tensor:
   return tf.concat([vectors, column], axis=1)
 
 
+def row_members(rows: tf.Tensor, excluded: tf.Tensor) -> tf.Tensor:
+  """[B, M] bool: ``rows[b, m]`` is one of ``excluded[b]`` (-1 pads).
+
+  One sort of the (example, row) keys and a binary search: time and memory
+  are O((M + E) log E) per example, never M x E.
+  """
+  batch = tf.shape(rows)[0]
+  offset = tf.cast(tf.range(batch), tf.int64)[:, tf.newaxis] * (2 ** 32)
+  keys = tf.where(excluded >= 0, offset + tf.cast(excluded, tf.int64),
+                  tf.constant(-1, tf.int64))
+  # A sentinel above every key keeps the gather valid when nothing is
+  # excluded.
+  keys = tf.concat([tf.sort(tf.reshape(keys, [-1])),
+                    tf.constant([np.iinfo(np.int64).max], tf.int64)], 0)
+  query = tf.reshape(offset + tf.cast(rows, tf.int64), [-1])
+  found = tf.gather(keys, tf.searchsorted(keys, query)) == query
+  return tf.reshape(found, tf.shape(rows)) & (rows >= 0)
+
+
 class UserTowerModule(_QueryBase):
   """``gfm_user_tower``: the query embedding alone, for an external ANN index.
 
@@ -161,6 +186,10 @@ class RetrievalModule(_QueryBase):
     name: module name.
     score_offset: the retriever's vectors end with a score-offset column
       (the popularity prior of user queries; see ``index_query``).
+    drop_consumed: [N] bool per item row of ``items``: the item's type drops
+      repeats (``tfgnn_gfm.twotower.repeats``), so ``serving_default``
+      leaves it out when it is among the request's recent items. None:
+      every type keeps them.
   """
 
   def __init__(self, *, user_tower: tf.keras.Model,
@@ -169,7 +198,8 @@ class RetrievalModule(_QueryBase):
                candidate_rows: np.ndarray, retriever: tf.Module,
                type_names: list[str], max_k: int, text_encoder: Any,
                item_tower_spec: Mapping[str, Any], name: str,
-               score_offset: bool = False):
+               score_offset: bool = False,
+               drop_consumed: np.ndarray | None = None):
     super().__init__(user_tower=user_tower, resolver=resolver, name=name,
                      score_offset=score_offset)
     self.item_tower = item_tower
@@ -190,6 +220,11 @@ class RetrievalModule(_QueryBase):
     self.text_dim = int(item_tower_spec["text_dim"])
     self.hgnn_dim = int(item_tower_spec.get("hgnn_dim", 0))
     self.max_genres = int(item_tower_spec["max_genres"])
+    # [N] bool per item row: its type drops repeats (consumed items are not
+    # recommended again); None when no type does.
+    drop = (np.zeros(0, bool) if drop_consumed is None
+            else np.asarray(drop_consumed, bool))
+    self.drop_consumed = (tf.constant(drop) if drop.any() else None)
 
   # -- request parts -------------------------------------------------------
 
@@ -214,17 +249,23 @@ class RetrievalModule(_QueryBase):
 
   def _top_k(self, queries: tf.Tensor, k: tf.Tensor, item_type: tf.Tensor,
              exclude_rows: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
-    """Top-k item ids, scores and types; per example k, padded to max(k)."""
+    """Top-k item ids, scores and types; per example k, padded to max(k).
+
+    ``exclude_rows`` [B, E] (item rows, -1 pads) are left out of each
+    example's list: the retriever is asked for ``k + E`` and the excluded
+    ones are removed, so every list still holds k items where the catalog
+    has them.
+    """
     k = self._k(k)
     k_max = tf.reduce_max(tf.concat([k, [1]], 0))
-    extra = 0 if exclude_rows is None else 1
+    extra = 0 if exclude_rows is None else tf.shape(exclude_rows)[1]
     scores, positions = self.retriever(queries, k_max + extra,
                                        self._type_filter(item_type))
     rows = tf.where(positions >= 0,
                     tf.gather(self.candidate_rows, tf.maximum(positions, 0)),
                     -1)
     if exclude_rows is not None:
-      drop = tf.equal(rows, exclude_rows[:, tf.newaxis])
+      drop = row_members(rows, exclude_rows)
       order = tf.argsort(tf.cast(drop, tf.int32), axis=1, stable=True)
       rows = tf.where(tf.gather(drop, order, batch_dims=1), -1,
                       tf.gather(rows, order, batch_dims=1))[:, :k_max]
@@ -234,6 +275,18 @@ class RetrievalModule(_QueryBase):
     scores = tf.where(rows >= 0, scores, 0.0)
     return {"item_ids": self.items.ids_of(rows), "scores": scores,
             "item_types": self.items.types_of(rows)}
+
+  def _consumed(self, request: Mapping[str, tf.Tensor]) -> tf.Tensor | None:
+    """[B, E] the request's recent items of types that drop repeats (the
+    distinct ones, -1 pads); None when every type keeps them."""
+    if self.drop_consumed is None:
+      return None
+    rows = self.resolver.recent_rows(request)
+    drop = tf.gather(self.drop_consumed, tf.maximum(rows, 0)) & (rows >= 0)
+    packed = dedupe_and_pack(tf.where(drop, rows, -1), tf.shape(rows)[1])
+    width = tf.reduce_max(tf.concat(
+        [tf.reduce_sum(tf.cast(packed >= 0, tf.int32), axis=1), [0]], 0))
+    return packed[:, :width]
 
   def _text_items(self, text: tf.Tensor) -> tf.Tensor:
     """Item tower vectors of text-only items (no metadata, no HGNN vector)."""
@@ -267,7 +320,8 @@ class RetrievalModule(_QueryBase):
                                    "item_type": type_spec}])
     def serving_default(request):
       vectors, unknown = self._user_vectors(request)
-      out = self._top_k(vectors, request["k"], request["item_type"])
+      out = self._top_k(vectors, request["k"], request["item_type"],
+                        exclude_rows=self._consumed(request))
       out["unknown_recent_items"] = unknown
       return out
 
@@ -278,7 +332,7 @@ class RetrievalModule(_QueryBase):
       vectors = index_query(tf.gather(self.item_embeddings, rows),
                             0.0 if self.score_offset else None)
       return self._top_k(vectors, request["k"], request["item_type"],
-                         exclude_rows=rows)
+                         exclude_rows=rows[:, tf.newaxis])
 
     @tf.function(input_signature=[{"query": _batched("query", tf.string),
                                    "k": k_spec, "item_type": type_spec}])

@@ -45,6 +45,7 @@ from tfgnn_gfm.serving.model_config import (
 )
 from tfgnn_gfm.serving.servable import signature_input_specs
 from tfgnn_gfm.twotower.prior import offset_index
+from tfgnn_gfm.twotower.repeats import RepeatPolicy
 
 _LOG = logging.getLogger(__name__)
 #: Saving a ScaNN index needs its op namespace whitelisted
@@ -280,7 +281,9 @@ def build_export(inputs: ExportInputs,
                 item_embeddings=inputs.item_embeddings,
                 candidate_rows=candidate_rows, type_names=type_names,
                 max_k=config.max_k, text_encoder=text_encoder,
-                item_tower_spec=features["items"], score_offset=has_offset)
+                item_tower_spec=features["items"], score_offset=has_offset,
+                drop_consumed=RepeatPolicy.from_dict(
+                    features.get("repeats")).drop_mask(items["item_type"]))
   retrieval_scann = RetrievalModule(retriever=scann, name=cfg.RETRIEVAL_SCANN,
                                     **common)
   retrieval_bf = RetrievalModule(

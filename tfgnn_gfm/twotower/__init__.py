@@ -52,6 +52,8 @@ _EXPORTS = {
     "item_knn_scorer": "peers",
     "peer_scorer": "peers",
     "evaluate_scorer": "protocol",
+    "RepeatPolicy": "repeats",
+    "repeat_policy": "repeats",
     "Comparison": "comparison",
     "compare_models": "comparison",
     "evaluate": "stage",

@@ -47,6 +47,7 @@ from tfgnn_gfm.twotower.protocol import (
   evaluate_scorer,
   timed,
 )
+from tfgnn_gfm.twotower.repeats import repeat_policy
 from tfgnn_gfm.twotower.train import train_two_tower
 
 _LOG = logging.getLogger(__name__)
@@ -70,6 +71,8 @@ class Comparison:
     warm: [U] bool, the user interacted before the cut.
     cross_type: type -> [U] bool, the user's training examples hold no
       item of the type, but some of another (``protocol.cross_type_users``).
+    repeats: the split's repeat policy (``RepeatPolicy.to_dict``): per type,
+      whether consumed items were ranked again.
   """
 
   models: dict[str, dict[str, Any]]
@@ -79,6 +82,7 @@ class Comparison:
   user_ids: np.ndarray | None = None
   warm: np.ndarray | None = None
   cross_type: dict[str, np.ndarray] | None = None
+  repeats: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def _two_tower_scorer(name: str, data: TrainingData, config: cfg.TwoTowerConfig,
@@ -136,8 +140,12 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
   if retrained_items is None and cfg.TWO_TOWER_HGNN_RETRAINED in models:
     raise ValueError(f"{cfg.TWO_TOWER_HGNN_RETRAINED} needs retrained "
                      "embeddings (--retrained-embeddings)")
+  policy = repeat_policy(interactions, items, split,
+                         threshold=config.repeat_threshold,
+                         override=config.repeats)
+  _LOG.info("%s", policy.describe())
   kw = dict(k=config.k, mrr_k=config.mrr_k, coverage_k=config.coverage_k,
-            user_chunk=config.user_chunk, progress=progress)
+            user_chunk=config.user_chunk, progress=progress, repeats=policy)
   out: dict[str, dict[str, Any]] = {}
   # Wall seconds per model (fitting, inner-split choices, ranking; all
   # seeds): what a user waits for each row of the table.
@@ -289,4 +297,5 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
                     warm=holdout.warm,
                     cross_type=cross_type_users(
                         data.examples.user, data.examples.item,
-                        items.item_type, types, len(data.users.user_id)))
+                        items.item_type, types, len(data.users.user_id)),
+                    repeats=policy.to_dict())

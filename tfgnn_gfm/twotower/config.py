@@ -112,6 +112,17 @@ class TwoTowerConfig:
       "--id-embedding-dim), one table shared by the item tower and the "
       "user history, next to the HGNN vectors; items without a training "
       "example keep a zero id vector (new items rely on HGNN and text)"))
+  repeats: str = dataclasses.field(default="auto", metadata=_help(
+      "whether a user's consumed items may be recommended again, per item "
+      "type: auto (a type keeps them when its repeat rate in the training "
+      "window, the share of its user-item consumption days that return to "
+      "an item the user had on an earlier day, is at least "
+      "--repeat-threshold; else they are left out, in evaluation and in "
+      "the exported serving_default), keep, drop, or TYPE=keep|drop pairs "
+      "separated by commas (other types: auto)", metavar="MODE"))
+  repeat_threshold: float = dataclasses.field(default=0.1, metadata=_help(
+      "repeat rate from which a type keeps its consumed items "
+      "recommendable (--repeats auto)"))
   popularity_days: int = dataclasses.field(default=0, metadata=_help(
       "popularity prior: the item tower also reads log1p(positive events "
       "in the last this-many days before the cut) / log1p(the largest such "
@@ -203,6 +214,11 @@ class TwoTowerConfig:
     if self.popularity_days < 0:
       raise ValueError(f"popularity_days must be >= 0, got "
                        f"{self.popularity_days}")
+    if not 0.0 <= self.repeat_threshold <= 1.0:
+      raise ValueError(f"repeat_threshold must be in [0, 1], got "
+                       f"{self.repeat_threshold!r}")
+    from tfgnn_gfm.twotower.repeats import parse_override  # pylint: disable=g-import-not-at-top
+    parse_override(self.repeats)  # Raises ValueError naming the problem.
     if self.epoch_patience < 0:
       raise ValueError(f"epoch_patience must be >= 0 (0: off), got "
                        f"{self.epoch_patience!r}")

@@ -31,6 +31,14 @@ Protocol, for one global cut:
     cut (new to the catalog), ranked among all candidates of the type; the
     users are those with such a target.
 
+  Consumption-aware (``repeats``): for an item type whose policy drops
+  repeats (``tfgnn_gfm.twotower.repeats``: products, films, books), a user's
+  items consumed before the cut are left out of the all-items and
+  cold-items rankings (and of coverage's lists), as a deployed recommender
+  leaves them out; a hold-out target the user had already consumed cannot
+  be recommended then, so a user whose every target of the slice is such a
+  repeat counts as a miss. Types that keep repeats rank every candidate.
+
   Each is reported for all, warm and cold users, and per type for
   cross-type users: users with training examples, none of them of the type
   (the users a unified model has to carry from one type to another).
@@ -62,6 +70,7 @@ from tfgnn_gfm.twotower import metrics
 from tfgnn_gfm.twotower.baselines import Scorer
 from tfgnn_gfm.twotower.holdout import Holdout
 from tfgnn_gfm.twotower.items import ItemTable
+from tfgnn_gfm.twotower.repeats import RepeatPolicy
 
 ALL_TYPES = "all_types"
 SLICES = ("all_items", "new_items", "cold_items")
@@ -140,13 +149,27 @@ def _pairs_in(user: np.ndarray, item: np.ndarray, chunk_users: np.ndarray
   return local[keep], i[keep]
 
 
+def _with_repeat_misses(rank: np.ndarray, target_rows: np.ndarray
+                        ) -> np.ndarray:
+  """``rank`` with +inf (a miss) for rows that have targets but no rank.
+
+  A row has targets and no rank when every target was excluded: each is an
+  item the user had consumed, of a type that drops repeats, so it cannot be
+  recommended.
+  """
+  had = np.zeros(len(rank), bool)
+  had[target_rows] = True
+  return np.where(had & (rank < 0), np.inf, rank)
+
+
 def evaluate_scorer(scorer: Scorer, items: ItemTable, holdout: Holdout, *,
                     types: Sequence[str] | None = None, k: int = 10,
                     mrr_k: int = 100, coverage_k: int = 100,
                     user_chunk: int = 2048, include_all_types: bool = True,
                     progress: bool = False,
                     workers: int | None = None,
-                    per_user: dict | None = None) -> dict[str, Any]:
+                    per_user: dict | None = None,
+                    repeats: RepeatPolicy | None = None) -> dict[str, Any]:
   """Runs the protocol for one scorer.
 
   Args:
@@ -166,6 +189,8 @@ def evaluate_scorer(scorer: Scorer, items: ItemTable, holdout: Holdout, *,
       the 0-based rank of each ranked user's best target (``ranking``'s
       rule) (for confidence
       intervals over users and paired comparisons).
+    repeats: per item type, whether consumed items may be recommended
+      again (default: every type keeps them).
 
   Returns:
     ``{type: {slice: {group: {"users", "hr@K", "mrr@M", "coverage@C"}}}}``.
@@ -180,6 +205,11 @@ def evaluate_scorer(scorer: Scorer, items: ItemTable, holdout: Holdout, *,
   seen_keys = s_user * n_items + s_item
   pair_seen = np.isin(t_user * n_items + t_item, seen_keys)
   pair_cold = ~holdout.item_seen_before_cut[t_item]
+  # Consumed items of the types that drop repeats: left out of the all-items
+  # and cold-items rankings.
+  dropped = (repeats.drop_mask(items.item_type) if repeats is not None
+             else np.zeros(n_items, bool))
+  s_dropped = dropped[s_item]
   groups = [(t, items.candidate & (items.item_type == t)) for t in types]
   if include_all_types:
     groups.append((ALL_TYPES, items.candidate.copy()))
@@ -209,11 +239,13 @@ def evaluate_scorer(scorer: Scorer, items: ItemTable, holdout: Holdout, *,
     t_seen, t_cold = pair_seen[in_type], pair_cold[in_type]
     seen_in = col_of[s_item] >= 0
     su, si = s_user[seen_in], col_of[s_item[seen_in]]
+    d_in = seen_in & s_dropped
+    du, di = s_user[d_in], col_of[s_item[d_in]]
     step = chunk_of[name]
 
     def rank_chunk(start, users=users, tu=tu, ti=ti, t_seen=t_seen,
-                   t_cold=t_cold, su=su, si=si, candidates=candidates,
-                   step=step):
+                   t_cold=t_cold, su=su, si=si, du=du, di=di,
+                   candidates=candidates, step=step):
       chunk = users[start:start + step]
       scores = scorer.scores(chunk, candidates)
       rows, targets = _pairs_in(tu, ti, chunk)
@@ -221,17 +253,24 @@ def evaluate_scorer(scorer: Scorer, items: ItemTable, holdout: Holdout, *,
       _, cold_flag = _pairs_in(tu, t_cold, chunk)
       warm = holdout.warm[chunk]
       ranker = ranking.Ranker(scores)
-      rank = ranker.ranks(rows, targets)
+      ex_rows, ex_cols = _pairs_in(su, si, chunk)
+      dr_rows, dr_cols = _pairs_in(du, di, chunk)
+      rank = _with_repeat_misses(
+          ranker.ranks(rows, targets, dr_rows, dr_cols), rows)
+      cold = _with_repeat_misses(
+          ranker.ranks(rows[cold_flag], targets[cold_flag], dr_rows, dr_cols),
+          rows[cold_flag])
+      new = ranker.ranks(rows[~seen_flag], targets[~seen_flag], ex_rows,
+                         ex_cols)
+      if len(dr_rows):
+        # Ranked: the dropped items leave the top-K lists of coverage.
+        scores[dr_rows, dr_cols] = metrics.EXCLUDED
       has = rank >= 0
       listed = metrics.listed_columns(scores, coverage_k, {
           "all_users": has, "warm_users": has & warm,
           "cold_users": has & ~warm})
-      ex_rows, ex_cols = _pairs_in(su, si, chunk)
-      out = {"all_items": (rank, listed),
-             "cold_items": (ranker.ranks(rows[cold_flag], targets[cold_flag]),
-                            None),
-             "new_items": (ranker.ranks(rows[~seen_flag], targets[~seen_flag],
-                                        ex_rows, ex_cols), None)}
+      out = {"all_items": (rank, listed), "cold_items": (cold, None),
+             "new_items": (new, None)}
       return chunk, warm, out
 
     # Chunks in parallel threads: numpy releases the GIL in the heavy parts.

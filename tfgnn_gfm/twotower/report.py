@@ -262,6 +262,22 @@ def _window(result: dict[str, Any]) -> str:
   return f"the hold-out {span}"
 
 
+def repeats_text(repeats: dict[str, Any] | None) -> str | None:
+  """One sentence on the repeat policy (``RepeatPolicy.to_dict``), or None."""
+  if not repeats or not repeats.get("types"):
+    return None
+  parts = []
+  for t, entry in repeats["types"].items():
+    rate = entry.get("repeat_rate")
+    why = ("set by --repeats" if entry.get("decided_by") == "flag" else
+           "no data" if rate is None else f"repeat rate {rate:.3f}")
+    parts.append(f"{t} {'ranked again' if entry['keep'] else 'left out'} "
+                 f"({why})")
+  return ("Items a user consumed before the cut: " + "; ".join(parts) +
+          f" (threshold {repeats.get('threshold')}). A left-out type's "
+          "repeat targets count as misses.")
+
+
 def summary_text(result: dict[str, Any]) -> str:
   """A few sentences: who wins per type and by how much."""
   v = result["verdict"]
@@ -269,6 +285,7 @@ def summary_text(result: dict[str, Any]) -> str:
   seeds = result["config"]["seeds"]
   lines = [f"HR@{k} on {_window(result)} (all users, all items), {seeds} "
            "seed(s) for the two-tower models:"]
+
   for t, entry in v["per_type"].items():
     winner = DISPLAY_NAMES.get(entry["winner"], entry["winner"])
     best = entry["ranking"][0][f"hr@{k}"]
@@ -320,6 +337,9 @@ def summary_text(result: dict[str, Any]) -> str:
   if times:
     lines.append("Time per model (fitting and ranking, all seeds): "
                  + ", ".join(times) + ".")
+  repeats = repeats_text(result.get("repeats"))
+  if repeats:
+    lines.append(repeats)
   if "seconds" in result:
     lines.append(f"Evaluation: {result['seconds']:.0f} s in all"
                  + (f", peak memory {result['peak_rss_mb'] / 1024:.1f} GiB"
@@ -354,6 +374,9 @@ def markdown_tables(result: dict[str, Any]) -> str:
              f"{counts['evaluated_cold_users']} cold); candidates: "
              f"{counts['candidates']} ({counts['cold_candidates']} cold "
              "items).")
+  repeats = repeats_text(result.get("repeats"))
+  if repeats:
+    out.append(repeats)
   for m, entry in models.items():
     if entry.get("skipped"):
       out.append(f"{DISPLAY_NAMES.get(m, m)} was not run: "

@@ -38,6 +38,7 @@ from tfgnn_gfm.twotower.prior import (
   with_chosen_epochs,
 )
 from tfgnn_gfm.twotower.protocol import peak_rss_mb
+from tfgnn_gfm.twotower.repeats import repeat_policy
 from tfgnn_gfm.twotower.towers import save_tower
 from tfgnn_gfm.twotower.train import train_two_tower
 
@@ -104,7 +105,8 @@ def _pooled_comparison(comparisons: list[Comparison],
   if len(comparisons) > 1:
     counts["windows"] = len(comparisons)
   return Comparison(models=models, counts=counts, types=comparisons[0].types,
-                    training=comparisons[0].training)
+                    training=comparisons[0].training,
+                    repeats=comparisons[0].repeats)
 
 
 def train_2t(data_dir: str | pathlib.Path,
@@ -140,6 +142,10 @@ def train_2t(data_dir: str | pathlib.Path,
                           rollup_episodes=config.rollup_episodes,
                           max_genres=config.max_genres)
   data = training_data_for(interactions, users, items, split, config)
+  policy = repeat_policy(interactions, items, split,
+                         threshold=config.repeat_threshold,
+                         override=config.repeats)
+  _LOG.info("%s", policy.describe())
   weight, prior_info = choose_popularity_weight(
       inner_split(interactions, users, items, split, config), config,
       use_hgnn=True, seed=config.seed, verbose=verbose)
@@ -159,6 +165,7 @@ def train_2t(data_dir: str | pathlib.Path,
                                       1),
       "popularity_weight": weight,
       "popularity_prior": prior_info,
+      "repeats_dropped_types": policy.dropped_types,
   }
   with output_directory(out_dir, strategy) as tmp:  # The chief's is out_dir.
     layout = TwoTowerDir(tmp)
@@ -176,6 +183,7 @@ def train_2t(data_dir: str | pathlib.Path,
     spec["user_tower_inputs"] = list(model.user_tower.input_names)
     spec["item_tower_inputs"] = list(model.item_tower.input_names)
     spec["embedding_dim"] = int(model.item_tower.output_shape[-1])
+    spec["repeats"] = policy.to_dict()
     spec["notes"] = {
         "categorical": "inputs are 1-based indices into the vocabularies; "
                        "0 = unknown or missing (the zero vector)",
@@ -185,6 +193,10 @@ def train_2t(data_dir: str | pathlib.Path,
                         "0 for inductive (text-only) items, whose hgnn input "
                         "is zeros",
         "user_numeric": "(x - numeric_mean) / numeric_std; missing = 0",
+        "repeats": "per item type, whether a user's consumed items may be "
+                   "recommended again (keep) or are left out (the exported "
+                   "serving_default leaves out the request's recent items "
+                   "of those types)",
         "embeddings": "both towers output the MLP's L2-normalised "
                       f"{config.embedding_dim} values"
                       + (", then the text match (user: "
@@ -293,7 +305,8 @@ def evaluate(data_dir: str | pathlib.Path, embeddings_dir: str | pathlib.Path,
                                 verbose=verbose)
     comparisons.append(comparison)
     windows.append({"split": window.to_dict(),
-                    "counts": dict(comparison.counts)})
+                    "counts": dict(comparison.counts),
+                    "repeats": comparison.repeats})
   seconds = time.perf_counter() - start
   evaluated = sum(c.counts["evaluated_users"] for c in comparisons)
   if not evaluated:
@@ -317,6 +330,7 @@ def evaluate(data_dir: str | pathlib.Path, embeddings_dir: str | pathlib.Path,
       "types": comparison.types,
       "models": models,
       "training": comparison.training,
+      "repeats": comparison.repeats,
       "seconds": round(seconds, 1),
       "peak_rss_mb": peak_rss_mb(),
       "windows": windows,
