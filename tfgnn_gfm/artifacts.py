@@ -642,6 +642,11 @@ class EvaluationDir(StageDir):
     """PNG: MRR, coverage and cold-item HR per item type."""
     return self.root / "mrr_coverage.png"
 
+  @property
+  def claims_plot_path(self) -> pathlib.Path:
+    """PNG: each claim's paired interval (``twotower.claims``)."""
+    return self.root / "claims.png"
+
 
 @dataclasses.dataclass(frozen=True)
 class RunLayout:

@@ -172,7 +172,14 @@ def test_evaluate_writes_every_model_seeded_and_reports(run):
   assert result["repeats"]["types"]["podcast"]["keep"]
   assert "Items a user consumed before the cut: audiobook ranked again" in (
       layout.summary_path.read_text())
-  for png in (layout.hr_plot_path, layout.metrics_plot_path):
+  # The claims: every family checked (every model ran), one row each with
+  # a verdict, in results.json, results.md and claims.png.
+  families = {r["claim"] for r in result["claims"]["rows"]}
+  assert families == {"a", "b", "c"}
+  assert set(result["claims"]["verdicts"]) == {"a", "b", "c"}
+  assert "## Claims" in text
+  for png in (layout.hr_plot_path, layout.metrics_plot_path,
+              layout.claims_plot_path):
     assert png.read_bytes()[:4] == b"\x89PNG"
   manifest = layout.read_manifest()
   assert manifest["stage"] == "evaluate"

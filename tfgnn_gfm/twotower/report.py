@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from tfgnn_gfm.twotower import claims
 from tfgnn_gfm.twotower import config as cfg
 from tfgnn_gfm.twotower.protocol import ALL_TYPES
 
@@ -337,6 +338,11 @@ def summary_text(result: dict[str, Any]) -> str:
   if times:
     lines.append("Time per model (fitting and ranking, all seeds): "
                  + ", ".join(times) + ".")
+  rows = claims.claim_rows(result)
+  if rows:
+    lines.append("Claims (paired 95% intervals; results.md, claims.png):")
+    lines.extend(f"- {line}" for line in
+                 claims.claim_verdicts(rows).values())
   repeats = repeats_text(result.get("repeats"))
   if repeats:
     lines.append(repeats)
@@ -405,6 +411,7 @@ def markdown_tables(result: dict[str, Any]) -> str:
     out.append("| " + " | ".join(users_row) + " |")
     out.append("")
   out.extend(paired_table(result))
+  out.extend(claims.claims_markdown(result))
   out.append("## Verdict")
   out.append("")
   out.append(summary_text(result))

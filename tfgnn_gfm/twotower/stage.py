@@ -27,8 +27,8 @@ from tfgnn_gfm.timesplit import (
   validation_view,
   window_splits,
 )
+from tfgnn_gfm.twotower import claims, report, rolling
 from tfgnn_gfm.twotower import config as cfg
-from tfgnn_gfm.twotower import report, rolling
 from tfgnn_gfm.twotower.comparison import Comparison, compare_models
 from tfgnn_gfm.twotower.examples import training_data_for
 from tfgnn_gfm.twotower.items import load_item_table, read_embeddings
@@ -341,6 +341,8 @@ def evaluate(data_dir: str | pathlib.Path, embeddings_dir: str | pathlib.Path,
   result["verdict"] = report.verdict(models, comparison.types, config.k)
   result["verdict"]["paired"] = report.paired_verdict(
       paired, comparison.types, config.k)
+  rows = claims.claim_rows(result)
+  result["claims"] = {"rows": rows, "verdicts": claims.claim_verdicts(rows)}
   headline = {m: {t: e["metrics"][t]["all_items"]["all_users"][
       f"hr@{config.k}"]["mean"] for t in e["metrics"]}
               for m, e in models.items()}
@@ -355,6 +357,7 @@ def evaluate(data_dir: str | pathlib.Path, embeddings_dir: str | pathlib.Path,
     layout.summary_path.write_text(report.summary_text(result),
                                    encoding="utf-8")
     report.plot_results(result, layout.hr_plot_path, layout.metrics_plot_path)
+    claims.plot_claims(result, layout.claims_plot_path)
     write_manifest(
         tmp, stage="evaluate", config=config_to_dict(config), inputs=inputs,
         counts=result["counts"],
