@@ -38,6 +38,7 @@ from tfgnn_gfm.hgnn.graph_data import (
   LinkSplit,
   NodeSplit,
 )
+from tfgnn_gfm.vectors import l2_normalize
 
 #: HR@K of the HGNN over a baseline's that the foundation aims at.
 TARGET_RATIO = 1.10
@@ -156,10 +157,6 @@ def _sparse_scorer(query: scipy.sparse.csr_matrix,
   return lambda start, stop: (query[start:stop] @ transposed).toarray()
 
 
-def _normalise(x: np.ndarray) -> np.ndarray:
-  return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
 def sample_queries(src: np.ndarray, tgt: np.ndarray, max_queries: int,
                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
   """At most ``max_queries`` of the (src, tgt) queries: a uniform sample
@@ -227,7 +224,7 @@ def link_prediction_report(embeddings: dict[str, np.ndarray], split: LinkSplit,
       entry = {"queries": int(len(src))}
       if held_out > len(src):
         entry["held_out_queries"] = int(held_out)
-      text = {n: _normalise(graph.node_features[n][TEXT_FEATURE])
+      text = {n: l2_normalize(graph.node_features[n][TEXT_FEATURE])
               for n in (s_set, t_set)}
       scorers = {
           "hgnn": _dot_scorer(embeddings[s_set][src], embeddings[t_set]),
@@ -264,7 +261,7 @@ def new_node_report(embeddings: dict[str, np.ndarray], split: NodeSplit,
     s_set, t_set = es.source_set, es.target_set
     rows = np.arange(len(src)) if s_set == t_set else np.zeros(0, np.int64)
     cols = src if s_set == t_set else np.zeros(0, np.int64)
-    text = {n: _normalise(graph.node_features[n][TEXT_FEATURE])
+    text = {n: l2_normalize(graph.node_features[n][TEXT_FEATURE])
             for n in (s_set, t_set)}
     scorers = {
         "hgnn": _dot_scorer(embeddings[s_set][src], embeddings[t_set]),

@@ -24,6 +24,7 @@ import scipy.sparse
 
 from tfgnn_gfm.twotower.examples import TrainingExamples
 from tfgnn_gfm.twotower.users import UserTable
+from tfgnn_gfm.vectors import l2_normalize
 
 
 @dataclasses.dataclass
@@ -89,11 +90,6 @@ def popularity_scorer(examples: TrainingExamples, num_items: int,
                 item_vectors=counts[:, None].astype(np.float32))
 
 
-def _normalise(x: np.ndarray) -> np.ndarray:
-  norm = np.linalg.norm(x, axis=-1, keepdims=True)
-  return (x / np.maximum(norm, 1e-12)).astype(np.float32)
-
-
 def history_means(history: np.ndarray, vectors: np.ndarray) -> np.ndarray:
   """Mean vector of each history row (-1 pads ignored); zeros when empty."""
   valid = history >= 0
@@ -119,7 +115,7 @@ def knn_scorer(users: UserTable, user_rows: np.ndarray,
     The Scorer (D + 1 columns: cosine part and popularity fallback).
   """
   user_rows = np.asarray(user_rows)
-  items = _normalise(item_vectors)
+  items = l2_normalize(item_vectors, np.float32)
   counts = item_counts(examples, len(items))
   pop = (counts / max(counts.max(), 1.0)).astype(np.float32)
   means = np.concatenate([
@@ -128,7 +124,7 @@ def knn_scorer(users: UserTable, user_rows: np.ndarray,
                          [np.zeros((0, items.shape[1]), np.float32)])
   has_history = (users.history[user_rows] >= 0).any(axis=1)
   user_vectors = np.concatenate(
-      [_normalise(means) * has_history[:, None],
+      [l2_normalize(means, np.float32) * has_history[:, None],
        (~has_history)[:, None].astype(np.float32)], axis=1)
   return Scorer(name=name, user_rows=user_rows, user_vectors=user_vectors,
                 item_vectors=np.concatenate([items, pop[:, None]], axis=1),

@@ -47,6 +47,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfgnn_gfm.layers import MaskedEmbedding
+from tfgnn_gfm.vectors import l2_normalize
 
 _PACKAGE = "tfgnn_gfm"
 
@@ -255,9 +256,7 @@ class TextMatch(tf.keras.layers.Layer):
 
   def set_vectors(self, vectors: np.ndarray) -> None:
     """Sets the user side's table to the L2-normalised ``vectors``."""
-    vectors = np.asarray(vectors, np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    self._table.set_vectors(vectors / np.maximum(norms, 1e-12))
+    self._table.set_vectors(l2_normalize(np.asarray(vectors, np.float32)))
 
   def compute_output_shape(self, input_shape):
     input_shape = tf.TensorShape(input_shape)
