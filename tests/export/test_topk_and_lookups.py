@@ -162,6 +162,13 @@ def test_scann_parameters_follow_the_size_rules():
   assert forced.widened(100).reorder == 100  # Capped at the index size.
 
 
+def test_exact_top_k_breaks_ties_by_the_lower_row_as_the_protocol_does():
+  vectors = np.ones((40, 3), np.float32)
+  vectors[[7, 30]] = 2.0
+  top = exact_top_k(np.ones((2, 3), np.float32), vectors, 5)
+  np.testing.assert_array_equal(top, [[7, 30, 0, 1, 2]] * 2)
+
+
 def test_exact_top_k_and_recall():
   vectors = np.eye(4, dtype=np.float32)
   queries = np.array([[0.1, 0.9, 0.3, 0.0]], np.float32)

@@ -29,6 +29,7 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from tfgnn_gfm.export import config as cfg
+from tfgnn_gfm.twotower.metrics import top_k_columns
 
 
 @dataclasses.dataclass(frozen=True)
@@ -295,16 +296,17 @@ class ScannTopK(tf.Module):
 def exact_top_k(queries: np.ndarray, vectors: np.ndarray, k: int,
                 chunk: int = 64) -> np.ndarray:
   """Rows of the exact top-``k`` candidates of each query (numpy, for
-  recall), ``chunk`` queries at a time so memory stays at ``chunk * N``."""
+  recall), ``chunk`` queries at a time so memory stays at ``chunk * N``.
+
+  Ties follow ``twotower.metrics.top_k_columns`` (the lower row first).
+  """
   queries = np.asarray(queries, np.float32)
   vectors = np.asarray(vectors, np.float32)
   k = min(k, len(vectors))
   out = np.empty((len(queries), k), np.int64)
   for start in range(0, len(queries), chunk):
-    scores = queries[start:start + chunk] @ vectors.T
-    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1)
-    out[start:start + chunk] = np.take_along_axis(top, order, axis=1)
+    out[start:start + chunk] = top_k_columns(
+        queries[start:start + chunk] @ vectors.T, k)
   return out
 
 
