@@ -60,12 +60,14 @@ import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from tfgnn_gfm.text.encoder import BUILTIN_MODELS, DEFAULT_MAX_TOKENS
+
 # Bump whenever the converted graph or its numerics change: cached SavedModels
 # built by an older converter are then rebuilt.
 CONVERTER_VERSION = 1
 
-MODEL_NAME = "all-MiniLM-L6-v2"
-DEFAULT_MAX_TOKENS = 256
+# The model's name and default sequence length: ``encoder``'s (one home).
+MODEL_NAME = BUILTIN_MODELS[0]
 # The original tokenizer's max_input_chars_per_word: a longer word is [UNK].
 MAX_CHARS_PER_WORD = 100
 # FastWordpieceTokenizer limits bytes; 4 bytes per character at most.
