@@ -56,6 +56,7 @@ from beam import read as read_lib
 from beam.elements import DEAD_LETTERS, SUMMARY
 from beam.metrics import pipeline_counters
 from tfgnn_gfm.artifacts import DatasetDir, GraphDir, atomic_directory
+from tfgnn_gfm.cli.errors import run_reporting_errors, setup_logging
 from tfgnn_gfm.config import ConfigError, config_from_args, config_to_dict
 from tfgnn_gfm.data import reader as reader_lib
 from tfgnn_gfm.graph import schema as schema_lib
@@ -603,17 +604,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     otherwise) for a known user error, printed as one line.
   """
   args = command_lib.standalone_parser().parse_args(argv)
-  logging.basicConfig(
-      level=logging.DEBUG if args.verbose else logging.INFO,
-      format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-      datefmt="%H:%M:%S")
-  try:
-    return run(args)
-  except (ConfigError, FileNotFoundError, ValueError) as e:
-    if args.verbose:
-      raise
-    print(f"build-graph: error: {e}", file=sys.stderr)
-    return getattr(e, "exit_code", 2)
+  setup_logging(args.verbose)
+  return run_reporting_errors("build-graph", lambda: run(args),
+                              verbose=args.verbose)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from typing import Sequence
 
-from tfgnn_gfm.artifacts import ArtifactError
-from tfgnn_gfm.config import ConfigError
+from tfgnn_gfm.cli.errors import run_reporting_errors, setup_logging
 from tfgnn_gfm.version import __version__
 
 # Order is the order of the pipeline, which is the order shown by --help.
@@ -72,20 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
   """
   parser = build_parser()
   args = parser.parse_args(argv)
-  logging.basicConfig(
-      level=logging.DEBUG if args.verbose else logging.INFO,
-      format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-      datefmt="%H:%M:%S")
+  setup_logging(args.verbose)
   if not getattr(args, "func", None):
     parser.print_help()
     return 2
-  try:
-    return int(args.func(args) or 0)
-  except (ConfigError, ArtifactError, ValueError) as e:
-    if args.verbose:
-      raise
-    print(f"gfm {args.command}: error: {e}", file=sys.stderr)
-    return getattr(e, "exit_code", 2)
+  return run_reporting_errors(f"gfm {args.command}",
+                              lambda: args.func(args), verbose=args.verbose)
 
 
 if __name__ == "__main__":
