@@ -415,9 +415,17 @@ def ease_scorer(data: TrainingData, user_rows: np.ndarray, *,
 
 def _factor_scorer(name: str, data: TrainingData, user_rows: np.ndarray,
                    train_items: np.ndarray, user_factors: np.ndarray,
-                   has_history: np.ndarray, item_factors: np.ndarray,
-                   info: dict) -> Scorer:
-  """Scorer of factor models: [user factors, fallback] . [item, popularity]."""
+                   has_history: np.ndarray, item_factors: np.ndarray, *,
+                   started: float, user_factors_note: str) -> Scorer:
+  """Scorer of factor models: [user factors, fallback] . [item, popularity].
+
+  ``started`` is the ``time.perf_counter()`` at the start of the fit: the
+  training time is logged and kept in ``info`` with ``user_factors_note``.
+  """
+  info = {"train_seconds": round(time.perf_counter() - started, 3),
+          "user_factors": user_factors_note}
+  _LOG.info("%s: %d training items, %.2f s", name, len(train_items),
+            info["train_seconds"])
   d = item_factors.shape[1]
   user_vectors = np.zeros((len(user_rows), d + 1), np.float32)
   user_vectors[has_history, :d] = user_factors
@@ -473,13 +481,11 @@ def als_scorer(data: TrainingData, user_rows: np.ndarray, *,
     users = np.flatnonzero(has_history)
     user_factors = (model.recalculate_user(users, hist[users])
                     if len(users) else np.zeros((0, factors), np.float32))
-  info = {"train_seconds": round(time.perf_counter() - start, 3),
-          "user_factors": "recalculated from the history row"}
-  _LOG.info("%s: %d training items, %.2f s", name, len(train_items),
-            info["train_seconds"])
   return _factor_scorer(name, data, user_rows, train_items,
                         np.asarray(user_factors).reshape(len(users), -1),
-                        has_history, np.asarray(model.item_factors), info)
+                        has_history, np.asarray(model.item_factors),
+                        started=start,
+                        user_factors_note="recalculated from the history row")
 
 
 def bpr_scorer(data: TrainingData, user_rows: np.ndarray, *,
@@ -519,12 +525,10 @@ def bpr_scorer(data: TrainingData, user_rows: np.ndarray, *,
         num_threads=1, random_state=seed)
     model.fit(x, show_progress=progress)
   user_factors = np.asarray(model.user_factors)[user_rows[has_history]]
-  info = {"train_seconds": round(time.perf_counter() - start, 3),
-          "user_factors": "fitted (training-window row of the user)"}
-  _LOG.info("%s: %d training items, %.2f s", name, len(train_items),
-            info["train_seconds"])
-  return _factor_scorer(name, data, user_rows, train_items, user_factors,
-                        has_history, np.asarray(model.item_factors), info)
+  return _factor_scorer(
+      name, data, user_rows, train_items, user_factors, has_history,
+      np.asarray(model.item_factors), started=start,
+      user_factors_note="fitted (training-window row of the user)")
 
 
 def peer_scorer(name: str, data: TrainingData, user_rows: np.ndarray,
