@@ -42,11 +42,7 @@ from tfgnn_gfm.hgnn.graph_data import (
   ItemGraph,
 )
 from tfgnn_gfm.hgnn.link_data import LinkBatcher, LinkBatchSpec
-from tfgnn_gfm.hgnn.link_model import (
-  LinkPredictionModel,
-  link_loss,
-  link_scores,
-)
+from tfgnn_gfm.hgnn.link_model import LinkLoss, LinkPredictionModel
 from tfgnn_gfm.hgnn.model import STRUCTURE_FEATURE
 
 # Live [edges, hidden] float32 tensors per layer and training step: gathered
@@ -435,11 +431,8 @@ class FullGraphLinkModel(tf.keras.Model):
     super().__init__(**kwargs)
     self.encoder = encoder
     self._forward = FullGraphEncoder(encoder, train_graph)
-    self._k = uniform_negatives
-    self._in_batch = in_batch_negatives
-    self._loss_name = loss
-    self._margin = margin
-    self._temperature = temperature
+    self._link = LinkLoss(uniform_negatives, in_batch_negatives, loss, margin,
+                          temperature)
     self._loss_tracker = tf.keras.metrics.Mean(name="loss")
     self._accuracy = tf.keras.metrics.Mean(name="pos_beats_negs")
 
@@ -464,15 +457,13 @@ class FullGraphLinkModel(tf.keras.Model):
     stacked = self(data, training=training)
     z = tf.gather(stacked, data["positions"])
     b = tf.shape(data["inbatch_valid"])[1]
-    pos, uniform, inbatch = link_scores(z, b, self._k)
+    pos, uniform, inbatch = self._link.scores(z, b)
     rows = data["row_valid"]
-    return link_loss(
+    return self._link(
         tf.boolean_mask(pos, rows), tf.boolean_mask(uniform, rows),
         tf.boolean_mask(inbatch, rows),
         tf.boolean_mask(data["neg_valid"], rows),
-        tf.boolean_mask(data["inbatch_valid"], rows),
-        in_batch=self._in_batch, loss=self._loss_name, margin=self._margin,
-        temperature=self._temperature)
+        tf.boolean_mask(data["inbatch_valid"], rows))
 
   # The same steps and metrics as the sampled path (over one replica the
   # replica scaling there is a division by 1); only ``_loss`` differs.

@@ -10,6 +10,7 @@ TensorBoard) and tf.distribute support.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import tensorflow as tf
@@ -91,6 +92,40 @@ def link_loss(pos, uniform, inbatch, neg_valid, inbatch_valid, *,
   return value, share
 
 
+@dataclasses.dataclass(frozen=True)
+class LinkLoss:
+  """The link-loss options both training paths share, and the loss itself.
+
+  Attributes:
+    uniform_negatives: k, uniform negatives per positive.
+    in_batch_negatives: also score the batch's other targets.
+    loss: ``margin`` or ``softmax``.
+    margin: hinge margin.
+    temperature: softmax temperature.
+  """
+
+  uniform_negatives: int = 1
+  in_batch_negatives: bool = True
+  loss: str = "margin"
+  margin: float = 0.5
+  temperature: float = 0.1
+
+  def scores(self, z: tf.Tensor, batch_size: tf.Tensor):
+    """``link_scores`` with this loss's k."""
+    return link_scores(z, batch_size, self.uniform_negatives)
+
+  def __call__(self, pos, uniform, inbatch, neg_valid, inbatch_valid
+               ) -> tuple[tf.Tensor, tf.Tensor]:
+    """``link_loss`` with these options."""
+    return link_loss(pos, uniform, inbatch, neg_valid, inbatch_valid,
+                     in_batch=self.in_batch_negatives, loss=self.loss,
+                     margin=self.margin, temperature=self.temperature)
+
+  def config(self) -> dict[str, Any]:
+    """The options as the models' constructor arguments."""
+    return dataclasses.asdict(self)
+
+
 @tf.keras.utils.register_keras_serializable(package="tfgnn_gfm")
 class LinkPredictionModel(tf.keras.Model):
   """Trains an encoder by self-supervised link prediction.
@@ -112,19 +147,14 @@ class LinkPredictionModel(tf.keras.Model):
     super().__init__(**kwargs)
     self.encoder = encoder
     self._node_sets = list(node_sets)
-    self._k = uniform_negatives
-    self._in_batch = in_batch_negatives
-    self._loss_name = loss
-    self._margin = margin
-    self._temperature = temperature
+    self._link = LinkLoss(uniform_negatives, in_batch_negatives, loss, margin,
+                          temperature)
     self._loss_tracker = tf.keras.metrics.Mean(name="loss")
     self._accuracy = tf.keras.metrics.Mean(name="pos_beats_negs")
 
   def get_config(self) -> dict[str, Any]:
     return dict(encoder=tf.keras.layers.serialize(self.encoder),
-                node_sets=self._node_sets, uniform_negatives=self._k,
-                in_batch_negatives=self._in_batch, loss=self._loss_name,
-                margin=self._margin, temperature=self._temperature)
+                node_sets=self._node_sets, **self._link.config())
 
   @classmethod
   def from_config(cls, config, custom_objects=None):
@@ -149,11 +179,9 @@ class LinkPredictionModel(tf.keras.Model):
   def _loss(self, data, training: bool):
     z = self.embed_roots(data["graph"], data["positions"], training)
     b = tf.shape(data["inbatch_valid"])[0]
-    pos, uniform, inbatch = link_scores(z, b, self._k)
-    return link_loss(pos, uniform, inbatch, data["neg_valid"],
-                     data["inbatch_valid"], in_batch=self._in_batch,
-                     loss=self._loss_name, margin=self._margin,
-                     temperature=self._temperature)
+    pos, uniform, inbatch = self._link.scores(z, b)
+    return self._link(pos, uniform, inbatch, data["neg_valid"],
+                      data["inbatch_valid"])
 
   def train_step(self, data):
     with tf.GradientTape() as tape:
