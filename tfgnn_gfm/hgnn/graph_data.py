@@ -15,9 +15,12 @@ import pathlib
 import numpy as np
 import scipy.sparse
 
-ID_FEATURE = "#id"
-TEXT_FEATURE = "text_embedding"
-DEGREE_FEATURE = "log_degree"
+# The graph's feature names have one home, the schema the Beam pipeline
+# writes; the HGNN's names for them:
+from tfgnn_gfm.graph.schema import ID_FEATURE  # noqa: F401  (re-exported)
+from tfgnn_gfm.graph.schema import LOG_DEGREE as DEGREE_FEATURE
+from tfgnn_gfm.graph.schema import TEXT_EMBEDDING as TEXT_FEATURE
+
 #: Prefix that makes a new node's id unknown to the encoder's id tables.
 NEW_ID_PREFIX = "\x00new\x00"
 
