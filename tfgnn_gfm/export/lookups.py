@@ -172,7 +172,9 @@ class UserFeatureResolver(tf.Module):
   def recent_rows(self, request: Mapping[str, tf.Tensor]) -> tf.Tensor:
     """[B, L] item rows of the request's recent items, rolled up to their
     roots as in training; -1 for unknown ids and padding."""
-    rows = self.items.rows(request["recent_item_ids"])
+    return self._rolled(self.items.rows(request["recent_item_ids"]))
+
+  def _rolled(self, rows: tf.Tensor) -> tf.Tensor:
     return self.items.roots(rows) if self.rollup else rows
 
   def __call__(self, request: Mapping[str, tf.Tensor]
@@ -182,8 +184,7 @@ class UserFeatureResolver(tf.Module):
     rows = self.items.rows(ids)
     unknown = tf.reduce_sum(
         tf.cast((rows < 0) & tf.not_equal(ids, PAD_ID), tf.int32), axis=1)
-    out = {"history": dedupe_and_pack(self.recent_rows(request),
-                                      self.max_history)}
+    out = {"history": dedupe_and_pack(self._rolled(rows), self.max_history)}
     for column, table in self.categorical.items():
       out[f"user_{column}"] = tf.cast(table.lookup(request[f"user_{column}"]),
                                       tf.int32)

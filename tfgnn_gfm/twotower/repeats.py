@@ -31,6 +31,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from tfgnn_gfm.catalog import type_names as catalog_type_names
 from tfgnn_gfm.timesplit import SECONDS_PER_DAY, TimeSplit
 from tfgnn_gfm.twotower.items import ItemTable
 
@@ -132,9 +133,7 @@ class RepeatPolicy:
 
   def drop_mask(self, item_types: Sequence[str] | np.ndarray) -> np.ndarray:
     """[N] bool: the item's type drops repeats (per item type name)."""
-    names = np.asarray(item_types, dtype=object)
-    dropped = set(self.dropped_types)
-    return np.fromiter((str(t) in dropped for t in names), bool, len(names))
+    return np.isin(np.asarray(item_types).astype(str), self.dropped_types)
 
   def to_dict(self) -> dict[str, Any]:
     """JSON-ready (``features.json``'s ``repeats`` section)."""
@@ -223,7 +222,7 @@ def repeat_policy(interactions: pd.DataFrame, items: ItemTable,
   rows = items.rows_of(window["item_id"].astype(object).tolist())
   root = np.where(rows >= 0, items.root[np.maximum(rows, 0)], -1)
   ok = root >= 0
-  types = sorted(set(str(t) for t in items.item_type))
+  types = catalog_type_names(items.item_type)
   rates = repeat_rates(
       window["user_id"].astype(object).to_numpy()[ok], root[ok],
       ts[inside][ok] // SECONDS_PER_DAY,
