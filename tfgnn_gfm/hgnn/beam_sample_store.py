@@ -29,11 +29,10 @@ import tensorflow as tf
 import tensorflow_gnn as tfgnn
 
 from tfgnn_gfm.artifacts import HGNNDir
-from tfgnn_gfm.hgnn.graph_data import (
-  DEGREE_FEATURE,
-  ID_FEATURE,
-  TEXT_FEATURE,
-  ItemGraph,
+from tfgnn_gfm.hgnn.graph_data import ID_FEATURE, ItemGraph
+from tfgnn_gfm.hgnn.node_features import (
+  gather_node_features,
+  node_feature_tensors,
 )
 from tfgnn_gfm.hgnn.sampling import root_tensors, seed_edge_mask
 
@@ -144,12 +143,7 @@ class BeamSampleStore:
                         .astype(str)),
             tf.range(graph.num_nodes(n), dtype=tf.int64)), default_value=-1)
         for n in self.node_sets}
-    self._features = {
-        n: {TEXT_FEATURE: tf.constant(graph.node_features[n][TEXT_FEATURE],
-                                      tf.float32),
-            DEGREE_FEATURE: tf.constant(graph.node_features[n][DEGREE_FEATURE],
-                                        tf.float32)}
-        for n in self.node_sets}
+    self._features = node_feature_tensors(graph)
     self._exclude = {}
     for name, (src, tgt) in (exclude or {}).items():
       if len(src):
@@ -223,10 +217,7 @@ class BeamSampleStore:
       node_sets[name] = tfgnn.NodeSet.from_fields(
           sizes=sizes,
           features={ID_FEATURE: ids,
-                    TEXT_FEATURE: tf.gather(
-                        self._features[name][TEXT_FEATURE], index),
-                    DEGREE_FEATURE: tf.gather(
-                        self._features[name][DEGREE_FEATURE], index)})
+                    **gather_node_features(self._features[name], index)})
       root_rows.append(offset + tf.cumsum(sizes, exclusive=True))
       offset += tf.reduce_sum(sizes)
 

@@ -13,6 +13,7 @@ from tfgnn_gfm.hgnn.graph_data import (
   TEXT_FEATURE,
   ItemGraph,
 )
+from tfgnn_gfm.hgnn.node_features import node_feature_tensors
 from tfgnn_gfm.hgnn.sampling import Sampler
 
 
@@ -143,16 +144,11 @@ def embed_new_items(encoder: tf.keras.Model, node_set: str,
 
 def whole_graph_tensor(graph: ItemGraph) -> tfgnn.GraphTensor:
   """The whole item graph as one GraphTensor component (encoder format)."""
+  features = node_feature_tensors(graph, ids=True)
   node_sets = {
       n: tfgnn.NodeSet.from_fields(
           sizes=tf.constant([graph.num_nodes(n)], tf.int64),
-          features={
-              ID_FEATURE: tf.constant(np.asarray(graph.node_ids[n]).astype(
-                  str)),
-              TEXT_FEATURE: tf.constant(
-                  graph.node_features[n][TEXT_FEATURE], tf.float32),
-              DEGREE_FEATURE: tf.constant(
-                  graph.node_features[n][DEGREE_FEATURE], tf.float32)})
+          features=features[n])
       for n in graph.node_sets}
   edge_sets = {
       name: tfgnn.EdgeSet.from_fields(

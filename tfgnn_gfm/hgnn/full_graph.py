@@ -35,15 +35,11 @@ import tensorflow as tf
 import tensorflow_gnn as tfgnn
 
 from tfgnn_gfm.hgnn.config import PretrainConfig
-from tfgnn_gfm.hgnn.graph_data import (
-  DEGREE_FEATURE,
-  ID_FEATURE,
-  TEXT_FEATURE,
-  ItemGraph,
-)
+from tfgnn_gfm.hgnn.graph_data import ItemGraph
 from tfgnn_gfm.hgnn.link_data import LinkBatcher, LinkBatchSpec
 from tfgnn_gfm.hgnn.link_model import LinkLoss, LinkPredictionModel
 from tfgnn_gfm.hgnn.model import STRUCTURE_FEATURE
+from tfgnn_gfm.hgnn.node_features import node_feature_tensors
 
 # Live [edges, hidden] float32 tensors per layer and training step: gathered
 # messages, their max-pooling selection and their gradients (measured peak
@@ -92,18 +88,10 @@ class FullGraphEncoder:
     self.node_sets = graph.node_sets
     self.edge_sets = sorted(graph.edge_sets)
     self._sizes = {n: graph.num_nodes(n) for n in self.node_sets}
-    self._features = {
-        n: {TEXT_FEATURE: tf.constant(graph.node_features[n][TEXT_FEATURE],
-                                      tf.float32),
-            DEGREE_FEATURE: tf.constant(
-                graph.node_features[n][DEGREE_FEATURE], tf.float32)}
-        for n in self.node_sets}
     self._projection = encoder.get_layer("input_projection")
-    if self._projection.uses_ids:
-      # Node vectors and structure vectors are looked up by id.
-      for n in self.node_sets:
-        self._features[n][ID_FEATURE] = tf.constant(
-            np.asarray(graph.node_ids[n]).astype(str))
+    # Ids where the encoder looks node and structure vectors up by id.
+    self._features = node_feature_tensors(
+        graph, ids=self._projection.uses_ids)
     self._ends = {e: (graph.edge_sets[e].source_set,
                       graph.edge_sets[e].target_set) for e in self.edge_sets}
     # Edges sorted by receiver (source) for sorted segment ops; ``keep``

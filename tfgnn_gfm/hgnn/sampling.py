@@ -41,6 +41,11 @@ from tfgnn_gfm.hgnn.graph_data import (
   TEXT_FEATURE,
   ItemGraph,
 )
+from tfgnn_gfm.hgnn.node_features import (
+  gather_node_features,
+  node_feature_tensors,
+  node_id_tensor,
+)
 
 NO_PARTNER = -1
 
@@ -203,15 +208,10 @@ class SubgraphSampler:
             target=tf.constant(es.target, tf.int64),
             sample_size=fanout, edge_set_name=name,
             seed=None if seed is None else seed * 1000 + hop * 100 + k)
-    source = features or graph
-    self._features = {
-        n: {TEXT_FEATURE: tf.constant(source.node_features[n][TEXT_FEATURE],
-                                      tf.float32),
-            DEGREE_FEATURE: tf.constant(
-                source.node_features[n][DEGREE_FEATURE], tf.float32)}
-        for n in self.node_sets}
-    self._ids = {n: tf.constant(np.asarray(graph.node_ids[n], dtype=object)
-                                .astype(str)) for n in self.node_sets}
+    # Text and degree from ``features`` (when given), ids from ``graph``.
+    self._features = node_feature_tensors(features or graph)
+    for n in self.node_sets:
+      self._features[n][ID_FEATURE] = node_id_tensor(graph, n)
 
   def set_index(self, node_set: str) -> int:
     """The index of ``node_set`` in ``node_sets``."""
@@ -305,12 +305,7 @@ class SubgraphSampler:
       node_ids = tf.gather(node_ids, order)
       node_sets[name] = tfgnn.NodeSet.from_fields(
           sizes=sizes[name],
-          features={
-              ID_FEATURE: tf.gather(self._ids[name], node_ids),
-              TEXT_FEATURE: tf.gather(self._features[name][TEXT_FEATURE],
-                                      node_ids),
-              DEGREE_FEATURE: tf.gather(self._features[name][DEGREE_FEATURE],
-                                        node_ids)})
+          features=gather_node_features(self._features[name], node_ids))
     edge_sets = {}
     for name in self.edge_sets:
       a, b = self._ends[name]
