@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from tfgnn_gfm.data import read_dataset, write_dataset
-from tfgnn_gfm.synth import SynthConfig, generate
+from tfgnn_gfm.synth import SynthConfig, generate, synth
 
 SMALL = SynthConfig(num_users=600, num_podcasts=120, num_audiobooks=80)
 
@@ -128,3 +128,17 @@ def test_bad_config_is_a_clear_error():
     generate(SynthConfig(num_topics=99), progress=False)
   with pytest.raises(ValueError, match="repeat_rate"):
     generate(SynthConfig(repeat_rate=2.0), progress=False)
+
+
+def test_the_synth_stage_writes_the_platform_it_returns(tmp_path):
+  platform, layout = synth(tmp_path / "data", SMALL)
+  manifest = layout.read_manifest()
+  assert manifest["stage"] == "synth"
+  assert manifest["config"]["num_users"] == SMALL.num_users
+  assert manifest["cut_timestamp"] == platform.cut_timestamp
+  ds = read_dataset(layout.root)
+  assert ds.dead_letters() == []
+  assert len(ds.interactions.frame) == len(platform.interactions)
+  assert sorted(ds.items.frame["item_id"]) == sorted(platform.items["item_id"])
+  assert sorted(p.stem for p in layout.truth_dir.iterdir()) == [
+      "item_topics", "user_topics"]

@@ -70,16 +70,15 @@ def _stage_config(cls, path, preset=None, **forced):
 def run(args: argparse.Namespace) -> int:
   """Runs each stage in order and prints what it wrote."""
   from tfgnn_gfm.artifacts import RunLayout
-  from tfgnn_gfm.config import config_to_dict
   from tfgnn_gfm.data.validate import (
     ValidateConfig,
     format_summary,
     validate_dataset,
   )
-  from tfgnn_gfm.data.writer import write_dataset
   from tfgnn_gfm.graph.config import GraphBuildConfig
   from tfgnn_gfm.hgnn.config import EmbedConfig, PretrainConfig
-  from tfgnn_gfm.synth.generator import SynthConfig, generate
+  from tfgnn_gfm.synth.generator import SynthConfig
+  from tfgnn_gfm.synth.stage import synth
   layout = RunLayout(args.out)
   start = time.perf_counter()
   steps = 9
@@ -99,16 +98,7 @@ def run(args: argparse.Namespace) -> int:
   banner(1, f"synth: {synth_config.num_users} users, "
          f"{synth_config.num_podcasts} shows, {synth_config.num_audiobooks} "
          f"audiobooks -> {layout.data.root}")
-  platform = generate(synth_config)
-  write_dataset(layout.data.root,
-                {"items": platform.items,
-                 "interactions": platform.interactions,
-                 "users": platform.users},
-                stage="synth", config=config_to_dict(synth_config),
-                fmt=synth_config.format, compress=synth_config.compress,
-                side_tables={"item_topics": platform.item_topics,
-                             "user_topics": platform.user_topics},
-                extra={"cut_timestamp": platform.cut_timestamp})
+  platform, _ = synth(layout.data.root, synth_config)
 
   banner(2, f"validate -> {layout.validation.root}")
   _, summary = validate_dataset(layout.data.root, layout.validation.root,

@@ -5,11 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from tfgnn_gfm.config import (
-  add_config_arguments,
-  config_from_args,
-  config_to_dict,
-)
+from tfgnn_gfm.config import add_config_arguments, config_from_args
 from tfgnn_gfm.synth.generator import SynthConfig
 
 _HELP = "generate synthetic catalog, users and listening logs"
@@ -39,19 +35,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
   """Generates and writes the dataset; prints counts and timing."""
-  from tfgnn_gfm.data.writer import write_dataset
-  from tfgnn_gfm.synth.generator import generate
+  from tfgnn_gfm.synth.stage import synth
   config = config_from_args(SynthConfig, args)
   start = time.perf_counter()
-  platform = generate(config)
+  platform, layout = synth(args.out, config)
   tables = {"items": platform.items, "interactions": platform.interactions,
             "users": platform.users}
-  layout = write_dataset(
-      args.out, tables, stage="synth", config=config_to_dict(config),
-      fmt=config.format, compress=config.compress,
-      side_tables={"item_topics": platform.item_topics,
-                   "user_topics": platform.user_topics},
-      extra={"cut_timestamp": platform.cut_timestamp})
   elapsed = time.perf_counter() - start
   counts = ", ".join(f"{k}={len(v):,}" for k, v in tables.items())
   print(f"synth: wrote {counts} to {layout.root} in {elapsed:.1f}s")
