@@ -15,7 +15,7 @@ _EXPORTS = {
     "resolve_inputs": "beam.build_graph",
     "CoInteractionEdges": "beam.edges",
     "ReadTable": "beam.read",
-    "pipeline_options": "beam.options",
+    "pipeline_options": "tfgnn_gfm.pipelines.options",
 }
 __all__ = sorted(_EXPORTS)
 

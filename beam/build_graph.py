@@ -4,7 +4,8 @@ Run it as ``python -m beam.build_graph DATA --out DIR [options] [beam
 options]`` or ``gfm build-graph`` (the same code). ``--help`` lists the
 graph options; every other argument is a Beam pipeline option (``--runner``,
 ``--direct_num_workers``, ``--direct_running_mode=multi_processing``,
-``--temp_location``, ``--setup_file``, ...; see ``beam/options.py``).
+``--temp_location``, ``--setup_file``, ...; see
+``tfgnn_gfm/pipelines/options.py``).
 
 The pipeline (every element is a batch, see ``beam/elements.py``):
 
@@ -48,20 +49,21 @@ import apache_beam as beam
 
 import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
 from beam import catalog as catalog_lib
-from beam import command as command_lib
 from beam import edges as edges_lib
-from beam import graph_writer, text_encoding, validation, workers
-from beam import options as options_lib
+from beam import graph_writer, text_encoding, validation
 from beam import read as read_lib
 from beam.elements import DEAD_LETTERS, SUMMARY
-from beam.metrics import pipeline_counters
 from tfgnn_gfm.artifacts import DatasetDir, GraphDir, atomic_directory
+from tfgnn_gfm.cli import build_graph_cmd as command_lib
 from tfgnn_gfm.cli.errors import run_reporting_errors, setup_logging
 from tfgnn_gfm.config import ConfigError, config_from_args, config_to_dict
 from tfgnn_gfm.data import reader as reader_lib
 from tfgnn_gfm.graph import schema as schema_lib
 from tfgnn_gfm.graph import stats as stats_lib
 from tfgnn_gfm.graph.config import GraphBuildConfig
+from tfgnn_gfm.pipelines import options as options_lib
+from tfgnn_gfm.pipelines import workers
+from tfgnn_gfm.pipelines.counters import pipeline_counters
 from tfgnn_gfm.timesplit import format_time
 
 _LOG = logging.getLogger(__name__)
@@ -572,8 +574,9 @@ def run(args: argparse.Namespace) -> int:
   """Builds the graph from parsed command-line arguments; prints the summary.
 
   Args:
-    args: arguments parsed by a parser that ``beam.command.configure_parser``
-      set up (``gfm build-graph`` or ``python -m beam.build_graph``).
+    args: arguments parsed by a parser that
+      ``tfgnn_gfm.cli.build_graph_cmd.configure_parser`` set up (``gfm
+      build-graph`` or ``python -m beam.build_graph``).
 
   Returns:
     The exit code (0).

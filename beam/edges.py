@@ -32,11 +32,11 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
-from beam import workers
 from beam.elements import METRICS_NAMESPACE, SUMMARY, Incident, InteractionBatch
 from tfgnn_gfm.graph import pairs as pairs_lib
 from tfgnn_gfm.graph.config import GraphBuildConfig
 from tfgnn_gfm.graph.nodes import NodeIndex
+from tfgnn_gfm.pipelines import workers
 from tfgnn_gfm.timesplit import window_start
 
 _LOG = logging.getLogger(__name__)

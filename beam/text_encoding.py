@@ -20,10 +20,10 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
-from beam import workers
 from beam.elements import METRICS_NAMESPACE, NodeRows, RowBatch
 from tfgnn_gfm.catalog import ItemCatalog
 from tfgnn_gfm.graph.nodes import NodeIndex
+from tfgnn_gfm.pipelines import workers
 
 _LOG = logging.getLogger(__name__)
 

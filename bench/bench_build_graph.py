@@ -117,7 +117,6 @@ def _task_beam_edges(data: str, mode: str) -> dict:
   import pandas as pd
 
   import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
-  from beam import options as options_lib
   from beam.edges import CoInteractionEdges
   from beam.elements import InteractionBatch
   from tfgnn_gfm import catalog as items_lib
@@ -125,6 +124,7 @@ def _task_beam_edges(data: str, mode: str) -> dict:
   from tfgnn_gfm.graph import nodes as nodes_lib
   from tfgnn_gfm.graph import pairs as pairs_lib
   from tfgnn_gfm.graph.config import GraphBuildConfig
+  from tfgnn_gfm.pipelines import options as options_lib
   from tfgnn_gfm.timesplit import NO_TIME, default_cut
   dataset = read_dataset(data)
   items, inter = dataset.items.frame, dataset.interactions.frame

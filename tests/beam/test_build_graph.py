@@ -202,7 +202,7 @@ def test_sharded_format_runs_in_tfgnn_beam_reader(run_a):
   from tensorflow_gnn.data import unigraph
   from tensorflow_gnn.experimental.sampler.beam import unigraph_utils
 
-  from beam import options as options_lib
+  from tfgnn_gfm.pipelines import options as options_lib
   out, summary = run_a
   schema_path = str(GraphDir(out).sharded_schema_path.absolute())
   schema = unigraph.read_schema(schema_path)

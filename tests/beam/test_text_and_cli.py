@@ -71,7 +71,7 @@ def test_missing_inputs_are_clear_errors(tmp_path, capsys):
 
 
 def test_pipeline_options_are_checked():
-  from beam import options as options_lib
+  from tfgnn_gfm.pipelines import options as options_lib
   opts = options_lib.pipeline_options(
       ["--direct_num_workers=2", "--direct_running_mode=multi_processing",
        "--temp_location=/tmp/x", "--setup_file=./setup.py"])

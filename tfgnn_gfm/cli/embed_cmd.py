@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from beam.options import BeamArgsParser
 from tfgnn_gfm.config import add_config_arguments, config_from_args
 from tfgnn_gfm.hgnn.config import EmbedConfig
+from tfgnn_gfm.pipelines.options import pass_beam_options
 
 _DESCRIPTION = """\
 Embed every item of the dataset the graph was built from, with a trained
@@ -44,7 +44,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
       formatter_class=argparse.RawDescriptionHelpFormatter,
       allow_abbrev=False)
   # Unknown arguments are Beam pipeline options (the Beam job).
-  parser.__class__ = BeamArgsParser
+  pass_beam_options(parser)
   parser.add_argument("graph", metavar="GRAPH_DIR",
                       help="output folder of gfm build-graph")
   parser.add_argument("--model", required=True, metavar="HGNN_DIR",
@@ -52,7 +52,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
   parser.add_argument("--out", required=True, metavar="DIR",
                       help="output folder (replaced atomically)")
   add_config_arguments(parser, EmbedConfig)
-  parser.set_defaults(func=run, beam_args=[])
+  parser.set_defaults(func=run)
   return parser
 
 

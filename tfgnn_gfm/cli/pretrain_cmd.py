@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from beam.options import BeamArgsParser
 from tfgnn_gfm.config import add_config_arguments, config_from_args
 from tfgnn_gfm.hgnn.config import PretrainConfig
+from tfgnn_gfm.pipelines.options import pass_beam_options
 
 _DESCRIPTION = """\
 Pretrain the heterogeneous GraphSAGE encoder on a graph written by
@@ -58,7 +58,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
       allow_abbrev=False)
   # Unknown arguments are Beam pipeline options (--sampler beam), checked
   # strictly before training.
-  parser.__class__ = BeamArgsParser
+  pass_beam_options(parser)
   parser.add_argument("graph", metavar="GRAPH_DIR",
                       help="output folder of gfm build-graph")
   parser.add_argument("--out", required=True, metavar="DIR",
@@ -69,7 +69,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     shortcuts.add_argument(flag, dest="mode", action="store_const",
                            const=mode, default=argparse.SUPPRESS,
                            help=f"same as --mode {mode}")
-  parser.set_defaults(func=run, beam_args=[])
+  parser.set_defaults(func=run)
   return parser
 
 

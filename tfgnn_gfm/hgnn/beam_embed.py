@@ -40,12 +40,12 @@ from typing import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from beam import options as options_lib
-from beam import workers
 from tfgnn_gfm.artifacts import HGNNDir
 from tfgnn_gfm.config import ConfigError
 from tfgnn_gfm.hgnn.config import EmbedConfig
 from tfgnn_gfm.hgnn.embed_output import ComputedVectors, EmbedPlan
+from tfgnn_gfm.pipelines import options as options_lib
+from tfgnn_gfm.pipelines import workers
 
 _LOG = logging.getLogger(__name__)
 _SERVING = "serving_default"

@@ -34,12 +34,12 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_gnn as tfgnn
 
-from beam import options as options_lib
-from beam import workers
-from beam.metrics import pipeline_counters
 from tfgnn_gfm.artifacts import GraphDir, HGNNDir
 from tfgnn_gfm.hgnn.beam_sample_store import BeamSampleStore
 from tfgnn_gfm.hgnn.graph_data import ID_FEATURE, ItemGraph
+from tfgnn_gfm.pipelines import options as options_lib
+from tfgnn_gfm.pipelines import workers
+from tfgnn_gfm.pipelines.counters import pipeline_counters
 
 _LOG = logging.getLogger(__name__)
 _METRICS_NAMESPACE = "tfgnn_gfm.beam_sampling"
@@ -49,9 +49,9 @@ _PROGRESS_EVERY = 10000
 def check_beam_args(beam_args: Sequence[str]) -> None:
   """Raises ConfigError for an unknown or invalid Beam pipeline option.
 
-  ``gfm build-graph`` and this step share ``beam/options.py``: every Beam
-  option is checked strictly, and the DirectRunner runs Beam's classic local
-  engine.
+  ``gfm build-graph`` and this step share ``tfgnn_gfm/pipelines/options.py``:
+  every Beam option is checked strictly, and the DirectRunner runs Beam's
+  classic local engine.
 
   Args:
     beam_args: Beam pipeline options (``--runner=...``, ...).

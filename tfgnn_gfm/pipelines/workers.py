@@ -15,7 +15,7 @@ import os
 import socket
 from typing import Any
 
-from beam.metrics import pipeline_counters
+from tfgnn_gfm.pipelines.counters import pipeline_counters
 
 WORKERS_NAMESPACE = "gfm.workers"
 

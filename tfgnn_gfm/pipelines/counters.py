@@ -1,4 +1,4 @@
-"""Reading a finished pipeline's Beam counters."""
+"""Reading a finished pipeline's Beam counters (by namespace)."""
 
 from __future__ import annotations
 

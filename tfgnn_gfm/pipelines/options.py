@@ -1,12 +1,14 @@
-"""Beam pipeline options and runner choice for the graph pipeline.
+"""Beam pipeline options and runner choice for every pipeline of the package.
 
-Every argument the graph command does not know is a Beam pipeline option
+Every argument a Beam-running command (``gfm build-graph``, ``gfm pretrain
+--sampler beam``, ``gfm embed --beam``) does not know is a Beam pipeline option
 (``--runner``, ``--direct_num_workers``, ``--direct_running_mode``,
 ``--temp_location``, ``--setup_file``, ``--project``, ``--flink_master``,
 ...). ``pipeline_options`` checks them against every option Beam defines and
 raises ``ConfigError`` for a misspelt or unknown one (Beam itself would only
 log a warning and drop it) or an invalid value. ``BeamArgsParser`` is the
-command-line parser that sets those arguments aside as ``beam_args``.
+command-line parser that sets those arguments aside as ``beam_args``;
+``pass_beam_options`` gives a subcommand's parser that behaviour.
 
 Runner: the DirectRunner of Beam 2.77 first tries to download the Prism
 runner binary; offline that fails and it falls back to the classic engine
@@ -34,7 +36,7 @@ from tfgnn_gfm.config import ConfigError
 
 _LOG = logging.getLogger(__name__)
 _LOCAL_RUNNERS = (None, "DirectRunner", "direct", "SwitchingDirectRunner")
-_PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
+_PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 class BeamArgsParser(argparse.ArgumentParser):
@@ -59,6 +61,28 @@ class BeamArgsParser(argparse.ArgumentParser):
     namespace.beam_args = list(getattr(namespace, "beam_args", None) or [])
     namespace.beam_args += extras
     return namespace, []
+
+
+def pass_beam_options(parser: argparse.ArgumentParser
+                      ) -> argparse.ArgumentParser:
+  """Makes a command keep its unknown arguments as Beam pipeline options.
+
+  ``argparse`` builds every subcommand's parser with the class of the
+  ``gfm`` parser; this gives one subcommand the ``BeamArgsParser``
+  behaviour (unknown arguments collected in ``args.beam_args``, checked
+  strictly by ``pipeline_options`` when the pipeline is built) and the
+  default ``beam_args=[]``. Call it before adding the command's arguments.
+
+  Args:
+    parser: the subcommand's parser (a plain ``ArgumentParser``).
+
+  Returns:
+    The same parser, now a ``BeamArgsParser``.
+  """
+  if not isinstance(parser, BeamArgsParser):
+    parser.__class__ = BeamArgsParser
+  parser.set_defaults(beam_args=[])
+  return parser
 
 
 def pipeline_options(beam_args: Sequence[str]) -> Any:
