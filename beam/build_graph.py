@@ -13,7 +13,7 @@ The pipeline (every element is a batch, see ``beam/elements.py``):
    chunks; bad rows go to the dead letters (``beam/read.py``).
 2. Key checks by stable-hash shard: duplicate ids, then unknown parents and
    unknown items through the item catalog side input (``beam/validation.py``,
-   ``beam/catalog.py``).
+   ``beam/side_inputs.py``).
 3. The cut (``--cut`` or midnight after the last interaction's day minus
    ``--holdout-days``) and the node index: valid root items published by the
    cut, one node set per item type; episodes roll up to their show.
@@ -48,9 +48,8 @@ from typing import Any, Sequence
 import apache_beam as beam
 
 import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
-from beam import catalog as catalog_lib
 from beam import edges as edges_lib
-from beam import graph_writer, text_encoding, validation
+from beam import graph_writer, side_inputs, text_encoding, validation
 from beam import read as read_lib
 from beam.elements import DEAD_LETTERS, SUMMARY
 from tfgnn_gfm.artifacts import DatasetDir, GraphDir, atomic_directory
@@ -171,7 +170,7 @@ def build_pipeline(pipeline: beam.Pipeline, inputs: GraphInputs,
 
   # Items: duplicates, catalog, unknown parents.
   items = dedup("items", read("items", inputs.items), "item_id")
-  catalog = items | "Catalog" >> catalog_lib.BuildItemCatalog()
+  catalog = items | "Catalog" >> side_inputs.BuildItemCatalog()
   catalog_side = beam.pvalue.AsSingleton(catalog)
   checked = items | "items/CheckParents" >> beam.ParDo(
       validation.CheckParentsFn(), catalog=catalog_side).with_outputs(
@@ -188,12 +187,12 @@ def build_pipeline(pipeline: beam.Pipeline, inputs: GraphInputs,
           DEAD_LETTERS, SUMMARY, validation.MAX_TIMESTAMP, main="batches")
   dead.append(clean[DEAD_LETTERS])
   summaries.append(clean[SUMMARY])
-  cut = clean[validation.MAX_TIMESTAMP] | "Cut" >> catalog_lib.ResolveCut(
+  cut = clean[validation.MAX_TIMESTAMP] | "Cut" >> side_inputs.ResolveCut(
       config)
-  node_index = catalog | "NodeIndex" >> catalog_lib.IndexNodes(cut, shards)
+  node_index = catalog | "NodeIndex" >> side_inputs.IndexNodes(cut, shards)
   node_side = beam.pvalue.AsSingleton(node_index)
   summaries.append(catalog | "ItemFates" >> beam.Map(
-      catalog_lib.item_fates_summary, node_index=node_side))
+      side_inputs.item_fates_summary, node_index=node_side))
 
   # Users: validated for the dead letters only (users are never nodes).
   if inputs.users:
@@ -446,7 +445,7 @@ def _raise_input_errors(summary: dict[str, Any], config: GraphBuildConfig,
 
   A worker's exception would reach the user as Beam's traceback (one per
   retry), so the pipeline runs to its end and its summary says what failed:
-  two item types on one node set name (``catalog_lib.SCHEMA_ERRORS``), a
+  two item types on one node set name (``side_inputs.SCHEMA_ERRORS``), a
   file that cannot be read (``read_lib.FILE_ERRORS``), interaction files
   without a data row (large ones, not parsed by the preflight), or no valid
   interaction to derive the default cut from.
@@ -457,7 +456,7 @@ def _raise_input_errors(summary: dict[str, Any], config: GraphBuildConfig,
     tfgnn_gfm.data.reader.NoRowsError: the interactions have no data row.
     ValueError: no valid interaction and no ``--cut``.
   """
-  schema_errors = sorted(summary.get(catalog_lib.SCHEMA_ERRORS, {}))
+  schema_errors = sorted(summary.get(side_inputs.SCHEMA_ERRORS, {}))
   if schema_errors:
     raise schema_lib.GraphSchemaError(schema_errors[0])
   errors = sorted(summary.get(read_lib.FILE_ERRORS, {}))
@@ -469,7 +468,7 @@ def _raise_input_errors(summary: dict[str, Any], config: GraphBuildConfig,
   if not counts.get("rows_read", 0):
     raise read_lib.no_rows_error("interactions", inputs.interactions)
   if config.cut is None and not counts.get("valid", 0):
-    raise ValueError(catalog_lib.NO_VALID_INTERACTIONS)
+    raise ValueError(side_inputs.NO_VALID_INTERACTIONS)
 
 
 def _keep_rejected_rows(stage_dir: pathlib.Path,

@@ -33,7 +33,7 @@ from apache_beam.metrics import Metrics
 
 from beam.elements import METRICS_NAMESPACE, SUMMARY, Degrees
 from tfgnn_gfm.artifacts import TABLES, GraphDir
-from tfgnn_gfm.graph import examples
+from tfgnn_gfm.graph import example_codec
 from tfgnn_gfm.graph import pairs as pairs_lib
 from tfgnn_gfm.graph import schema as schema_lib
 from tfgnn_gfm.graph.nodes import NodeIndex
@@ -135,7 +135,7 @@ class WriteNodeShardFn(beam.DoFn):
     for code in np.unique(set_code):
       name = node_index.set_names[code]
       m = set_code == code
-      records = examples.serialize_examples({
+      records = example_codec.serialize_examples({
           schema_lib.ID_FEATURE: node_index.node_id[node[m]],
           schema_lib.TEXT_EMBEDDING: embedding[m],
           schema_lib.LOG_DEGREE: log_degree[m],
@@ -201,7 +201,7 @@ class WriteEdgeShardFn(beam.DoFn):
     shard, stats = element
     counts = {}
     for name, edges in directed_edges(stats, node_index).items():
-      records = examples.serialize_examples({
+      records = example_codec.serialize_examples({
           "#source": node_index.node_id[edges["source"]],
           "#target": node_index.node_id[edges["target"]],
           schema_lib.CO_USERS: edges["co_users"].astype(np.float32),

@@ -9,7 +9,7 @@ the same order as ``read_dataset`` so both give the same dead letters:
    repeating an earlier row's primary key is rejected (the first is kept).
 2. ``unknown_parent`` and ``parent_cycle``: an item whose ``parent_id``
    chain names no (deduplicated) item, or never ends; decided by the
-   ``ItemCatalog`` side input (``beam/catalog.py``).
+   ``ItemCatalog`` side input (``beam/side_inputs.py``).
 3. ``unknown_item``: an interaction naming an item that is not valid after
    steps 1-2; also decided by the catalog.
 

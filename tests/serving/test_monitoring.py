@@ -12,8 +12,8 @@ from tfgnn_gfm.serving import (
   ModelServer,
   load_model_server_config,
 )
-from tfgnn_gfm.serving.metrics import CONTENT_TYPE
 from tfgnn_gfm.serving.monitoring_config import DEFAULT_PATH
+from tfgnn_gfm.serving.prometheus import CONTENT_TYPE
 
 
 @pytest.fixture(name="monitored", scope="module")

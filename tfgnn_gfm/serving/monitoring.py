@@ -29,12 +29,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Iterable
 
-from tfgnn_gfm.serving import metrics
+from tfgnn_gfm.serving import prometheus
 from tfgnn_gfm.serving.model_store import ModelStore
 
 #: TF Serving's buckets of request latency (``Buckets::Exponential(10, 1.8,
 #: 33)``, microseconds: 10 us to about 20 minutes).
-LATENCY_BUCKETS_US = metrics.exponential_buckets(10, 1.8, 33)
+LATENCY_BUCKETS_US = prometheus.exponential_buckets(10, 1.8, 33)
 PREDICT_API = "predict"
 REST_ENTRYPOINT = "REST"
 
@@ -63,7 +63,7 @@ class ServingMetrics:
 
   def __init__(self, store: ModelStore):
     self._store = store
-    self.registry = metrics.Registry()
+    self.registry = prometheus.Registry()
     self.request_count = self.registry.counter(
         ":tensorflow:serving:request_count", "The total number of requests.",
         ("model_name", "status", "model_version", "signature_name"))

@@ -48,10 +48,10 @@ from aiohttp import web
 
 from tfgnn_gfm.serving import codec, request_body, status
 from tfgnn_gfm.serving.config import ServeConfig
-from tfgnn_gfm.serving.metrics import CONTENT_TYPE as _METRICS_CONTENT_TYPE
 from tfgnn_gfm.serving.model_config import ModelServerConfig
 from tfgnn_gfm.serving.model_store import Loader, ModelStore
 from tfgnn_gfm.serving.monitoring import PredictLabels, ServingMetrics
+from tfgnn_gfm.serving.prometheus import CONTENT_TYPE as _METRICS_CONTENT_TYPE
 from tfgnn_gfm.serving.servable import run_predict
 from tfgnn_gfm.serving.status import StatusError, invalid_argument
 

@@ -31,7 +31,7 @@ import pandas as pd
 import tqdm
 
 from tfgnn_gfm.config import option_help as _help
-from tfgnn_gfm.synth import vocabulary as vocab
+from tfgnn_gfm.synth import topics as vocab
 from tfgnn_gfm.timesplit import SECONDS_PER_DAY
 
 _LOG = logging.getLogger(__name__)

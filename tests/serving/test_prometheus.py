@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from tfgnn_gfm.serving import metrics
+from tfgnn_gfm.serving import prometheus as metrics
 
 
 def test_text_exposition_format():

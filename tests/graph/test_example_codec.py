@@ -8,7 +8,7 @@ import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
 import tensorflow as tf
 from google.protobuf.internal import encoder as pb_encoder
 
-from tfgnn_gfm.graph import examples
+from tfgnn_gfm.graph import example_codec as examples
 
 
 def test_varints_match_protobuf():
