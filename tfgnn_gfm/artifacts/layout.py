@@ -1,50 +1,30 @@
-"""Every artifact path and the manifest format, in one place.
+"""The stage directories: where each stage's files are, and their readers.
 
-Data flows one way: raw files -> graph -> embeddings -> two-tower -> exports ->
-serving. Each stage reads the previous stage's directory and writes its own,
-always with a ``manifest.json`` (config, input fingerprints, counts, metrics),
-so any stage can be rerun alone. No stage spells another stage's file names:
-they all ask the classes below. Nor does a stage spell another stage's manifest
-keys: what a stage hands to the next one (docs/DESIGN.md section 3.3) is
-written by its directory class's ``write_manifest`` and read back by that
-class's readers (``GraphDir.cut()``, ``GraphDir.text_encoder()``,
-``EmbeddingsDir.cut()``, ``TwoTowerDir.text_encoder()``, ...), which also read
-the outputs of older versions (the keys have not changed).
-
-Outputs are written atomically: a stage writes into a temporary sibling
-directory and swaps it with the final path only when it has finished, so a
-crash mid-run never corrupts an earlier good output, the output path exists
-at every moment, and the next run removes what a killed run left behind.
+One class per stage output (``DatasetDir``, ``GraphDir``, ``HGNNDir``,
+``EmbeddingsDir``, ``TwoTowerDir``, ``ExportDir``, ``EvaluationDir``, ...)
+names its files and reads back what the stage hands to the next one;
+``RunLayout`` places them under one run folder (``gfm demo``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import datetime
-import errno
-import glob
-import hashlib
 import json
-import logging
 import os
 import pathlib
-import shutil
-import uuid
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
+from tfgnn_gfm.artifacts.manifest import MANIFEST_NAME, write_manifest
 from tfgnn_gfm.timesplit import format_time
 
-_LOG = logging.getLogger(__name__)
-MANIFEST_NAME = "manifest.json"
 #: Inside a served SavedModel version: TF Serving's warm-up file, a TFRecord of
 #: PredictionLog records that TF Serving and ``gfm serve`` replay once after
 #: loading the version, before serving it (``tfgnn_gfm.serving.warmup``).
 SERVING_WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
-MANIFEST_VERSION = 1
 TABLES = ("items", "interactions", "users")
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".json", ".json.gz",
                   ".parquet")
+
 
 
 class ArtifactError(FileNotFoundError):
@@ -692,205 +672,3 @@ class RunLayout:
   @property
   def report(self) -> ReportDir:
     return ReportDir(self.root / "report")
-
-
-def fingerprint(path: str | os.PathLike) -> dict[str, Any]:
-  """Content fingerprint of a file or directory (blake2b over bytes and names).
-
-  Args:
-    path: a file, or a directory (hashed over its sorted relative paths and
-      contents; manifests inside are left out so a rerun hashes the same).
-
-  Returns:
-    ``{"path", "bytes", "blake2b"}``.
-  """
-  path = pathlib.Path(path)
-  digest = hashlib.blake2b(digest_size=16)
-  total = 0
-  files = ([path] if path.is_file() else
-           sorted(p for p in path.rglob("*")
-                  if p.is_file() and p.name != MANIFEST_NAME))
-  for f in files:
-    if f is not path:
-      digest.update(str(f.relative_to(path)).encode())
-    with open(f, "rb") as fh:
-      for chunk in iter(lambda: fh.read(1 << 20), b""):
-        digest.update(chunk)
-        total += len(chunk)
-  return {"path": str(path), "bytes": total, "blake2b": digest.hexdigest()}
-
-
-def write_manifest(stage_dir: str | os.PathLike, *, stage: str,
-                   config: Mapping[str, Any] | None = None,
-                   inputs: Mapping[str, str | os.PathLike] | None = None,
-                   counts: Mapping[str, Any] | None = None,
-                   metrics: Mapping[str, Any] | None = None,
-                   extra: Mapping[str, Any] | None = None) -> pathlib.Path:
-  """Writes ``manifest.json`` into a stage directory.
-
-  Args:
-    stage_dir: the directory (usually ``atomic_directory``'s temporary one).
-    stage: the stage name, e.g. ``"synth"``.
-    config: the stage config as a dict.
-    inputs: name -> path of every input; each is fingerprinted.
-    counts: row/node/edge counts.
-    metrics: quality or speed figures.
-    extra: anything else the stage wants to record.
-
-  Returns:
-    The manifest's path.
-  """
-  from tfgnn_gfm import __version__
-  manifest = {
-      "manifest_version": MANIFEST_VERSION,
-      "stage": stage,
-      "tfgnn_gfm_version": __version__,
-      "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
-          timespec="seconds"),
-      "config": dict(config or {}),
-      "inputs": {k: fingerprint(v) for k, v in (inputs or {}).items()},
-      "counts": dict(counts or {}),
-      "metrics": dict(metrics or {}),
-  }
-  if extra:
-    manifest.update(extra)
-  path = pathlib.Path(stage_dir) / MANIFEST_NAME
-  path.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str)
-                  + "\n", encoding="utf-8")
-  return path
-
-
-_AT_FDCWD = -100
-_RENAME_EXCHANGE = 2
-
-
-def _exchange(a: pathlib.Path, b: pathlib.Path) -> bool:
-  """Swaps two paths in one atomic step (Linux ``renameat2``); False when the
-  platform or file system cannot."""
-  try:
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    renameat2 = libc.renameat2
-  except (OSError, AttributeError):
-    return False
-  renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
-                        ctypes.c_char_p, ctypes.c_uint]
-  if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b),
-               _RENAME_EXCHANGE) == 0:
-    return True
-  error = ctypes.get_errno()
-  if error in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EXDEV):
-    return False
-  raise OSError(error, f"cannot swap {a} and {b}: {os.strerror(error)}")
-
-
-def _pid_alive(pid: int) -> bool:
-  try:
-    os.kill(pid, 0)
-  except ProcessLookupError:
-    return False
-  except PermissionError:
-    return True
-  return True
-
-
-def remove_leftovers(final: str | os.PathLike) -> list[pathlib.Path]:
-  """Deletes the ``.NAME.tmp-*`` / ``.NAME.old-*`` siblings of a killed run.
-
-  A sibling is named ``.NAME.tmp-<pid>-<hex>`` by the process that made it;
-  it is left alone while that process is alive (another run of the stage at
-  the same time), and removed otherwise. Names without a pid (older runs)
-  are always removed.
-
-  Args:
-    final: a stage's output directory.
-
-  Returns:
-    The paths removed.
-  """
-  final = pathlib.Path(final)
-  if not final.parent.is_dir():
-    return []
-  removed = []
-  for kind in ("tmp", "old"):
-    for path in final.parent.glob(f".{glob.escape(final.name)}.{kind}-*"):
-      pid, _, rest = path.name[len(final.name) + len(kind) + 3:].partition("-")
-      if rest and pid.isdigit() and (int(pid) == os.getpid()
-                                     or _pid_alive(int(pid))):
-        continue
-      if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-      else:
-        path.unlink(missing_ok=True)
-      removed.append(path)
-  return removed
-
-
-@contextlib.contextmanager
-def atomic_directory(final: str | os.PathLike) -> Iterator[pathlib.Path]:
-  """Yields a temporary directory that replaces ``final`` only on success.
-
-  The temporary directory is a sibling of ``final`` (same file system). If
-  the body raises, it is deleted and ``final`` is left exactly as it was. On
-  success it takes ``final``'s place in one atomic swap (``renameat2`` with
-  ``RENAME_EXCHANGE``), so ``final`` exists at every moment, holding either
-  the old or the new output; where the platform cannot swap, the old output
-  is moved aside and the new one renamed in (a gap of one rename). Leftovers
-  of a killed earlier run (``remove_leftovers``) are deleted first.
-
-  Args:
-    final: the directory the stage's output should end up in.
-
-  Yields:
-    The temporary directory to write into.
-  """
-  final = pathlib.Path(final)
-  final.parent.mkdir(parents=True, exist_ok=True)
-  for path in remove_leftovers(final):
-    _LOG.info("removed %s, left by a killed run", path)
-  tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-  tmp = final.parent / f".{final.name}.tmp-{tag}"
-  tmp.mkdir()
-  try:
-    yield tmp
-  except BaseException:
-    shutil.rmtree(tmp, ignore_errors=True)
-    raise
-  if os.path.lexists(final) and _exchange(tmp, final):
-    shutil.rmtree(tmp, ignore_errors=True)  # Now holds the old output.
-    return
-  old = None
-  if os.path.lexists(final):
-    old = final.parent / f".{final.name}.old-{tag}"
-    os.rename(final, old)
-  os.rename(tmp, final)
-  if old is not None:
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-  """Writes a text file via a temporary sibling and a rename."""
-  path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-  tmp.write_text(text, encoding="utf-8")
-  os.replace(tmp, path)
-
-
-def cache_dir() -> pathlib.Path:
-  """The per-user cache for built artifacts such as the text encoder.
-
-  ``$TFGNN_GFM_CACHE`` wins; else ``$XDG_CACHE_HOME/tfgnn_gfm``; else
-  ``~/.cache/tfgnn_gfm``.
-  """
-  env = os.environ.get("TFGNN_GFM_CACHE")
-  if env:
-    return pathlib.Path(env)
-  xdg = os.environ.get("XDG_CACHE_HOME")
-  base = pathlib.Path(xdg) if xdg else pathlib.Path.home() / ".cache"
-  return base / "tfgnn_gfm"
-
-
-def text_encoder_dir(name: str = "all-MiniLM-L6-v2") -> TextEncoderDir:
-  """Where the built-in text encoder ``name`` is built (once) and cached."""
-  return TextEncoderDir(cache_dir() / "text_encoder" / name)
