@@ -47,14 +47,14 @@ def _one(interactions: int, epochs: int, training_history: str) -> dict:
     write_manifest,
   )
   from tfgnn_gfm.data import read_dataset, write_dataset
+  from tfgnn_gfm.evaluation.baselines import Scorer
+  from tfgnn_gfm.evaluation.comparison import training_data_for
+  from tfgnn_gfm.evaluation.holdout import build_holdout
+  from tfgnn_gfm.evaluation.protocol import evaluate_scorer
   from tfgnn_gfm.synth import SynthConfig, generate
   from tfgnn_gfm.timesplit import TimeSplit
-  from tfgnn_gfm.twotower.baselines import Scorer
-  from tfgnn_gfm.twotower.comparison import training_data_for
   from tfgnn_gfm.twotower.config import TwoTowerConfig
-  from tfgnn_gfm.twotower.holdout import build_holdout
   from tfgnn_gfm.twotower.items import load_item_table
-  from tfgnn_gfm.twotower.protocol import evaluate_scorer
   from tfgnn_gfm.twotower.train import train_two_tower
 
   users = max(1000, interactions // 10)

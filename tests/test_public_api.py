@@ -99,10 +99,11 @@ def test_no_public_name_is_shadowed_by_a_submodule(package):
 
 def test_documented_python_api_survives_second_use():
   """twotower.README's Python API: train_2t then evaluate, both functions."""
-  from tfgnn_gfm import serving, twotower
+  from tfgnn_gfm import evaluation, serving, twotower
   assert callable(twotower.train_2t)
-  importlib.import_module("tfgnn_gfm.twotower.protocol")
-  assert inspect.isfunction(twotower.evaluate)
-  assert inspect.isfunction(twotower.evaluate)
+  importlib.import_module("tfgnn_gfm.evaluation.protocol")
+  importlib.import_module("tfgnn_gfm.evaluation.stage")
+  assert inspect.isfunction(evaluation.evaluate)
+  assert inspect.isfunction(evaluation.evaluate)
   assert inspect.isfunction(serving.walkthrough)
   assert inspect.isfunction(serving.walkthrough)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.twotower.helpers import CUT, DAY, interactions, item_table, users
+from tfgnn_gfm.evaluation.holdout import build_holdout
 from tfgnn_gfm.timesplit import TimeSplit, validation_view
 from tfgnn_gfm.twotower.config import EvaluateConfig, TwoTowerConfig
 from tfgnn_gfm.twotower.examples import (
@@ -15,7 +16,6 @@ from tfgnn_gfm.twotower.examples import (
   build_training_data,
   interaction_factors,
 )
-from tfgnn_gfm.twotower.holdout import build_holdout
 
 SPLIT = TimeSplit(CUT, train_days=90, holdout_days=14)
 WEIGHTS = {"stream": 1.0, "follow": 0.5, "preview": 0.5, "skip": 0.0}

@@ -85,7 +85,8 @@ def test_choice_is_a_candidate_measured_inside_the_window_only():
 
 
 def test_compare_models_chooses_each_kind_once_for_every_seed(monkeypatch):
-  from tfgnn_gfm.twotower import comparison, train
+  from tfgnn_gfm.evaluation import comparison
+  from tfgnn_gfm.twotower import train
   from tfgnn_gfm.twotower.config import EvaluateConfig
   calls = []
   real = train.train_two_tower

@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.twotower.test_metrics import _tiny_catalog, protocol_hand_case
+from tests.evaluation.test_metrics import _tiny_catalog, protocol_hand_case
+from tfgnn_gfm.evaluation.protocol import ALL_TYPES, evaluate_scorer
 from tfgnn_gfm.timesplit import SECONDS_PER_DAY, TimeSplit
 from tfgnn_gfm.twotower import repeats
 from tfgnn_gfm.twotower.config import TwoTowerConfig
-from tfgnn_gfm.twotower.protocol import ALL_TYPES, evaluate_scorer
 
 DAY = SECONDS_PER_DAY
 

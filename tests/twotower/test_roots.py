@@ -7,9 +7,9 @@ import pandas as pd
 
 from tests.twotower.helpers import CUT, interactions
 from tfgnn_gfm.catalog import NO_ROOT
+from tfgnn_gfm.evaluation.holdout import build_holdout
 from tfgnn_gfm.timesplit import TimeSplit
 from tfgnn_gfm.twotower.examples import build_training_data
-from tfgnn_gfm.twotower.holdout import build_holdout
 from tfgnn_gfm.twotower.items import item_table_from_arrays
 
 IDS = ["s", "e", "x", "c1", "c2", "o", "oe"]

@@ -20,8 +20,8 @@ from tfgnn_gfm.artifacts import (
 )
 from tfgnn_gfm.cli import main
 from tfgnn_gfm.data import write_dataset
+from tfgnn_gfm.evaluation.holdout import build_holdout
 from tfgnn_gfm.timesplit import TimeSplit
-from tfgnn_gfm.twotower.holdout import build_holdout
 from tfgnn_gfm.twotower.items import load_item_table
 from tfgnn_gfm.twotower.towers import load_tower
 from tfgnn_gfm.twotower.train import predict_in_batches

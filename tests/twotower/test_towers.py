@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 
 from tests.twotower.helpers import CUT, interactions, item_table, users
+from tfgnn_gfm.evaluation.baselines import knn_scorer
 from tfgnn_gfm.timesplit import TimeSplit
-from tfgnn_gfm.twotower.baselines import knn_scorer
 from tfgnn_gfm.twotower.config import TwoTowerConfig
 from tfgnn_gfm.twotower.examples import build_training_data
 from tfgnn_gfm.twotower.model import TwoTowerModel

@@ -125,9 +125,10 @@ def run(args: argparse.Namespace) -> int:
                  _stage_config(EmbedConfig, args.config))
   print(f"embedded {counts['items']} items: {counts['by_source']}")
 
+  from tfgnn_gfm.evaluation.report import summary_text
+  from tfgnn_gfm.evaluation.stage import evaluate
   from tfgnn_gfm.twotower.config import EvaluateConfig, TwoTowerConfig
-  from tfgnn_gfm.twotower.report import summary_text
-  from tfgnn_gfm.twotower.stage import evaluate, train_2t
+  from tfgnn_gfm.twotower.stage import train_2t
   banner(6, f"train the unified two-tower model -> {layout.two_tower.root}")
   metrics = train_2t(layout.data.root, layout.embeddings.root,
                      layout.two_tower.root,

@@ -61,8 +61,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
   """Evaluates and prints the verdict."""
-  from tfgnn_gfm.twotower.report import summary_text
-  from tfgnn_gfm.twotower.stage import evaluate
+  from tfgnn_gfm.evaluation.report import summary_text
+  from tfgnn_gfm.evaluation.stage import evaluate
   config = config_from_args(EvaluateConfig, args)
   result = evaluate(args.data, args.embeddings, args.out, config,
                     retrained_embeddings=args.retrained_embeddings)

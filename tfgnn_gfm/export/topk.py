@@ -28,8 +28,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from tfgnn_gfm.evaluation.metrics import top_k_columns
 from tfgnn_gfm.export import config as cfg
-from tfgnn_gfm.twotower.metrics import top_k_columns
 
 
 @dataclasses.dataclass(frozen=True)

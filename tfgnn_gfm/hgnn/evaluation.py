@@ -4,10 +4,11 @@ Each held-out pair (s, t) of edge set S->T is a query: s's embedding scores
 every node of T; t's rank counts the nodes scored strictly higher, leaving out
 s itself and s's training neighbours in T (the filtered setting: known links
 are not errors). HR@K is the share of queries with rank <= K, MRR the mean
-reciprocal rank. Ranks follow ``tfgnn_gfm.ranking``, the rule of every figure
-of the project: ties are broken at random and the expected rank counts (a
-target tied with m other candidates ranks m/2 lower than the strictly higher
-ones put it), which matters mostly for the count-based kNN scores.
+reciprocal rank. Ranks follow ``tfgnn_gfm.evaluation.ranking``, the rule of
+every figure of the project: ties are broken at random and the expected rank
+counts (a target tied with m other candidates ranks m/2 lower than the
+strictly higher ones put it), which matters mostly for the count-based kNN
+scores.
 
 Beside the figures, the HGNN is compared with item-kNN query by query: the
 paired difference of their hits with a 95% bootstrap interval that
@@ -31,7 +32,7 @@ from typing import Callable
 import numpy as np
 import scipy.sparse
 
-from tfgnn_gfm import intervals, ranking
+from tfgnn_gfm.evaluation import intervals, ranking
 from tfgnn_gfm.hgnn.graph_data import (
   TEXT_FEATURE,
   ItemGraph,

@@ -1,4 +1,5 @@
-"""The dynamic layer: the unified two-tower model (TFRS) and its evaluation.
+"""The dynamic layer: the unified two-tower model (TFRS), its training data and
+towers. Its evaluation, beside every other model, is ``tfgnn_gfm.evaluation``.
 
 Public names are re-exported lazily (PEP 562), so that importing the config
 module (``gfm --help`` does) does not load TensorFlow.
@@ -9,13 +10,11 @@ from tfgnn_gfm.lazy import lazy_exports as _lazy_exports
 _EXPORTS = {
     "EvaluateConfig": "config",
     "TwoTowerConfig": "config",
-    "Holdout": "holdout",
     "ItemTable": "items",
     "TimeSplit": "tfgnn_gfm.timesplit",
     "TrainingData": "examples",
     "TrainingExamples": "examples",
     "UserTable": "users",
-    "build_holdout": "holdout",
     "build_training_data": "examples",
     "training_data_for": "examples",
     "load_item_table": "items",
@@ -42,21 +41,8 @@ _EXPORTS = {
     "with_chosen_epochs": "prior",
     "log_popularity": "prior",
     "popularity_offset": "prior",
-    "Scorer": "baselines",
-    "knn_scorer": "baselines",
-    "popularity_scorer": "baselines",
-    "ModelSkipped": "peers",
-    "als_scorer": "peers",
-    "bpr_scorer": "peers",
-    "ease_scorer": "peers",
-    "item_knn_scorer": "peers",
-    "peer_scorer": "peers",
-    "evaluate_scorer": "protocol",
     "RepeatPolicy": "repeats",
     "repeat_policy": "repeats",
-    "Comparison": "comparison",
-    "compare_models": "comparison",
-    "evaluate": "stage",
     "train_2t": "stage",
 }
 

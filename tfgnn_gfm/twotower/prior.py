@@ -30,13 +30,13 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from tfgnn_gfm.evaluation.baselines import Scorer, item_counts
+from tfgnn_gfm.evaluation.holdout import Holdout, build_holdout
+from tfgnn_gfm.evaluation.protocol import ALL_TYPES, evaluate_scorer
 from tfgnn_gfm.timesplit import SECONDS_PER_DAY, TimeSplit
-from tfgnn_gfm.twotower.baselines import Scorer, item_counts
 from tfgnn_gfm.twotower.config import TwoTowerConfig
 from tfgnn_gfm.twotower.examples import TrainingData, training_data_for
-from tfgnn_gfm.twotower.holdout import Holdout, build_holdout
 from tfgnn_gfm.twotower.items import ItemTable
-from tfgnn_gfm.twotower.protocol import ALL_TYPES, evaluate_scorer
 
 _LOG = logging.getLogger(__name__)
 #: Most inner-split users scored after each epoch (``epoch_patience``).

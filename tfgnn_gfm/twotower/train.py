@@ -17,8 +17,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfgnn_gfm.distribute import make_strategy, split_batches
+from tfgnn_gfm.evaluation.baselines import item_counts
 from tfgnn_gfm.optimizers import LazyAdam
-from tfgnn_gfm.twotower.baselines import item_counts
 from tfgnn_gfm.twotower.config import TwoTowerConfig
 from tfgnn_gfm.twotower.examples import TrainingData
 from tfgnn_gfm.twotower.items import ItemTable

@@ -1,10 +1,10 @@
-"""The one rank rule (tfgnn_gfm/ranking.py): hand cases, its expectation, and
-both evaluations (held-out edges, gfm evaluate) using it."""
+"""The one rank rule (tfgnn_gfm/evaluation/ranking.py): hand cases, its
+expectation, and both evaluations (held-out edges, gfm evaluate) using it."""
 
 import numpy as np
 import pytest
 
-from tfgnn_gfm import ranking
+from tfgnn_gfm.evaluation import ranking
 
 
 def test_hand_cases():
@@ -59,8 +59,8 @@ def test_rank_is_the_expectation_over_random_tie_orders():
 
 def test_held_out_edges_and_gfm_evaluate_share_the_rule():
   """The two figures of a tied score matrix are the same numbers."""
+  from tfgnn_gfm.evaluation import protocol
   from tfgnn_gfm.hgnn import evaluation
-  from tfgnn_gfm.twotower import protocol
   scores = np.array([[1.0, 1.0, 1.0, 0.0], [2.0, 1.0, 1.0, 1.0]])
   targets = np.array([2, 3])
   hgnn = evaluation._ranks(  # noqa: SLF001  (the report's rank step)

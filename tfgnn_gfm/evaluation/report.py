@@ -15,9 +15,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from tfgnn_gfm.twotower import claims
+from tfgnn_gfm.evaluation import claims
+from tfgnn_gfm.evaluation.protocol import ALL_TYPES
 from tfgnn_gfm.twotower import config as cfg
-from tfgnn_gfm.twotower.protocol import ALL_TYPES
 
 DISPLAY_NAMES = {
     cfg.POPULARITY: "Popularity",

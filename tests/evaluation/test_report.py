@@ -2,7 +2,7 @@
 
 import pytest
 
-from tfgnn_gfm.twotower import report
+from tfgnn_gfm.evaluation import report
 
 
 def _leaf(values):

@@ -3,9 +3,9 @@ target's type."""
 
 import numpy as np
 
-from tfgnn_gfm.twotower import rolling
-from tfgnn_gfm.twotower.comparison import Comparison
-from tfgnn_gfm.twotower.protocol import cross_type_users
+from tfgnn_gfm.evaluation import rolling
+from tfgnn_gfm.evaluation.comparison import Comparison
+from tfgnn_gfm.evaluation.protocol import cross_type_users
 
 
 def test_cross_type_users_by_hand():

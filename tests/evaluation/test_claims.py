@@ -1,7 +1,7 @@
 """The claims table: paired intervals of the unified 2T-HGNN, one row per
 claim, with a verdict."""
 
-from tfgnn_gfm.twotower import claims, report
+from tfgnn_gfm.evaluation import claims, report
 
 
 def _diff(mean, low, high, n=100):

@@ -14,8 +14,9 @@ matrices:
 
 These lists are what a served model returns (ties by the lower column).
 HR@K and MRR of the evaluation do not come from them: they come from
-``tfgnn_gfm.ranking`` (the expected rank with ties broken at random, the one
-rule of every figure; without ties both agree, which a test checks).
+``tfgnn_gfm.evaluation.ranking`` (the expected rank with ties broken at
+random, the one rule of every figure; without ties both agree, which a test
+checks).
 Coverage takes ``top_k_mask``, the top-K sets from ``np.partition`` (equal to
 these lists, and about 20 times faster than selecting them).
 """

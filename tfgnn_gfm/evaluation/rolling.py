@@ -22,10 +22,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from tfgnn_gfm import intervals, ranking
+from tfgnn_gfm.evaluation import intervals, ranking
+from tfgnn_gfm.evaluation.comparison import Comparison
+from tfgnn_gfm.evaluation.protocol import ALL_TYPES, GROUPS, SLICES
 from tfgnn_gfm.twotower import config as cfg
-from tfgnn_gfm.twotower.comparison import Comparison
-from tfgnn_gfm.twotower.protocol import ALL_TYPES, GROUPS, SLICES
 
 #: The model every other model is compared with by paired intervals.
 REFERENCE = cfg.TWO_TOWER_HGNN

@@ -11,8 +11,9 @@ from tests.synthetic import write_synthetic_dataset
 from tests.twotower.test_stage import write_embeddings
 from tfgnn_gfm.artifacts import EvaluationDir
 from tfgnn_gfm.cli import main
+from tfgnn_gfm.evaluation import peers
 from tfgnn_gfm.timesplit import TimeSplit
-from tfgnn_gfm.twotower import peers
+from tfgnn_gfm.twotower import config as cfg
 from tfgnn_gfm.twotower.examples import TrainingData, TrainingExamples
 from tfgnn_gfm.twotower.items import item_table_from_arrays
 from tfgnn_gfm.twotower.users import UserTable
@@ -303,9 +304,9 @@ def test_ease_through_the_protocol_dense_or_sparse_users(dense_values,
   """evaluate_scorer on EASE, with dense and with sparse (CSR) user vectors:
   u5 (history {A}) scores B 6/11 first; u6 (history {B}) scores A and C 1/2
   each, so its target C ranks second (ties: lower row first)."""
-  from tfgnn_gfm.twotower.holdout import Holdout
-  from tfgnn_gfm.twotower.protocol import evaluate_scorer
-  monkeypatch.setattr(peers, "_DENSE_USER_VALUES", dense_values)
+  from tfgnn_gfm.evaluation.holdout import Holdout
+  from tfgnn_gfm.evaluation.protocol import evaluate_scorer
+  monkeypatch.setattr(peers.matrices, "_DENSE_USER_VALUES", dense_values)
   data = _data(TRAIN, HISTORY, 5)
   scorer = peers.ease_scorer(data, np.array([5, 6]), lam=1.0)
   assert scipy.sparse.issparse(scorer.user_vectors) == (dense_values == 0)
@@ -333,3 +334,23 @@ def test_peer_flags_are_validated(field, value, message):
   EvaluateConfig().validate()
   with pytest.raises(ValueError, match=message):
     EvaluateConfig(**{field: value}).validate()
+
+
+def test_the_registry_holds_every_peer_of_the_config_with_its_seeding():
+  # --models choices come from the config (no scipy at --help time); the
+  # registry must name the same peers and seed the same ones.
+  assert list(peers.PEERS) == list(cfg.PEERS)
+  for name, spec in peers.PEERS.items():
+    assert spec.name == name
+    assert spec.seeded == (name in cfg.SEEDED_MODELS)
+
+
+def test_peer_scorer_fits_through_the_registry_with_the_peer_flags():
+  data = _data(TRAIN, HISTORY, 5)
+  config = cfg.EvaluateConfig(ease_lambda=1.0, ease_max_items=2)
+  via_registry = peers.peer_scorer(cfg.EASE, data, np.arange(7), config)
+  direct = peers.ease_scorer(data, np.arange(7), lam=1.0, max_items=2)
+  np.testing.assert_allclose(via_registry.item_vectors, direct.item_vectors)
+  assert via_registry.info["items_left_out"] == 1
+  with pytest.raises(ValueError, match="not a peer"):
+    peers.peer_scorer("lightgcn", data, np.arange(7), config)

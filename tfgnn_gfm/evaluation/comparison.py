@@ -29,23 +29,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tfgnn_gfm.timesplit import TimeSplit
-from tfgnn_gfm.twotower import config as cfg
-from tfgnn_gfm.twotower.baselines import Scorer, knn_scorer, popularity_scorer
-from tfgnn_gfm.twotower.examples import TrainingData, training_data_for
-from tfgnn_gfm.twotower.holdout import Holdout, build_holdout
-from tfgnn_gfm.twotower.items import ItemTable
-from tfgnn_gfm.twotower.peers import ModelSkipped, peer_scorer
-from tfgnn_gfm.twotower.prior import (
-  choose_popularity_weight,
-  inner_split,
-  with_chosen_epochs,
-)
-from tfgnn_gfm.twotower.protocol import (
+from tfgnn_gfm.evaluation.baselines import Scorer, knn_scorer, popularity_scorer
+from tfgnn_gfm.evaluation.holdout import Holdout, build_holdout
+from tfgnn_gfm.evaluation.peers import PEERS, ModelSkipped
+from tfgnn_gfm.evaluation.protocol import (
   aggregate_runs,
   cross_type_users,
   evaluate_scorer,
   timed,
+)
+from tfgnn_gfm.timesplit import TimeSplit
+from tfgnn_gfm.twotower import config as cfg
+from tfgnn_gfm.twotower.examples import TrainingData, training_data_for
+from tfgnn_gfm.twotower.items import ItemTable
+from tfgnn_gfm.twotower.prior import (
+  choose_popularity_weight,
+  inner_split,
+  with_chosen_epochs,
 )
 from tfgnn_gfm.twotower.repeats import repeat_policy
 from tfgnn_gfm.twotower.train import train_two_tower
@@ -189,16 +189,15 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
                             name)
         result, s, pu = evaluate(scorer, items)
         record(name, None, result, s, scorer.info, pu)
-  for name in (m for m in cfg.PEERS if m in models):
-    seeded = name in cfg.SEEDED_MODELS
+  for spec in (s for n, s in PEERS.items() if n in models):
+    name, seeded = spec.name, spec.seeded
     for seed in (range(config.seed, config.seed + config.seeds) if seeded
                  else [None]):
       _LOG.info("fitting %s%s", name, f" (seed {seed})" if seeded else "")
       with clock(name):
         try:
-          scorer = peer_scorer(name, data, user_rows, config,
-                               seed=config.seed if seed is None else seed,
-                               progress=progress)
+          scorer = spec.fit(data, user_rows, config,
+                            config.seed if seed is None else seed, progress)
         except ModelSkipped as skipped:
           _LOG.warning("%s skipped: %s", name, skipped)
           out[name] = {"seeded": seeded, "seeds": [], "runs": [],

@@ -4,16 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tfgnn_gfm import ranking
-from tfgnn_gfm.twotower import metrics
-from tfgnn_gfm.twotower.baselines import Scorer
-from tfgnn_gfm.twotower.holdout import Holdout
-from tfgnn_gfm.twotower.items import item_table_from_arrays
-from tfgnn_gfm.twotower.protocol import (
+from tfgnn_gfm.evaluation import metrics, ranking
+from tfgnn_gfm.evaluation.baselines import Scorer
+from tfgnn_gfm.evaluation.holdout import Holdout
+from tfgnn_gfm.evaluation.protocol import (
   ALL_TYPES,
   aggregate_runs,
   evaluate_scorer,
 )
+from tfgnn_gfm.twotower.items import item_table_from_arrays
 
 INF = np.inf
 
@@ -189,7 +188,7 @@ def test_aggregate_runs_mean_std_and_values():
 
 
 def test_popularity_and_knn_scorers_by_hand():
-  from tfgnn_gfm.twotower.baselines import knn_scorer, popularity_scorer
+  from tfgnn_gfm.evaluation.baselines import knn_scorer, popularity_scorer
   from tfgnn_gfm.twotower.examples import TrainingExamples
   from tfgnn_gfm.twotower.users import UserTable
   examples = TrainingExamples(user=np.array([0, 0, 1]),
@@ -221,8 +220,9 @@ def test_popularity_and_knn_scorers_by_hand():
 
 @pytest.mark.parametrize("integer", [False, True])
 def test_fast_rank_and_mask_equal_the_top_k_lists(integer):
-  """Without ties the evaluation's ranks (tfgnn_gfm.ranking) equal the top-K
-  lists' positions; with ties they differ (ranking's rule), the mask not."""
+  """Without ties the evaluation's ranks (tfgnn_gfm.evaluation.ranking) equal
+  the top-K lists' positions; with ties they differ (ranking's rule), the mask
+  not."""
   rng = np.random.default_rng(2)
   scores = rng.normal(size=(40, 30))
   if integer:  # Many ties, as popularity counts have.

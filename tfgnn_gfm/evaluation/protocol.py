@@ -16,8 +16,8 @@ Protocol, for one global cut:
   candidates of type t.
 
   - HR@K (all items): share of those users whose best target ranks within
-    the first K; ranks follow ``tfgnn_gfm.ranking`` (ties broken at random,
-    the expected rank counted), as every HR@K of the project does.
+    the first K; ranks follow ``tfgnn_gfm.evaluation.ranking`` (ties broken
+    at random, the expected rank counted), as every HR@K of the project does.
   - MRR@100: mean over the same users of 1/rank of the best target when
     that rank is at most 100 (0 otherwise).
   - coverage@100: share of the type's candidates that appear in at least one
@@ -65,10 +65,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import tqdm
 
-from tfgnn_gfm import ranking
-from tfgnn_gfm.twotower import metrics
-from tfgnn_gfm.twotower.baselines import Scorer
-from tfgnn_gfm.twotower.holdout import Holdout
+from tfgnn_gfm.evaluation import metrics, ranking
+from tfgnn_gfm.evaluation.baselines import Scorer
+from tfgnn_gfm.evaluation.holdout import Holdout
 from tfgnn_gfm.twotower.items import ItemTable
 from tfgnn_gfm.twotower.repeats import RepeatPolicy
 

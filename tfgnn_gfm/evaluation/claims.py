@@ -19,8 +19,8 @@ from __future__ import annotations
 import pathlib
 from typing import Any
 
+from tfgnn_gfm.evaluation.protocol import ALL_TYPES
 from tfgnn_gfm.twotower import config as cfg
-from tfgnn_gfm.twotower.protocol import ALL_TYPES
 
 #: Verdict of a paired interval's sign.
 VERDICTS = {1: "holds", 0: "undecided", -1: "fails"}

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tfgnn_gfm import intervals
+from tfgnn_gfm.evaluation import intervals
 
 
 def test_interval_of_a_bernoulli_mean_matches_the_normal_approximation():

@@ -9,10 +9,10 @@ from tests.twotower import helpers
 from tfgnn_gfm import timesplit
 from tfgnn_gfm.artifacts import EvaluationDir
 from tfgnn_gfm.cli import main
-from tfgnn_gfm.twotower import rolling
-from tfgnn_gfm.twotower.comparison import Comparison
+from tfgnn_gfm.evaluation import rolling
+from tfgnn_gfm.evaluation.comparison import Comparison
+from tfgnn_gfm.evaluation.holdout import build_holdout
 from tfgnn_gfm.twotower.examples import build_training_data
-from tfgnn_gfm.twotower.holdout import build_holdout
 
 DAY = helpers.DAY
 
