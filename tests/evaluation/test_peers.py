@@ -1,5 +1,7 @@
 """The strong simple peers: item-kNN, EASE (by hand), ALS and BPR (fitted)."""
 
+import dataclasses
+import inspect
 import json
 
 import numpy as np
@@ -340,9 +342,18 @@ def test_the_registry_holds_every_peer_of_the_config_with_its_seeding():
   # --models choices come from the config (no scipy at --help time); the
   # registry must name the same peers and seed the same ones.
   assert list(peers.PEERS) == list(cfg.PEERS)
+  config = cfg.EvaluateConfig()
   for name, spec in peers.PEERS.items():
     assert spec.name == name
     assert spec.seeded == (name in cfg.SEEDED_MODELS)
+    # Every option is a keyword of the scorer and a field (flag) of the
+    # config; every field with the peer's prefix is an option.
+    parameters = inspect.signature(spec.scorer).parameters
+    assert set(spec.options) <= set(parameters)
+    assert all(hasattr(config, f) for f in spec.options.values())
+    prefix = {"item_knn": "knn_"}.get(name, name + "_")
+    assert {f.name for f in dataclasses.fields(config)
+            if f.name.startswith(prefix)} == set(spec.options.values())
 
 
 def test_peer_scorer_fits_through_the_registry_with_the_peer_flags():

@@ -197,7 +197,8 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
       with clock(name):
         try:
           scorer = spec.fit(data, user_rows, config,
-                            config.seed if seed is None else seed, progress)
+                            seed=config.seed if seed is None else seed,
+                            progress=progress)
         except ModelSkipped as skipped:
           _LOG.warning("%s skipped: %s", name, skipped)
           out[name] = {"seeded": seeded, "seeds": [], "runs": [],

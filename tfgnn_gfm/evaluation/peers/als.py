@@ -22,7 +22,6 @@ from tfgnn_gfm.evaluation.peers.matrices import (
 )
 from tfgnn_gfm.evaluation.peers.spec import PeerSpec
 from tfgnn_gfm.twotower import config as cfg
-from tfgnn_gfm.twotower.config import EvaluateConfig
 from tfgnn_gfm.twotower.examples import TrainingData
 
 
@@ -64,20 +63,13 @@ def als_scorer(data: TrainingData, user_rows: np.ndarray, *,
     user_factors = (model.recalculate_user(users, hist[users])
                     if len(users) else np.zeros((0, factors), np.float32))
   return factor_scorer(name, data, user_rows, train_items,
-                        np.asarray(user_factors).reshape(len(users), -1),
-                        has_history, np.asarray(model.item_factors),
-                        started=start,
-                        user_factors_note="recalculated from the history row")
-
-
-def _fit(data: TrainingData, user_rows: np.ndarray, config: EvaluateConfig,
-         seed: int, progress: bool) -> Scorer:
-  return als_scorer(data, user_rows, factors=config.als_factors,
-                    regularization=config.als_regularization,
-                    alpha=config.als_alpha,
-                    iterations=config.als_iterations, seed=seed,
-                    progress=progress, name=cfg.ALS)
+                       np.asarray(user_factors).reshape(len(users), -1),
+                       has_history, np.asarray(model.item_factors),
+                       started=start,
+                       user_factors_note="recalculated from the history row")
 
 
 #: The registry entry (``tfgnn_gfm.evaluation.peers.PEERS``).
-SPEC = PeerSpec(name=cfg.ALS, seeded=True, fit=_fit)
+SPEC = PeerSpec(name=cfg.ALS, scorer=als_scorer, seeded=True, options={
+    "factors": "als_factors", "regularization": "als_regularization",
+    "alpha": "als_alpha", "iterations": "als_iterations"})

@@ -18,7 +18,6 @@ from tfgnn_gfm.evaluation.baselines import Scorer
 from tfgnn_gfm.evaluation.peers.matrices import factor_scorer, training_matrix
 from tfgnn_gfm.evaluation.peers.spec import PeerSpec
 from tfgnn_gfm.twotower import config as cfg
-from tfgnn_gfm.twotower.config import EvaluateConfig
 from tfgnn_gfm.twotower.examples import TrainingData
 
 
@@ -65,14 +64,7 @@ def bpr_scorer(data: TrainingData, user_rows: np.ndarray, *,
       user_factors_note="fitted (training-window row of the user)")
 
 
-def _fit(data: TrainingData, user_rows: np.ndarray, config: EvaluateConfig,
-         seed: int, progress: bool) -> Scorer:
-  return bpr_scorer(data, user_rows, factors=config.bpr_factors,
-                    learning_rate=config.bpr_learning_rate,
-                    regularization=config.bpr_regularization,
-                    iterations=config.bpr_iterations, seed=seed,
-                    progress=progress, name=cfg.BPR)
-
-
 #: The registry entry (``tfgnn_gfm.evaluation.peers.PEERS``).
-SPEC = PeerSpec(name=cfg.BPR, seeded=True, fit=_fit)
+SPEC = PeerSpec(name=cfg.BPR, scorer=bpr_scorer, seeded=True, options={
+    "factors": "bpr_factors", "learning_rate": "bpr_learning_rate",
+    "regularization": "bpr_regularization", "iterations": "bpr_iterations"})

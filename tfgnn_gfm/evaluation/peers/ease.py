@@ -25,7 +25,6 @@ from tfgnn_gfm.evaluation.peers.matrices import (
 )
 from tfgnn_gfm.evaluation.peers.spec import PeerSpec
 from tfgnn_gfm.twotower import config as cfg
-from tfgnn_gfm.twotower.config import EvaluateConfig
 from tfgnn_gfm.twotower.examples import TrainingData
 
 _LOG = logging.getLogger(__name__)
@@ -128,11 +127,6 @@ def ease_scorer(data: TrainingData, user_rows: np.ndarray, *,
   return item_item_scorer(name, data, user_rows, train_items, weights, info)
 
 
-def _fit(data: TrainingData, user_rows: np.ndarray, config: EvaluateConfig,
-         seed: int, progress: bool) -> Scorer:
-  return ease_scorer(data, user_rows, lam=config.ease_lambda,
-                     max_items=config.ease_max_items, name=cfg.EASE)
-
-
 #: The registry entry (``tfgnn_gfm.evaluation.peers.PEERS``).
-SPEC = PeerSpec(name=cfg.EASE, seeded=False, fit=_fit)
+SPEC = PeerSpec(name=cfg.EASE, scorer=ease_scorer, options={
+    "lam": "ease_lambda", "max_items": "ease_max_items"})

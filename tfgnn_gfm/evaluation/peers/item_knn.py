@@ -24,7 +24,6 @@ from tfgnn_gfm.evaluation.peers.matrices import (
 )
 from tfgnn_gfm.evaluation.peers.spec import PeerSpec
 from tfgnn_gfm.twotower import config as cfg
-from tfgnn_gfm.twotower.config import EvaluateConfig
 from tfgnn_gfm.twotower.examples import TrainingData
 
 _LOG = logging.getLogger(__name__)
@@ -166,11 +165,6 @@ def _top_k_per_row(sim: np.ndarray, k: int) -> np.ndarray:
   return np.where(keep, sim, 0.0).astype(np.float32)
 
 
-def _fit(data: TrainingData, user_rows: np.ndarray, config: EvaluateConfig,
-         seed: int, progress: bool) -> Scorer:
-  return item_knn_scorer(data, user_rows, neighbours=config.knn_neighbours,
-                         max_items=config.knn_max_items, name=cfg.ITEM_KNN)
-
-
 #: The registry entry (``tfgnn_gfm.evaluation.peers.PEERS``).
-SPEC = PeerSpec(name=cfg.ITEM_KNN, seeded=False, fit=_fit)
+SPEC = PeerSpec(name=cfg.ITEM_KNN, scorer=item_knn_scorer, options={
+    "neighbours": "knn_neighbours", "max_items": "knn_max_items"})

@@ -38,4 +38,5 @@ def peer_scorer(name: str, data: TrainingData, user_rows: np.ndarray,
   """
   if name not in PEERS:
     raise ValueError(f"{name!r} is not a peer (peers: {', '.join(PEERS)})")
-  return PEERS[name].fit(data, user_rows, config, seed, progress)
+  return PEERS[name].fit(data, user_rows, config, seed=seed,
+                         progress=progress)

@@ -1,19 +1,15 @@
-"""A peer's registry entry: its name, whether it is seeded, how it is fitted."""
+"""A peer's registry entry: its name, its scorer, and the flags it takes."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from tfgnn_gfm.evaluation.baselines import Scorer
 from tfgnn_gfm.twotower.config import EvaluateConfig
 from tfgnn_gfm.twotower.examples import TrainingData
-
-#: ``fit(data, user_rows, config, seed, progress) -> Scorer``; raises
-#: ``ModelSkipped`` when the peer cannot run on the split.
-FitFn = Callable[[TrainingData, np.ndarray, EvaluateConfig, int, bool], Scorer]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,12 +18,26 @@ class PeerSpec:
 
   Attributes:
     name: the model name (``--models``, results).
+    scorer: ``scorer(data, user_rows, **options, name=...)`` builds the
+      peer's Scorer (seeded peers also take ``seed`` and ``progress``);
+      raises ``ModelSkipped`` when the peer cannot run on the split.
+    options: the scorer's keyword -> the ``EvaluateConfig`` field (its
+      ``--<peer>-*`` flag) that sets it.
     seeded: fitted once per seed (``random_state``), as the two-tower
       models are; else once.
-    fit: builds the peer's Scorer from the split's training data and the
-      evaluation options (its own ``--<peer>-*`` flags).
   """
 
   name: str
-  seeded: bool
-  fit: FitFn
+  scorer: Callable[..., Scorer]
+  options: Mapping[str, str]
+  seeded: bool = False
+
+  def fit(self, data: TrainingData, user_rows: np.ndarray,
+          config: EvaluateConfig, *, seed: int = 0,
+          progress: bool = False) -> Scorer:
+    """The peer's Scorer on a split, with its flags from ``config``."""
+    kwargs: dict[str, Any] = {k: getattr(config, field)
+                              for k, field in self.options.items()}
+    if self.seeded:
+      kwargs.update(seed=seed, progress=progress)
+    return self.scorer(data, user_rows, name=self.name, **kwargs)
