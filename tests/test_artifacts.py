@@ -209,3 +209,26 @@ def test_hand_off_readers_read_manifests_of_older_outputs(tmp_path):
     artifacts.HGNNDir(tmp_path).fanouts()
   with pytest.raises(artifacts.ArtifactError, match="records no fanouts"):
     artifacts.HGNNDir(tmp_path).num_layers()
+
+
+def test_embeddings_round_trip_through_their_owner(tmp_path):
+  import numpy as np
+  import pandas as pd
+  index = pd.DataFrame({"row": [0, 1, 2], "item_id": ["a", "007", ""],
+                        "item_type": ["podcast", "book", "book"],
+                        "node_set": ["podcast", "book", "book"],
+                        "source": ["graph", "inductive", "parent"]})
+  vectors = np.arange(6, dtype=np.float64).reshape(3, 2)
+  text = np.ones((3, 4), np.float32)
+  layout = artifacts.EmbeddingsDir(tmp_path)
+  layout.write_embeddings(artifacts.Embeddings(index=index, vectors=vectors,
+                                               text=text))
+  back = layout.read()
+  # Ids stay strings ("007", ""), columns come in their documented order,
+  # matrices as float32.
+  assert list(back.index.columns) == list(artifacts.EMBEDDINGS_INDEX_COLUMNS)
+  assert list(back.index["item_id"]) == ["a", "007", ""]
+  assert back.vectors.dtype == np.float32 and back.text.dtype == np.float32
+  np.testing.assert_array_equal(back.vectors, vectors)
+  with pytest.raises(ValueError, match="the index has 3 rows"):
+    artifacts.Embeddings(index=index, vectors=vectors[:2], text=text)

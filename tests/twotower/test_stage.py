@@ -12,6 +12,7 @@ import pytest
 
 from tests.synthetic import write_synthetic_dataset
 from tfgnn_gfm.artifacts import (
+  Embeddings,
   EmbeddingsDir,
   EvaluationDir,
   TwoTowerDir,
@@ -51,13 +52,12 @@ def write_embeddings(out, platform, dim=16, text_dim=12, cut_shift=0):
   parent_row = pd.Index(items["item_id"]).get_indexer(items["parent_id"])
   hgnn[has_parent] = hgnn[parent_row[has_parent]]
   with atomic_directory(out) as tmp:
-    layout = EmbeddingsDir(tmp)
-    np.save(layout.vectors_path, hgnn.astype(np.float32))
-    np.save(layout.text_vectors_path, text.astype(np.float32))
-    pd.DataFrame({"item_id": items["item_id"], "item_type": items["item_type"],
-                  "node_set": items["item_type"], "source": source,
-                  "row": np.arange(len(items))}).to_csv(layout.index_path,
-                                                        index=False)
+    EmbeddingsDir(tmp).write_embeddings(Embeddings(
+        index=pd.DataFrame({"item_id": items["item_id"],
+                            "item_type": items["item_type"],
+                            "node_set": items["item_type"], "source": source,
+                            "row": np.arange(len(items))}),
+        vectors=hgnn, text=text))
     write_manifest(tmp, stage="embed", extra={"cut": int(cut)})
 
 

@@ -28,11 +28,13 @@ from tfgnn_gfm.artifacts.atomic import (
 )
 from tfgnn_gfm.artifacts.cache import cache_dir, text_encoder_dir
 from tfgnn_gfm.artifacts.layout import (
+  EMBEDDINGS_INDEX_COLUMNS,
   SERVING_WARMUP_FILE,
   TABLE_SUFFIXES,
   TABLES,
   ArtifactError,
   DatasetDir,
+  Embeddings,
   EmbeddingsDir,
   EvaluationDir,
   ExportDir,

@@ -376,9 +376,70 @@ class HGNNDir(StageDir):
     return int(layers) if layers else len(self.fanouts())
 
 
+#: The columns of ``EmbeddingsDir.index_path``, in order.
+EMBEDDINGS_INDEX_COLUMNS = ("item_id", "item_type", "node_set", "source", "row")
+
+
+@dataclasses.dataclass
+class Embeddings:
+  """What ``gfm embed`` hands to the two-tower stages: one row per item.
+
+  Attributes:
+    index: a frame with ``EMBEDDINGS_INDEX_COLUMNS``: the item, its type, the
+      node set that embedded it, its ``source`` (``graph``: a graph node;
+      ``inductive``: from its text alone; ``parent``: its root's vector) and
+      its ``row`` (0..n-1, the row of both matrices).
+    vectors: float32 [n, dim], the HGNN vectors.
+    text: float32 [n, text_dim], the items' text embeddings.
+  """
+
+  index: Any  # pandas.DataFrame (pandas is imported only when read)
+  vectors: Any  # numpy.ndarray
+  text: Any  # numpy.ndarray
+
+  def __post_init__(self):
+    if not len(self.index) == len(self.vectors) == len(self.text):
+      raise ValueError(
+          f"embeddings: the index has {len(self.index)} rows but the vectors "
+          f"have {len(self.vectors)} and {len(self.text)}")
+
+
 @dataclasses.dataclass(frozen=True)
 class EmbeddingsDir(StageDir):
-  """Output of ``gfm embed``: one vector per item, every item type."""
+  """Output of ``gfm embed``: one vector per item, every item type.
+
+  ``write_embeddings`` and ``read`` are the one writer and reader of its
+  files (the index, the HGNN vectors, the text vectors).
+  """
+
+  def write_embeddings(self, embeddings: Embeddings) -> None:
+    """Writes the index and both matrices (float32) into the directory."""
+    import numpy as np
+    index = embeddings.index.loc[:, list(EMBEDDINGS_INDEX_COLUMNS)]
+    np.save(self.vectors_path, np.asarray(embeddings.vectors, np.float32))
+    np.save(self.text_vectors_path, np.asarray(embeddings.text, np.float32))
+    index.to_csv(self.index_path, index=False)
+
+  def read(self) -> Embeddings:
+    """The embeddings, rows in ``row`` order (older outputs: file order).
+
+    Raises:
+      ValueError: when the index and the matrices disagree in length.
+    """
+    import numpy as np
+    import pandas as pd
+    index = pd.read_csv(self.index_path, dtype={"item_id": str,
+                                                "item_type": str},
+                        keep_default_na=False)
+    vectors = np.load(self.vectors_path).astype(np.float32, copy=False)
+    text = np.load(self.text_vectors_path).astype(np.float32, copy=False)
+    if not len(index) == len(vectors) == len(text):
+      raise ValueError(f"{self.root}: index.csv has {len(index)} rows but "
+                       f"the vectors have {len(vectors)} and {len(text)}")
+    if "row" in index.columns and not np.array_equal(
+        index["row"].to_numpy(), np.arange(len(index))):
+      index = index.sort_values("row").reset_index(drop=True)
+    return Embeddings(index=index, vectors=vectors, text=text)
 
   @property
   def vectors_path(self) -> pathlib.Path:

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from tfgnn_gfm.artifacts import (
+  EmbeddingsDir,
   EvaluationDir,
   atomic_directory,
   write_manifest,
@@ -27,7 +28,7 @@ from tfgnn_gfm.timesplit import (
   window_splits,
 )
 from tfgnn_gfm.twotower import config as cfg
-from tfgnn_gfm.twotower.items import load_item_table, read_embeddings
+from tfgnn_gfm.twotower.items import load_item_table
 from tfgnn_gfm.twotower.stage import embeddings_cut, read_data, resolve_cut
 
 _LOG = logging.getLogger(__name__)
@@ -144,7 +145,8 @@ def evaluate(data_dir: str | pathlib.Path, embeddings_dir: str | pathlib.Path,
                             available_until=window.holdout_end)
     retrained = None
     if retrained_embeddings:
-      index, vectors, _, _ = read_embeddings(retrained_embeddings)
+      retrained = EmbeddingsDir(retrained_embeddings).read()
+      index, vectors = retrained.index, retrained.vectors
       source = index["source"].to_numpy(object) if "source" in index else None
       retrained, missing = items.with_hgnn(index["item_id"].to_numpy(object),
                                            vectors, source)

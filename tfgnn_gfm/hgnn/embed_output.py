@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tfgnn_gfm.artifacts import EmbeddingsDir, atomic_directory
+from tfgnn_gfm.artifacts import Embeddings, EmbeddingsDir, atomic_directory
 from tfgnn_gfm.catalog import NO_ROOT, root_positions
 from tfgnn_gfm.hgnn.graph_data import TEXT_FEATURE, ItemGraph
 
@@ -221,9 +221,8 @@ def write_embeddings(out_dir: str | pathlib.Path, plan: EmbedPlan,
             "unknown_type": len(plan.unknown), "invalid_items": invalid}
   with atomic_directory(out_dir) as tmp:
     layout = EmbeddingsDir(tmp)
-    np.save(layout.vectors_path, vectors[keep])
-    np.save(layout.text_vectors_path, text_vectors[keep])
-    index.to_csv(layout.index_path, index=False)
+    layout.write_embeddings(Embeddings(index=index, vectors=vectors[keep],
+                                       text=text_vectors[keep]))
     layout.write_manifest(config=config, graph=graph, hgnn=hgnn, cut=cut,
                           counts=counts, metrics=metrics, extra=extra)
   return counts

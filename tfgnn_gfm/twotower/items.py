@@ -158,25 +158,6 @@ class ItemTable:
             "num_items": len(self)}
 
 
-def read_embeddings(embeddings_dir: str | pathlib.Path
-                    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, dict]:
-  """An EmbeddingsDir: (index frame, HGNN vectors, text vectors, manifest)."""
-  layout = EmbeddingsDir(pathlib.Path(embeddings_dir))
-  manifest = layout.read_manifest()
-  index = pd.read_csv(layout.index_path, dtype={"item_id": str,
-                                                "item_type": str},
-                      keep_default_na=False)
-  vectors = np.load(layout.vectors_path).astype(np.float32, copy=False)
-  text = np.load(layout.text_vectors_path).astype(np.float32, copy=False)
-  if not len(index) == len(vectors) == len(text):
-    raise ValueError(f"{layout.root}: index.csv has {len(index)} rows but the "
-                     f"vectors have {len(vectors)} and {len(text)}")
-  if "row" in index.columns and not np.array_equal(
-      index["row"].to_numpy(), np.arange(len(index))):
-    index = index.sort_values("row").reset_index(drop=True)
-  return index, vectors, text, manifest
-
-
 def load_item_table(embeddings_dir: str | pathlib.Path, items: pd.DataFrame,
                     *, rollup_episodes: bool = True, max_genres: int = 4,
                     available_until: int | None = None) -> ItemTable:
@@ -195,7 +176,8 @@ def load_item_table(embeddings_dir: str | pathlib.Path, items: pd.DataFrame,
   Returns:
     The ItemTable, rows in EmbeddingsDir order.
   """
-  index, hgnn, text, _ = read_embeddings(embeddings_dir)
+  embeddings = EmbeddingsDir(pathlib.Path(embeddings_dir)).read()
+  index, hgnn, text = embeddings.index, embeddings.vectors, embeddings.text
   source = (index["source"].to_numpy(object) if "source" in index.columns
             else None)
   return item_table_from_arrays(index["item_id"].to_numpy(object),
