@@ -685,7 +685,7 @@ class EvaluationDir(StageDir):
 
   @property
   def claims_plot_path(self) -> pathlib.Path:
-    """PNG: each claim's paired interval (``twotower.claims``)."""
+    """PNG: each claim's paired interval (``evaluation.claims``)."""
     return self.root / "claims.png"
 
 

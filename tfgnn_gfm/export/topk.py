@@ -298,7 +298,7 @@ def exact_top_k(queries: np.ndarray, vectors: np.ndarray, k: int,
   """Rows of the exact top-``k`` candidates of each query (numpy, for
   recall), ``chunk`` queries at a time so memory stays at ``chunk * N``.
 
-  Ties follow ``twotower.metrics.top_k_columns`` (the lower row first).
+  Ties follow ``evaluation.metrics.top_k_columns`` (the lower row first).
   """
   queries = np.asarray(queries, np.float32)
   vectors = np.asarray(vectors, np.float32)
