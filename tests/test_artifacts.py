@@ -232,3 +232,20 @@ def test_embeddings_round_trip_through_their_owner(tmp_path):
   np.testing.assert_array_equal(back.vectors, vectors)
   with pytest.raises(ValueError, match="the index has 3 rows"):
     artifacts.Embeddings(index=index, vectors=vectors[:2], text=text)
+
+
+def test_export_summary_reads_what_the_export_stage_writes(tmp_path):
+  # The keys as tfgnn_gfm/export/stage.py writes them.
+  artifacts.write_manifest(
+      tmp_path, stage="export",
+      metrics={"scann_recall@10": {"retrieval_scann": 0.97},
+               "recall_target": 0.95},
+      extra={"version": 3, "models": ["user_tower", "retrieval_scann"],
+             "scann": {"retrieval_scann": {"mode": "tree_ah"}}})
+  summary = artifacts.ExportDir(tmp_path).summary()
+  assert summary == artifacts.ExportSummary(
+      version=3, models=("user_tower", "retrieval_scann"),
+      scann_recall={"retrieval_scann": 0.97}, recall_target=0.95,
+      scann_modes={"retrieval_scann": "tree_ah"})
+  with pytest.raises(artifacts.ArtifactError, match="no manifest.json"):
+    artifacts.ExportDir(tmp_path / "none").summary()

@@ -159,15 +159,15 @@ def write_run_report(layout: RunLayout, *, timings: Mapping[str, float],
                  "![MRR and coverage]"
                  f"({layout.evaluation.metrics_plot_path.name})\n")
   if exports:
-    metrics = exports.get("metrics", {})
+    summary = layout.exports.summary()
     parts.append("## Export\n")
-    parts.append(f"Version {exports.get('version')} of "
-                 f"{', '.join(exports.get('models', []))} under "
+    parts.append(f"Version {summary.version} of "
+                 f"{', '.join(summary.models)} under "
                  f"`{layout.exports.root}`.\n")
     parts.append(_table(
         ["index", "ScaNN mode", "recall@10 vs brute force"],
-        [[name, p.get("mode"), metrics.get("scann_recall@10", {}).get(name)]
-         for name, p in exports.get("scann", {}).items()]))
+        [[name, mode, summary.scann_recall.get(name)]
+         for name, mode in summary.scann_modes.items()]))
   if tour:
     parts.append(_serving_section(tour))
   plots = [layout.graph.stats_plot_path, layout.hgnn.plot_path,

@@ -38,6 +38,7 @@ from tfgnn_gfm.artifacts.layout import (
   EmbeddingsDir,
   EvaluationDir,
   ExportDir,
+  ExportSummary,
   GraphDir,
   HGNNDir,
   ReportDir,

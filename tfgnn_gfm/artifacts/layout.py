@@ -609,6 +609,25 @@ class ReportDir(StageDir):
 
 
 @dataclasses.dataclass(frozen=True)
+class ExportSummary:
+  """What the latest ``gfm export`` under a base path wrote (its manifest).
+
+  Attributes:
+    version: the exported version (the same for every model).
+    models: the model names exported (each ``BASE/<name>/<version>``).
+    scann_recall: ScaNN index -> its recall@10 against brute force.
+    recall_target: the ``--recall-target`` the indexes were tuned for.
+    scann_modes: ScaNN index -> its mode (``brute_force``, ``tree_ah``, ...).
+  """
+
+  version: int
+  models: tuple[str, ...]
+  scann_recall: dict[str, float]
+  recall_target: float
+  scann_modes: dict[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
 class ExportDir(StageDir):
   """Output of ``gfm export``: a TF Serving model base path.
 
@@ -652,6 +671,22 @@ class ExportDir(StageDir):
   def models_config_path(self) -> pathlib.Path:
     """ModelServerConfig text proto with this base path's models."""
     return self.root / "models.config"
+
+  def summary(self) -> ExportSummary:
+    """The latest export's version, models and ScaNN recall (its manifest).
+
+    Raises:
+      ArtifactError: when the base path holds no export manifest.
+    """
+    manifest = self.read_manifest()
+    metrics = manifest.get("metrics", {})
+    return ExportSummary(
+        version=int(manifest["version"]),
+        models=tuple(manifest.get("models", ())),
+        scann_recall=dict(metrics.get("scann_recall@10", {})),
+        recall_target=float(metrics.get("recall_target", float("nan"))),
+        scann_modes={name: p.get("mode") for name, p in
+                     manifest.get("scann", {}).items()})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -144,11 +144,12 @@ def run(args: argparse.Namespace) -> int:
   from tfgnn_gfm.export.config import ExportConfig
   from tfgnn_gfm.export.stage import export
   banner(8, f"export for TF Serving -> {layout.exports.root}")
-  manifest = export(layout.two_tower.root, layout.exports.root,
-                    _stage_config(ExportConfig, args.config))
-  print(f"exported version {manifest['version']} of "
-        f"{', '.join(manifest['models'])}; ScaNN recall@10 vs brute force: "
-        f"{manifest['metrics']['scann_recall@10']}")
+  export(layout.two_tower.root, layout.exports.root,
+         _stage_config(ExportConfig, args.config))
+  summary = layout.exports.summary()
+  print(f"exported version {summary.version} of "
+        f"{', '.join(summary.models)}; ScaNN recall@10 vs brute force: "
+        f"{summary.scann_recall}")
 
   banner(9, "serve the export (TF Serving REST API) and query it")
   from tfgnn_gfm.run_report import write_run_report

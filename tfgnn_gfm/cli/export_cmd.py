@@ -56,12 +56,14 @@ def run(args: argparse.Namespace) -> int:
   """Exports and prints the version, the recall and the paths."""
   from tfgnn_gfm.export.stage import export
   config = config_from_args(ExportConfig, args)
-  manifest = export(args.two_tower, args.out, config)
-  print(f"export: version {manifest['version']} of "
-        f"{', '.join(manifest['models'])} under {args.out}")
+  from tfgnn_gfm.artifacts import ExportDir
+  export(args.two_tower, args.out, config)
+  summary = ExportDir(args.out).summary()
+  print(f"export: version {summary.version} of "
+        f"{', '.join(summary.models)} under {args.out}")
   print(f"export: ScaNN recall@10 vs brute force "
-        f"{json.dumps(manifest['metrics']['scann_recall@10'])} (target "
-        f"{manifest['metrics']['recall_target']})")
+        f"{json.dumps(summary.scann_recall)} (target "
+        f"{summary.recall_target})")
   print(f"export: serve with: gfm serve --model-config-file "
         f"{args.out}/models.config")
   return 0
