@@ -249,3 +249,31 @@ def test_export_summary_reads_what_the_export_stage_writes(tmp_path):
       scann_modes={"retrieval_scann": "tree_ah"})
   with pytest.raises(artifacts.ArtifactError, match="no manifest.json"):
     artifacts.ExportDir(tmp_path / "none").summary()
+
+
+def test_two_tower_items_and_features_round_trip_through_their_owner(
+    tmp_path):
+  import numpy as np
+  import pandas as pd
+  layout = artifacts.TwoTowerDir(tmp_path)
+  table = pd.DataFrame({"score_offset": [0.5, 0.0], "row": [0, 1],
+                        "item_id": ["007", "b"], "item_type": ["x", "y"],
+                        "root_row": [0, 0], "candidate": [True, False],
+                        "vector_known": [1, 0]})
+  layout.write_items(artifacts.TwoTowerItems(
+      table=table, embeddings=np.eye(2, dtype=np.float64)))
+  back = layout.read_items()
+  assert list(back.table.columns) == list(artifacts.TWO_TOWER_ITEM_COLUMNS)
+  assert list(back.table["item_id"]) == ["007", "b"]
+  assert back.embeddings.dtype == np.float32
+  np.testing.assert_array_equal(back.embeddings, np.eye(2))
+  # features.json: as written; rollup_episodes from the manifest when the
+  # spec (of an older output) lacks it.
+  artifacts.write_manifest(tmp_path, stage="train_2t",
+                           config={"rollup_episodes": False})
+  layout.write_features({"embedding_dim": 8})
+  assert layout.read_features() == {"embedding_dim": 8,
+                                    "rollup_episodes": False}
+  np.save(layout.item_embeddings_path, np.zeros((3, 2), np.float32))
+  with pytest.raises(artifacts.ArtifactError, match="items.csv has 2 rows"):
+    layout.read_items()

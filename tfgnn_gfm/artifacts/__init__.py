@@ -32,6 +32,7 @@ from tfgnn_gfm.artifacts.layout import (
   SERVING_WARMUP_FILE,
   TABLE_SUFFIXES,
   TABLES,
+  TWO_TOWER_ITEM_COLUMNS,
   ArtifactError,
   DatasetDir,
   Embeddings,
@@ -46,6 +47,7 @@ from tfgnn_gfm.artifacts.layout import (
   StageDir,
   TextEncoderDir,
   TwoTowerDir,
+  TwoTowerItems,
   ValidationDir,
 )
 from tfgnn_gfm.artifacts.manifest import (

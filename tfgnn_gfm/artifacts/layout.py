@@ -491,9 +491,85 @@ class EmbeddingsDir(StageDir):
     return None if path is None else GraphDir(path)
 
 
+#: The columns of ``TwoTowerDir.items_path``, in order.
+TWO_TOWER_ITEM_COLUMNS = ("row", "item_id", "item_type", "root_row",
+                          "candidate", "vector_known", "score_offset")
+
+
+@dataclasses.dataclass
+class TwoTowerItems:
+  """The item side of a trained two-tower model, one row per catalog item.
+
+  Attributes:
+    table: a frame with ``TWO_TOWER_ITEM_COLUMNS``: the item's row, id and
+      type, its root's row (episodes roll up), whether it is a candidate,
+      whether its HGNN vector came from the graph (``vector_known``) and the
+      popularity prior added to user queries' scores (``score_offset``; 0
+      without one).
+    embeddings: float32 [N, D], the item tower's output of every row.
+  """
+
+  table: Any  # pandas.DataFrame
+  embeddings: Any  # numpy.ndarray
+
+
 @dataclasses.dataclass(frozen=True)
 class TwoTowerDir(StageDir):
-  """Output of ``gfm train-2t``: the dynamic layer's towers and item vectors."""
+  """Output of ``gfm train-2t``: the dynamic layer's towers and item vectors.
+
+  ``write_items`` / ``read_items`` and ``write_features`` /
+  ``read_features`` are the one writer and reader of ``items.csv`` with
+  ``item_embeddings.npy`` and of ``features.json`` (``gfm export`` reads
+  them).
+  """
+
+  def write_items(self, items: TwoTowerItems) -> None:
+    """Writes the item rows and their tower output."""
+    import numpy as np
+    np.save(self.item_embeddings_path,
+            np.asarray(items.embeddings, np.float32))
+    items.table.loc[:, list(TWO_TOWER_ITEM_COLUMNS)].to_csv(
+        self.items_path, index=False)
+
+  def read_items(self) -> TwoTowerItems:
+    """The item rows and their tower output.
+
+    Raises:
+      ArtifactError: when a file is missing or the two disagree in length.
+    """
+    import numpy as np
+    import pandas as pd
+    for path in (self.items_path, self.item_embeddings_path):
+      if not path.exists():
+        raise ArtifactError(f"{self.root} lacks {path.name}: rerun gfm "
+                            "train-2t")
+    table = pd.read_csv(self.items_path, dtype={"item_id": str,
+                                                "item_type": str},
+                        keep_default_na=False)
+    embeddings = np.load(self.item_embeddings_path).astype(np.float32)
+    if len(table) != len(embeddings):
+      raise ArtifactError(f"{self.root}: items.csv has {len(table)} rows, "
+                          f"item_embeddings.npy {len(embeddings)}")
+    return TwoTowerItems(table=table, embeddings=embeddings)
+
+  def write_features(self, spec: Mapping[str, Any]) -> None:
+    """Writes ``features.json``: the towers' inputs and vocabularies."""
+    self.features_path.write_text(json.dumps(spec, indent=2) + "\n",
+                                  encoding="utf-8")
+
+  def read_features(self) -> dict[str, Any]:
+    """``features.json``, with ``rollup_episodes`` from the manifest where
+    an older output's spec lacks it.
+
+    Raises:
+      ArtifactError: when the file is missing.
+    """
+    if not self.features_path.exists():
+      raise ArtifactError(f"{self.root} lacks {self.features_path.name}: "
+                          "rerun gfm train-2t")
+    spec = json.loads(self.features_path.read_text(encoding="utf-8"))
+    spec.setdefault("rollup_episodes", self.rollup_episodes())
+    return spec
 
   @property
   def user_tower(self) -> pathlib.Path:

@@ -11,7 +11,6 @@ overwritten.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import pathlib
@@ -113,24 +112,16 @@ def read_two_tower(two_tower_dir: str | pathlib.Path,
   from tfgnn_gfm.twotower.towers import load_tower
   layout = TwoTowerDir(pathlib.Path(two_tower_dir))
   layout.read_manifest()  # Raises ArtifactError for an unfinished output.
-  for path in (layout.user_tower, layout.item_tower, layout.items_path,
-               layout.item_embeddings_path, layout.features_path):
+  for path in (layout.user_tower, layout.item_tower):
     if not path.exists():
       raise ArtifactError(f"{layout.root} lacks {path.name}: rerun gfm "
                           "train-2t")
-  items = pd.read_csv(layout.items_path, dtype={"item_id": str,
-                                                "item_type": str},
-                      keep_default_na=False)
-  embeddings = np.load(layout.item_embeddings_path).astype(np.float32)
-  if len(items) != len(embeddings):
-    raise ArtifactError(f"{layout.root}: items.csv has {len(items)} rows, "
-                        f"item_embeddings.npy {len(embeddings)}")
-  features = json.loads(layout.features_path.read_text(encoding="utf-8"))
-  features.setdefault("rollup_episodes", layout.rollup_episodes())
+  items = layout.read_items()
+  features = layout.read_features()
   return ExportInputs(
       user_tower=load_tower(layout.user_tower),
       item_tower=load_tower(layout.item_tower),
-      item_embeddings=embeddings, items=items,
+      item_embeddings=items.embeddings, items=items.table,
       features=features,
       text_encoder=text_encoder or layout.text_encoder(),
       inputs={"two_tower": str(layout.root)})

@@ -11,10 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tfgnn_gfm.artifacts import (
-  EmbeddingsDir,
-  TwoTowerDir,
-)
+from tfgnn_gfm.artifacts import EmbeddingsDir, TwoTowerDir, TwoTowerItems
 from tfgnn_gfm.config import config_to_dict
 from tfgnn_gfm.distribute import make_strategy, output_directory
 from tfgnn_gfm.timesplit import (
@@ -128,14 +125,12 @@ def train_2t(data_dir: str | pathlib.Path,
     layout = TwoTowerDir(tmp)
     save_tower(model.user_tower, layout.user_tower)
     save_tower(model.item_tower, layout.item_tower)
-    np.save(layout.item_embeddings_path, item_vectors)
-    pd.DataFrame({
+    layout.write_items(TwoTowerItems(table=pd.DataFrame({
         "row": np.arange(len(items)), "item_id": items.item_id,
         "item_type": items.item_type, "root_row": items.root,
         "candidate": items.candidate,
         "vector_known": items.graph_vector,
-        "score_offset": model.item_offset}).to_csv(layout.items_path,
-                                                   index=False)
+        "score_offset": model.item_offset}), embeddings=item_vectors))
     spec = data.spec()
     spec["user_tower_inputs"] = list(model.user_tower.input_names)
     spec["item_tower_inputs"] = list(model.item_tower.input_names)
@@ -162,8 +157,7 @@ def train_2t(data_dir: str | pathlib.Path,
                          "its normalised text vector)"
                          if config.text_match_weight > 0 else ""),
     }
-    layout.features_path.write_text(json.dumps(spec, indent=2) + "\n",
-                                    encoding="utf-8")
+    layout.write_features(spec)
     layout.history_path.write_text(json.dumps(model.history, indent=2) + "\n",
                                    encoding="utf-8")
     layout.write_manifest(config=config_to_dict(config), inputs=inputs,
