@@ -66,24 +66,8 @@ from tfgnn_gfm.pipelines.counters import pipeline_counters
 from tfgnn_gfm.timesplit import format_time
 
 _LOG = logging.getLogger(__name__)
+# File names only: the output root may be remote (a string), GraphDir local.
 _NAMES = GraphDir(pathlib.Path("."))
-
-# What each output is (also recorded in the manifest).
-OUTPUTS = {
-    "graph_schema.pbtxt": "TF-GNN GraphSchema of the graph (text proto)",
-    "graph.tfrecord": "the whole graph as one GraphTensor (one tf.Example; "
-                      "tfgnn.parse_single_example with the schema's spec)",
-    "sharded/": "TF-GNN unigraph format: per node/edge set tf.Example shard "
-                "files and graph_schema.pbtxt with metadata.filename entries "
-                "(input of TF-GNN's Beam sampler)",
-    "vocab/<node set>.txt": "item ids in node order, one per line",
-    "dead_letter.jsonl": "every rejected input row with its reason",
-    "summary.json": "run summary: rows, dead letters per reason, cut, nodes, "
-                    "edges, pairs, caps",
-    "graph_stats.json": "nodes and edges per set, degree distribution",
-    "graph_stats.png": "plot of graph_stats.json",
-    "manifest.json": "config, input fingerprints, counts, timing",
-}
 
 
 @dataclasses.dataclass
@@ -419,7 +403,7 @@ def build_graph(data: str | os.PathLike | None, out: str | os.PathLike,
           extra={"beam": {"runner": options_lib.runner_name(options),
                           "args": list(beam_args),
                           "worker_processes": processes},
-                 "remote_inputs": remote_inputs, "outputs": OUTPUTS})
+                 "remote_inputs": remote_inputs, "outputs": _NAMES.outputs()})
       if remote:
         _upload(local, root)
     finally:

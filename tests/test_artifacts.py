@@ -277,3 +277,13 @@ def test_two_tower_items_and_features_round_trip_through_their_owner(
   np.save(layout.item_embeddings_path, np.zeros((3, 2), np.float32))
   with pytest.raises(artifacts.ArtifactError, match="items.csv has 2 rows"):
     layout.read_items()
+
+
+def test_graph_outputs_name_the_files_graph_dir_names(tmp_path):
+  layout = artifacts.GraphDir(tmp_path)
+  names = set(layout.outputs())
+  for path in (layout.schema_path, layout.full_graph_path,
+               layout.dead_letter_path, layout.summary_path, layout.stats_path,
+               layout.stats_plot_path, layout.manifest_path):
+    assert path.name in names
+  assert f"{layout.sharded_dir.name}/" in names

@@ -137,6 +137,29 @@ class TextEncoderDir(StageDir):
 class GraphDir(StageDir):
   """Output of the Beam graph pipeline (``gfm build-graph``)."""
 
+  def outputs(self) -> dict[str, str]:
+    """What each output of the graph stage is, by file name (the graph
+    manifest's ``outputs``)."""
+    return {
+        self.schema_path.name: "TF-GNN GraphSchema of the graph (text proto)",
+        self.full_graph_path.name:
+            "the whole graph as one GraphTensor (one tf.Example; "
+            "tfgnn.parse_single_example with the schema's spec)",
+        f"{self.sharded_dir.name}/":
+            "TF-GNN unigraph format: per node/edge set tf.Example shard files "
+            "and graph_schema.pbtxt with metadata.filename entries (input of "
+            "TF-GNN's Beam sampler)",
+        f"{self.vocab_dir.name}/<node set>.txt":
+            "item ids in node order, one per line",
+        self.dead_letter_path.name: "every rejected input row with its reason",
+        self.summary_path.name:
+            "run summary: rows, dead letters per reason, cut, nodes, edges, "
+            "pairs, caps",
+        self.stats_path.name: "nodes and edges per set, degree distribution",
+        self.stats_plot_path.name: "plot of graph_stats.json",
+        self.manifest_path.name: "config, input fingerprints, counts, timing",
+    }
+
   @property
   def schema_path(self) -> pathlib.Path:
     return self.root / "graph_schema.pbtxt"
