@@ -456,13 +456,14 @@ class EmbeddingsDir(StageDir):
                         keep_default_na=False)
     vectors = np.load(self.vectors_path).astype(np.float32, copy=False)
     text = np.load(self.text_vectors_path).astype(np.float32, copy=False)
-    if not len(index) == len(vectors) == len(text):
-      raise ValueError(f"{self.root}: index.csv has {len(index)} rows but "
-                       f"the vectors have {len(vectors)} and {len(text)}")
+    try:
+      embeddings = Embeddings(index=index, vectors=vectors, text=text)
+    except ValueError as e:
+      raise ValueError(f"{self.root}: {e}") from None
     if "row" in index.columns and not np.array_equal(
         index["row"].to_numpy(), np.arange(len(index))):
-      index = index.sort_values("row").reset_index(drop=True)
-    return Embeddings(index=index, vectors=vectors, text=text)
+      embeddings.index = index.sort_values("row").reset_index(drop=True)
+    return embeddings
 
   @property
   def vectors_path(self) -> pathlib.Path:
@@ -725,6 +726,19 @@ class ExportSummary:
   recall_target: float
   scann_modes: dict[str, str]
 
+  @classmethod
+  def from_manifest(cls, manifest: Mapping[str, Any]) -> "ExportSummary":
+    """Reads an export manifest (``BASE/manifest.json``, as ``export``
+    returns it)."""
+    metrics = manifest.get("metrics", {})
+    return cls(
+        version=int(manifest["version"]),
+        models=tuple(manifest.get("models", ())),
+        scann_recall=dict(metrics.get("scann_recall@10", {})),
+        recall_target=float(metrics.get("recall_target", float("nan"))),
+        scann_modes={name: p.get("mode") for name, p in
+                     manifest.get("scann", {}).items()})
+
 
 @dataclasses.dataclass(frozen=True)
 class ExportDir(StageDir):
@@ -777,15 +791,7 @@ class ExportDir(StageDir):
     Raises:
       ArtifactError: when the base path holds no export manifest.
     """
-    manifest = self.read_manifest()
-    metrics = manifest.get("metrics", {})
-    return ExportSummary(
-        version=int(manifest["version"]),
-        models=tuple(manifest.get("models", ())),
-        scann_recall=dict(metrics.get("scann_recall@10", {})),
-        recall_target=float(metrics.get("recall_target", float("nan"))),
-        scann_modes={name: p.get("mode") for name, p in
-                     manifest.get("scann", {}).items()})
+    return ExportSummary.from_manifest(self.read_manifest())
 
 
 @dataclasses.dataclass(frozen=True)

@@ -68,7 +68,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--users", metavar="GLOB", default=None,
                       help="users file or glob (overrides DATA)")
   add_config_arguments(parser, GraphBuildConfig)
-  parser.set_defaults(beam_args=[])
 
 
 def standalone_parser() -> BeamArgsParser:

@@ -144,9 +144,10 @@ def run(args: argparse.Namespace) -> int:
   from tfgnn_gfm.export.config import ExportConfig
   from tfgnn_gfm.export.stage import export
   banner(8, f"export for TF Serving -> {layout.exports.root}")
-  export(layout.two_tower.root, layout.exports.root,
-         _stage_config(ExportConfig, args.config))
-  summary = layout.exports.summary()
+  from tfgnn_gfm.artifacts import ExportSummary
+  summary = ExportSummary.from_manifest(export(
+      layout.two_tower.root, layout.exports.root,
+      _stage_config(ExportConfig, args.config)))
   print(f"exported version {summary.version} of "
         f"{', '.join(summary.models)}; ScaNN recall@10 vs brute force: "
         f"{summary.scann_recall}")

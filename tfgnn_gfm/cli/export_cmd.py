@@ -56,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
   """Exports and prints the version, the recall and the paths."""
   from tfgnn_gfm.export.stage import export
   config = config_from_args(ExportConfig, args)
-  from tfgnn_gfm.artifacts import ExportDir
-  export(args.two_tower, args.out, config)
-  summary = ExportDir(args.out).summary()
+  from tfgnn_gfm.artifacts import ExportSummary
+  summary = ExportSummary.from_manifest(export(args.two_tower, args.out,
+                                               config))
   print(f"export: version {summary.version} of "
         f"{', '.join(summary.models)} under {args.out}")
   print(f"export: ScaNN recall@10 vs brute force "

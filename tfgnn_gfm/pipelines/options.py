@@ -70,8 +70,8 @@ def pass_beam_options(parser: argparse.ArgumentParser
   ``argparse`` builds every subcommand's parser with the class of the
   ``gfm`` parser; this gives one subcommand the ``BeamArgsParser``
   behaviour (unknown arguments collected in ``args.beam_args``, checked
-  strictly by ``pipeline_options`` when the pipeline is built) and the
-  default ``beam_args=[]``. Call it before adding the command's arguments.
+  strictly by ``pipeline_options`` when the pipeline is built; ``[]``
+  without any).
 
   Args:
     parser: the subcommand's parser (a plain ``ArgumentParser``).
@@ -81,7 +81,6 @@ def pass_beam_options(parser: argparse.ArgumentParser
   """
   if not isinstance(parser, BeamArgsParser):
     parser.__class__ = BeamArgsParser
-  parser.set_defaults(beam_args=[])
   return parser
 
 

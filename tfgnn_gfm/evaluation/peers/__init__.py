@@ -1,7 +1,8 @@
 """Strong simple peers: item-kNN, EASE, ALS and BPR, and their registry.
 
 One module per peer (``item_knn``, ``ease``, ``als``, ``bpr``), each with its
-Scorer and its ``SPEC`` (``spec.PeerSpec``: name, seeded, fit); what they
+Scorer and its ``SPEC`` (``spec.PeerSpec``: name, scorer, the flags it
+takes, seeded); what they
 share (the training matrix, history rows, the Scorer forms and the
 popularity fallback) is in ``matrices``. ``registry.PEERS`` maps each name
 to its spec, and ``gfm evaluate`` fits a peer through it (``peer_scorer``):
