@@ -345,7 +345,6 @@ def test_the_registry_holds_every_peer_of_the_config_with_its_seeding():
   config = cfg.EvaluateConfig()
   for name, spec in peers.PEERS.items():
     assert spec.name == name
-    assert spec.seeded == (name in cfg.SEEDED_MODELS)
     # Every option is a keyword of the scorer and a field (flag) of the
     # config; every field with the peer's prefix is an option.
     parameters = inspect.signature(spec.scorer).parameters

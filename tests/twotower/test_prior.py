@@ -85,7 +85,7 @@ def test_choice_is_a_candidate_measured_inside_the_window_only():
 
 
 def test_compare_models_chooses_each_kind_once_for_every_seed(monkeypatch):
-  from tfgnn_gfm.evaluation import comparison
+  from tfgnn_gfm.evaluation import comparison, models
   from tfgnn_gfm.twotower import train
   from tfgnn_gfm.twotower.config import EvaluateConfig
   calls = []
@@ -96,7 +96,7 @@ def test_compare_models_chooses_each_kind_once_for_every_seed(monkeypatch):
     return real(*args, **kwargs)
 
   monkeypatch.setattr(train, "train_two_tower", counting)
-  monkeypatch.setattr(comparison, "train_two_tower", counting)
+  monkeypatch.setattr(models, "train_two_tower", counting)
   frame = _frame()
   holdout = frame.copy()
   holdout["timestamp"] = CUT + 3 * SECONDS_PER_DAY

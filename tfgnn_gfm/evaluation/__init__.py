@@ -5,7 +5,8 @@ one tie rule (``ranking``, ``metrics``), scoring a model on every slice
 (``protocol``), paired bootstrap intervals (``intervals``), rolling windows
 (``rolling``), the report and the paper's claims (``report``, ``claims``).
 The models: popularity and the kNN models (``baselines``), item-kNN, EASE, ALS
-and BPR (``peers``), compared with the two-tower variants (``comparison``);
+and BPR (``peers``) and the two-tower variants, each one spec of the registry
+(``models.MODELS``), compared on one split by ``comparison``;
 ``stage.evaluate`` is ``gfm evaluate``.
 
 Public names are re-exported lazily (PEP 562), so that importing a config
@@ -27,6 +28,10 @@ _EXPORTS = {
     "item_knn_scorer": "peers",
     "peer_scorer": "peers",
     "evaluate_scorer": "protocol",
+    "MODELS": "models",
+    "ModelSpec": "models",
+    "ScoredRun": "models",
+    "SplitData": "models",
     "Comparison": "comparison",
     "compare_models": "comparison",
     "evaluate": "stage",

@@ -19,7 +19,9 @@ from tfgnn_gfm.distribute import CHOICES as DISTRIBUTE_CHOICES
 from tfgnn_gfm.distribute import check_choice as check_distribute
 from tfgnn_gfm.timesplit import parse_cut
 
-#: Model names of the evaluation, in report order.
+#: Model names of the evaluation, in report order (the CLI's choices; each
+#: is a spec of ``tfgnn_gfm.evaluation.models.MODELS``, which says how it is
+#: fitted and whether once per seed).
 POPULARITY = "popularity"
 LLM_KNN = "llm_knn"
 HGNN_KNN = "hgnn_knn"
@@ -39,9 +41,6 @@ PEERS = (ITEM_KNN, EASE, ALS, BPR)
 INTERACTION_WEIGHTS = ("none", "saturating", "log1p")
 #: ``training_history`` modes: the user features of a training example.
 TRAINING_HISTORIES = ("before_example", "window")
-#: Models trained with a random seed (the others are deterministic).
-SEEDED_MODELS = (ALS, BPR, TWO_TOWER_NO_GNN, TWO_TOWER_TYPE_SPECIFIC,
-                 TWO_TOWER_HGNN, TWO_TOWER_HGNN_RETRAINED)
 
 
 @dataclasses.dataclass
