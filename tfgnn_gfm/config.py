@@ -80,6 +80,8 @@ def _coerce(value: Any, tp: Any, name: str) -> Any:
       (item_tp, *_) = typing.get_args(inner) or (str,)
       if isinstance(value, str):
         value = [v for v in value.split(",") if v.strip()]
+      elif isinstance(value, (int, float)):  # One value: a list of one.
+        value = [value]
       items = [_coerce(v, item_tp, name) for v in value]
       return tuple(items) if origin is tuple else items
     if origin is dict or inner is dict:

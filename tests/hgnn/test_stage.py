@@ -37,6 +37,11 @@ def test_pretrain_writes_models_metrics_and_manifest(pipeline):
   for entry in report.values():
     assert 0.0 <= entry["hgnn_hr@10"] <= 1.0 and entry["queries"] > 0
   assert manifest["metrics"]["positive_edges_per_second"] > 0
+  # The structure vectors' local share, chosen on an inner split among the
+  # default candidates, each with its HR@10.
+  structure = manifest["metrics"]["structure"]
+  assert structure["chosen"] in (0.1, 0.25, 0.4, 0.6, 0.8)
+  assert set(structure["hr@10"]) == {"0.1", "0.25", "0.4", "0.6", "0.8"}
   # Future edges: pairs first joined in the graph's hold-out window, ranked
   # with the same protocol (the synthetic data has a hold-out window).
   future = manifest["metrics"]["future_edges"]

@@ -12,7 +12,12 @@ from tfgnn_gfm.hgnn.export import load_encoder, save_encoder
 from tfgnn_gfm.hgnn.full_graph import FullGraphEncoder
 from tfgnn_gfm.hgnn.graph_data import EdgeSetData, ItemGraph
 from tfgnn_gfm.hgnn.model import STRUCTURE_FEATURE, build_encoder
-from tfgnn_gfm.hgnn.structure import randomized_eigh, structure_vectors
+from tfgnn_gfm.hgnn.structure import (
+  choose_local_share,
+  randomized_eigh,
+  structure_parts,
+  structure_vectors,
+)
 
 
 def _graph():
@@ -171,3 +176,59 @@ def test_structure_settings_are_checked():
     PretrainConfig(structure_dim=4, structure_weight=1.0).validate()
   with pytest.raises(ValueError, match="structure_dim"):
     PretrainConfig(structure_dim=-1).validate()
+
+
+def _cliques(num: int, size: int) -> ItemGraph:
+  """``num`` disjoint cliques of ``size`` nodes: a fragmented basket graph."""
+  pairs = np.array([(c * size + i, c * size + j) for c in range(num)
+                    for i in range(size) for j in range(size) if i != j])
+  n = num * size
+  return ItemGraph({"item": np.array([f"i{i}" for i in range(n)], object)},
+                   {"item": {"text_embedding": np.zeros((n, 2), np.float32)}},
+                   {"item_to_item": EdgeSetData("item", "item", pairs[:, 0],
+                                                pairs[:, 1])})
+
+
+def test_the_mix_of_the_parts_is_the_structure_vectors():
+  graph = _graph()
+  parts = structure_parts(graph, 8, seed=3)
+  for share in (0.0, 0.3, 1.0):
+    mixed = structure_parts(graph, 8, seed=3, local=share > 0).mix(share)
+    expected = structure_vectors(graph, 8, share, seed=3)
+    for name in graph.node_sets:
+      np.testing.assert_array_equal(mixed[name], expected[name])
+  # Zero rows for nodes without edges, whatever the share.
+  assert not parts.mix(0.5)["podcast"][5].any()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_fragmented_graph_chooses_the_local_half(seed):
+  # 120 cliques of 5: a rank-8 global half cannot tell them apart, the
+  # local half (the kNN cosine plus noise) can.
+  share, info = choose_local_share(_cliques(120, 5), 16, (0.0, 0.5),
+                                   fraction=0.2, seed=seed)
+  assert share == 0.5 and info["chosen"] == 0.5
+  scores = info["hr@10"]
+  assert scores["0.5"] > scores["0.0"] + 0.1
+  # Each held-out pair of the inner split is a query both ways.
+  assert info["queries"] == 2 * round(0.2 * 120 * 10)
+
+
+def test_the_best_share_wins_and_ties_take_the_smaller():
+  share, info = choose_local_share(_cliques(50, 4), 16, (0.2, 0.5, 0.8),
+                                   fraction=0.2, seed=0)
+  scores = {float(r): v for r, v in info["hr@10"].items()}
+  best = max(scores.values())
+  assert share == min(r for r, v in scores.items() if v == best)
+
+
+def test_one_candidate_is_taken_without_scoring():
+  assert choose_local_share(_graph(), 4, (0.4,)) == (0.4, {"chosen": 0.4})
+
+
+def test_the_old_single_share_key_still_reads():
+  from tfgnn_gfm.config import config_from_dict
+  config = config_from_dict(PretrainConfig, {"structure_local_share": 0.4})
+  assert config.structure_local_shares == (0.4,)
+  with pytest.raises(ValueError, match="structure_local_shares"):
+    PretrainConfig(structure_local_shares=(0.2, 1.5)).validate()

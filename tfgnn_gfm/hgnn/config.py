@@ -85,10 +85,15 @@ class PretrainConfig:
       "counting knows), concatenated to the encoder's output, so embeddings "
       "have embedding_dim + structure_dim values (0: none); nodes without "
       "training edges and new items get zeros"))
-  structure_local_share: float = dataclasses.field(default=0.4, metadata=_help(
-      "share of the structure score from its local half (a random "
-      "projection of each node's adjacency row: item-kNN plus noise) "
-      "beside the global half (the low-rank spectral part)"))
+  structure_local_shares: tuple[float, ...] = dataclasses.field(
+      default=(0.1, 0.25, 0.4, 0.6, 0.8), metadata=_help(
+          "candidate shares of the structure score from its local half (a "
+          "random projection of each node's adjacency row: item-kNN plus "
+          "noise) beside the global half (the low-rank spectral part); the "
+          "one that ranks an inner split of the training edges best is "
+          "chosen (graphs of few dense communities want a small share, "
+          "graphs of many small cliques a large one); one value: no choice",
+          aliases=("structure_local_share",), metavar="SHARES"))
   structure_weight: float = dataclasses.field(default=0.9, metadata=_help(
       "share of a dot product that comes from the structure vectors: the "
       "output is concat(sqrt(1 - w) * encoder, sqrt(w) * structure)"))
@@ -216,8 +221,10 @@ class PretrainConfig:
       raise ValueError("positives_budget must be >= 0")
     if self.node_id_dim < 0 or self.structure_dim < 0:
       raise ValueError("node_id_dim and structure_dim must be >= 0")
-    if not 0.0 <= self.structure_local_share <= 1.0:
-      raise ValueError("structure_local_share must be in [0, 1]")
+    if not self.structure_local_shares or not all(
+        0.0 <= r <= 1.0 for r in self.structure_local_shares):
+      raise ValueError(f"structure_local_shares must be values in [0, 1], "
+                       f"got {list(self.structure_local_shares)}")
     if not 0.0 <= self.structure_weight < 1.0:
       raise ValueError("structure_weight must be in [0, 1): at 1 new items "
                        "would have no embedding")

@@ -27,7 +27,8 @@ The same queries are scored by two baselines the HGNN must beat:
 
 from __future__ import annotations
 
-from typing import Callable
+import dataclasses
+from typing import Callable, Iterator
 
 import numpy as np
 import scipy.sparse
@@ -78,9 +79,9 @@ def paired_comparison(hgnn_ranks: np.ndarray, knn_ranks: np.ndarray,
           "high": paired["high"], "ratio": ratio, "verdict": verdict}
 
 
-def _ranks(scorer: Callable[[int, int], np.ndarray], num_queries: int,
-           targets: np.ndarray, exclude_rows: np.ndarray,
-           exclude_cols: np.ndarray, chunk: int = 1024) -> np.ndarray:
+def rank_queries(scorer: Callable[[int, int], np.ndarray], num_queries: int,
+                 targets: np.ndarray, exclude_rows: np.ndarray,
+                 exclude_cols: np.ndarray, chunk: int = 1024) -> np.ndarray:
   """1-based rank of each query's target among candidates, with exclusions.
 
   Args:
@@ -120,8 +121,8 @@ def _score(scorers: dict[str, Callable[[int, int], np.ndarray]],
   """
   ranks = {}
   for label, scorer in scorers.items():
-    ranks[label] = _ranks(scorer, len(targets), targets, exclude_rows,
-                          exclude_cols)
+    ranks[label] = rank_queries(scorer, len(targets), targets, exclude_rows,
+                                exclude_cols)
     entry[f"{label}_hr@{k}"] = float(np.mean(ranking.hits_at(
         ranks[label], k)))
     entry[f"{label}_mrr"] = float(np.mean(ranking.reciprocal_ranks(
@@ -169,33 +170,40 @@ def sample_queries(src: np.ndarray, tgt: np.ndarray, max_queries: int,
   return src[keep], tgt[keep]
 
 
-def link_prediction_report(embeddings: dict[str, np.ndarray], split: LinkSplit,
-                           graph: ItemGraph, k: int = 10,
-                           max_queries: int = 0, seed: int = 0
-                           ) -> dict[str, dict[str, float]]:
-  """HR@K and MRR per edge set: the HGNN, text-only and item-kNN baselines.
+@dataclasses.dataclass
+class HeldOutQueries:
+  """The queries of one edge set's held-out pairs, one direction.
 
-  Args:
-    embeddings: node set -> [n, d] HGNN embeddings (computed on the training
-      graph, so held-out edges were never seen).
-    split: the link split of training.
-    graph: the full graph (text features).
-    k: the K of HR@K.
-    max_queries: most queries ranked per edge set, a uniform sample without
-      replacement drawn with ``seed`` (``sample_queries``); 0: all. Ranking
-      costs queries x candidates per scorer, and tens of thousands of
-      queries already give intervals of about +-0.01.
-    seed: the sample's seed.
+  Attributes:
+    edge_set: the training edge set from ``source_set`` to ``target_set``.
+    source_set, target_set: node sets of the query and of the candidates.
+    source, target: [q] query node and its held-out partner (rows of their
+      node sets).
+    held_out: how many held-out queries there were before sampling.
+    exclude_rows, exclude_cols: (query position, candidate) pairs left out
+      of the ranking: the query's training neighbours, and itself.
+  """
 
-  Returns:
-    edge set name -> {"queries", "hgnn_hr@K", "hgnn_mrr", "text_hr@K",
-    "text_mrr", "knn_hr@K", "knn_mrr", "hgnn_vs_knn_hr@K"
-    (``paired_comparison``); with a sample, also "held_out_queries" (how
-    many there were)}.
+  edge_set: str
+  source_set: str
+  target_set: str
+  source: np.ndarray
+  target: np.ndarray
+  held_out: int
+  exclude_rows: np.ndarray
+  exclude_cols: np.ndarray
+
+
+def held_out_queries(split: LinkSplit, max_queries: int = 0, seed: int = 0
+                     ) -> Iterator[HeldOutQueries]:
+  """The held-out pairs of ``split`` as ranking queries, per edge set.
+
+  A pair (a, b) of a link type between two node sets is a query both ways
+  (a -> b and b -> a); within one node set the edge set holds both orders,
+  so both are queries of that edge set. At most ``max_queries`` per edge
+  set and direction (``sample_queries``; 0: all).
   """
   train = split.train_graph
-  knn = cooccurrence_vectors(train)
-  report = {}
   for (set_a, set_b), (a, b) in sorted(split.val_pairs.items()):
     if set_a == set_b:  # One edge set holds both orders: query both ways.
       directions = [(set_a, set_a, np.concatenate([a, b]),
@@ -222,19 +230,52 @@ def link_prediction_report(embeddings: dict[str, np.ndarray], split: LinkSplit,
       if s_set == t_set:
         rows = np.concatenate([rows, np.arange(len(src))])
         cols = np.concatenate([cols, src])
-      entry = {"queries": int(len(src))}
-      if held_out > len(src):
-        entry["held_out_queries"] = int(held_out)
-      text = {n: l2_normalize(graph.node_features[n][TEXT_FEATURE])
-              for n in (s_set, t_set)}
-      scorers = {
-          "hgnn": _dot_scorer(embeddings[s_set][src], embeddings[t_set]),
-          "text": _dot_scorer(text[s_set][src], text[t_set]),
-          "knn": _sparse_scorer(knn[s_set][src], knn[t_set])}
-      ranks = _score(scorers, entry, tgt, rows, cols, k)
-      entry[f"hgnn_vs_knn_hr@{k}"] = paired_comparison(
-          ranks["hgnn"], ranks["knn"], src, k)
-      report[name] = entry
+      yield HeldOutQueries(name, s_set, t_set, src, tgt, held_out, rows, cols)
+
+
+def link_prediction_report(embeddings: dict[str, np.ndarray], split: LinkSplit,
+                           graph: ItemGraph, k: int = 10,
+                           max_queries: int = 0, seed: int = 0
+                           ) -> dict[str, dict[str, float]]:
+  """HR@K and MRR per edge set: the HGNN, text-only and item-kNN baselines.
+
+  Args:
+    embeddings: node set -> [n, d] HGNN embeddings (computed on the training
+      graph, so held-out edges were never seen).
+    split: the link split of training.
+    graph: the full graph (text features).
+    k: the K of HR@K.
+    max_queries: most queries ranked per edge set, a uniform sample without
+      replacement drawn with ``seed`` (``sample_queries``); 0: all. Ranking
+      costs queries x candidates per scorer, and tens of thousands of
+      queries already give intervals of about +-0.01.
+    seed: the sample's seed.
+
+  Returns:
+    edge set name -> {"queries", "hgnn_hr@K", "hgnn_mrr", "text_hr@K",
+    "text_mrr", "knn_hr@K", "knn_mrr", "hgnn_vs_knn_hr@K"
+    (``paired_comparison``); with a sample, also "held_out_queries" (how
+    many there were)}.
+  """
+  knn = cooccurrence_vectors(split.train_graph)
+  report = {}
+  for q in held_out_queries(split, max_queries, seed):
+    entry = {"queries": int(len(q.source))}
+    if q.held_out > len(q.source):
+      entry["held_out_queries"] = int(q.held_out)
+    text = {n: l2_normalize(graph.node_features[n][TEXT_FEATURE])
+            for n in (q.source_set, q.target_set)}
+    src = q.source
+    scorers = {
+        "hgnn": _dot_scorer(embeddings[q.source_set][src],
+                            embeddings[q.target_set]),
+        "text": _dot_scorer(text[q.source_set][src], text[q.target_set]),
+        "knn": _sparse_scorer(knn[q.source_set][src], knn[q.target_set])}
+    ranks = _score(scorers, entry, q.target, q.exclude_rows, q.exclude_cols,
+                   k)
+    entry[f"hgnn_vs_knn_hr@{k}"] = paired_comparison(
+        ranks["hgnn"], ranks["knn"], src, k)
+    report[q.edge_set] = entry
   return report
 
 

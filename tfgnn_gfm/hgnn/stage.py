@@ -151,6 +151,7 @@ def pretrain_graph(graph: ItemGraph, out_dir: str | pathlib.Path,
             r["hgnn_vs_knn_hr@10"]["verdict"] == "target"
             for r in report.values() if r["queries"] >= 1000),
         "mode": result.mode,
+        **({"structure": result.structure} if result.structure else {}),
         "positives_per_step": result.positives_per_step or config.batch_size,
         "epochs_run": result.epochs_run,
         "best_val_loss": min(result.history.get("val_loss", [float("nan")])),

@@ -37,7 +37,7 @@ from tfgnn_gfm.hgnn.link_data import (
 from tfgnn_gfm.hgnn.link_model import LinkPredictionModel
 from tfgnn_gfm.hgnn.model import build_encoder
 from tfgnn_gfm.hgnn.sampling import Sampler, SubgraphSampler
-from tfgnn_gfm.hgnn.structure import structure_vectors
+from tfgnn_gfm.hgnn.structure import choose_local_share, structure_vectors
 
 _LOG = logging.getLogger(__name__)
 
@@ -59,6 +59,8 @@ class TrainResult:
     mode: the training path run, ``full_graph`` or ``sampled``.
     positives_per_step: positives per full-graph step (0 when sampled).
     node_split: with ``new_node_fraction``, the nodes taken out of training.
+    structure: how the structure vectors were made (the chosen local share
+      and each candidate's inner-split HR@10), or None without them.
   """
 
   encoder: tf.keras.Model
@@ -72,6 +74,7 @@ class TrainResult:
   mode: str = "sampled"
   positives_per_step: int = 0
   node_split: NodeSplit | None = None
+  structure: dict[str, Any] | None = None
 
 
 def _replicas_of(input_id: int, num_inputs: int,
@@ -228,9 +231,10 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
     train_ds, val_ds = per_input("train"), per_input("val")
   else:
     val_ds = val[0]
+  structure, structure_info = _structure(split, config)
   with strategy.scope():
     encoder = build_encoder(element["graph"], config, graph.node_ids,
-                            _structure(split, config))
+                            structure)
     model = LinkPredictionModel(
         encoder=encoder, node_sets=sampler.node_sets,
         uniform_negatives=config.uniform_negatives,
@@ -248,7 +252,7 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
                      epochs_run=len(hist.get("loss", [])),
                      positives_seen=seen["positives"], seconds=seconds,
                      replicas=strategy.num_replicas_in_sync,
-                     beam=beam)
+                     beam=beam, structure=structure_info)
 
 
 def _callbacks(extra: list[tf.keras.callbacks.Callback] | None,
@@ -292,17 +296,32 @@ def budget_schedule(epochs: int, steps_per_epoch: int, positives_per_step: int,
 
 
 def _structure(split: LinkSplit, config: PretrainConfig
-               ) -> dict[str, np.ndarray] | None:
-  """The structure vectors of the training graph (held-out edges left out)."""
+               ) -> tuple[dict[str, np.ndarray] | None, dict[str, Any] | None]:
+  """The structure vectors of the training graph (held-out edges left out),
+  with their local share chosen on an inner split of its edges
+  (``structure.choose_local_share``; the validation edges are not read).
+
+  Returns:
+    (node set -> vectors, the choice's info), or (None, None) without
+    structure vectors.
+  """
   if not config.structure_dim:
-    return None
+    return None, None
   start = time.perf_counter()
+  share, info = choose_local_share(split.train_graph, config.structure_dim,
+                                   config.structure_local_shares,
+                                   seed=config.seed)
+  if "hr@10" in info:
+    _LOG.info("structure local share %.2f chosen on an inner split of the "
+              "training edges (%d queries; HR@10 per share: %s)", share,
+              info.get("queries", 0), info["hr@10"])
   vectors = structure_vectors(split.train_graph, config.structure_dim,
-                              config.structure_local_share, seed=config.seed)
+                              share, seed=config.seed)
+  info["seconds"] = round(time.perf_counter() - start, 2)
   _LOG.info("structure vectors: %d nodes x %d in %.1fs",
             sum(len(v) for v in vectors.values()), config.structure_dim,
-            time.perf_counter() - start)
-  return vectors
+            info["seconds"])
+  return vectors, info
 
 
 def _train_full_graph(graph: ItemGraph, split: LinkSplit, val_plan,
@@ -368,10 +387,10 @@ def _train_full_graph(graph: ItemGraph, split: LinkSplit, val_plan,
   # The sampled path's input spec, so saved encoders are alike.
   input_spec = whole_graph_tensor(graph).spec.relax(
       num_components=True, num_nodes=True, num_edges=True)
+  structure, structure_info = _structure(split, config)
   with strategy.scope():
     model = FullGraphLinkModel(
-        encoder=build_encoder(input_spec, config, graph.node_ids,
-                              _structure(split, config)),
+        encoder=build_encoder(input_spec, config, graph.node_ids, structure),
         train_graph=split.train_graph,
         uniform_negatives=config.uniform_negatives,
         in_batch_negatives=config.in_batch_negatives, loss=config.loss,
@@ -399,7 +418,7 @@ def _train_full_graph(graph: ItemGraph, split: LinkSplit, val_plan,
                      positives_seen=seen["positives"], seconds=seconds,
                      replicas=strategy.num_replicas_in_sync, mode="full_graph",
                      positives_per_step=batcher.groups_per_step *
-                     config.batch_size)
+                     config.batch_size, structure=structure_info)
 
 
 def _sampler_factory(graph: ItemGraph, split: LinkSplit,
