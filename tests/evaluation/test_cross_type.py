@@ -4,7 +4,7 @@ target's type."""
 import numpy as np
 
 from tfgnn_gfm.evaluation import rolling
-from tfgnn_gfm.evaluation.comparison import Comparison
+from tfgnn_gfm.evaluation.comparison import Comparison, ModelResult
 from tfgnn_gfm.evaluation.protocol import cross_type_users
 
 
@@ -28,9 +28,9 @@ def _comparison(ranks_by_model, cross):
     per_user = {("food", s): (users, np.asarray(ranks, np.float64))
                 for s in ("all_items", "new_items", "cold_items")}
     run = {"food": {"candidates": 50}}
-    models[name] = {"seeded": False, "seeds": [None], "runs": [run],
-                    "info": [{}], "eval_seconds": [0.0],
-                    "per_user": [per_user]}
+    models[name] = ModelResult(seeded=False, seeds=[None], runs=[run],
+                               info=[{}], eval_seconds=[0.0],
+                               per_user=[per_user])
   return Comparison(models=models, counts={}, types=["food"],
                     user_ids=np.array(["a", "b", "c", "d"], dtype=object),
                     warm=np.array([True, True, True, False]),

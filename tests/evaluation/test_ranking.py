@@ -63,7 +63,7 @@ def test_held_out_edges_and_gfm_evaluate_share_the_rule():
   from tfgnn_gfm.hgnn import evaluation
   scores = np.array([[1.0, 1.0, 1.0, 0.0], [2.0, 1.0, 1.0, 1.0]])
   targets = np.array([2, 3])
-  hgnn = evaluation._ranks(  # noqa: SLF001  (the report's rank step)
+  hgnn = evaluation.rank_queries(  # the report's rank step
       lambda a, b: scores[a:b], 2, targets, np.zeros(0, np.int64),
       np.zeros(0, np.int64))
   acc = protocol._Accumulator(4, coverage=False)  # noqa: SLF001

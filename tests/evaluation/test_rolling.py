@@ -10,7 +10,7 @@ from tfgnn_gfm import timesplit
 from tfgnn_gfm.artifacts import EvaluationDir
 from tfgnn_gfm.cli import main
 from tfgnn_gfm.evaluation import rolling
-from tfgnn_gfm.evaluation.comparison import Comparison
+from tfgnn_gfm.evaluation.comparison import Comparison, ModelResult
 from tfgnn_gfm.evaluation.holdout import build_holdout
 from tfgnn_gfm.twotower.examples import build_training_data
 
@@ -46,12 +46,11 @@ def _comparison(per_model, warm):
     runs = [{"movie": {"candidates": 50, "all_items": {
         g: {"coverage@100": 0.5} for g in
         ("all_users", "warm_users", "cold_users")}}} for _ in seeds]
-    models[name] = {"seeded": len(seeds) > 1, "seeds": list(range(len(seeds))),
-                    "runs": runs,
-                    "per_user": [{("movie", s): (np.array(u), np.array(r))
-                                  for s in ("all_items", "new_items",
-                                            "cold_items")}
-                                 for u, r in seeds]}
+    models[name] = ModelResult(
+        seeded=len(seeds) > 1, seeds=list(range(len(seeds))), runs=runs,
+        per_user=[{("movie", s): (np.array(u), np.array(r))
+                   for s in ("all_items", "new_items", "cold_items")}
+                  for u, r in seeds])
   return Comparison(models=models, counts={}, types=["movie"],
                     warm=np.asarray(warm))
 

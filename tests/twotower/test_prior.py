@@ -109,7 +109,7 @@ def test_compare_models_chooses_each_kind_once_for_every_seed(monkeypatch):
                                      config, progress=False, verbose=0)
   # One inner model (seed 0) and one model per seed.
   assert calls == [0, 0, 1]
-  infos = result.models["2t_hgnn"]["info"]
+  infos = result.models["2t_hgnn"].info
   assert len(infos) == 2
   assert infos[0]["popularity_weight"] == infos[1]["popularity_weight"]
   assert all(i["popularity_prior"]["chosen_with_seed"] == 0 for i in infos)

@@ -33,6 +33,7 @@ _EXPORTS = {
     "ScoredRun": "models",
     "SplitData": "models",
     "Comparison": "comparison",
+    "ModelResult": "comparison",
     "compare_models": "comparison",
     "evaluate": "stage",
 }

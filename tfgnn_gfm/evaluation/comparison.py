@@ -48,14 +48,53 @@ _LOG = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
+class ModelResult:
+  """One model's results on a split (or pooled over windows).
+
+  Attributes:
+    seeded: fitted once per seed (``ModelSpec.seeded``).
+    seeds: the seed of each run (None for a deterministic model).
+    runs: ``evaluate_scorer``'s result of each seed (empty once pooled).
+    info: what each run reported (training time, chosen weight, ...; per
+      item type for a type-specific model).
+    eval_seconds: ranking seconds of each run.
+    per_user: each run's per-user ranks (``evaluate_scorer``'s
+      ``per_user``; empty once pooled).
+    metrics: the runs aggregated (``aggregate_runs``), or pooled over
+      windows.
+    wall_seconds: fitting, choices and ranking of every seed: what a user
+      waits for the model.
+    skipped: why the model could not run on the split, or None.
+  """
+
+  seeded: bool
+  seeds: list[int | None] = dataclasses.field(default_factory=list)
+  runs: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+  info: list[Any] = dataclasses.field(default_factory=list)
+  eval_seconds: list[float] = dataclasses.field(default_factory=list)
+  per_user: list[dict] = dataclasses.field(default_factory=list)
+  metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
+  wall_seconds: float = 0.0
+  skipped: str | None = None
+
+  def to_json(self) -> dict[str, Any]:
+    """The entry of ``results.json``: everything but the per-seed raw runs
+    and per-user ranks (``skipped`` only when set)."""
+    out = {"seeded": self.seeded, "seeds": list(self.seeds),
+           "eval_seconds": list(self.eval_seconds),
+           "wall_seconds": self.wall_seconds, "info": self.info,
+           "metrics": self.metrics}
+    if self.skipped:
+      out["skipped"] = self.skipped
+    return out
+
+
+@dataclasses.dataclass
 class Comparison:
   """Results of ``compare_models``.
 
   Attributes:
-    models: name -> {"seeded", "seeds", "runs" (one result per seed),
-      "metrics" (aggregated), "train_seconds", "eval_seconds", "info",
-      "per_user" (per seed, ``evaluate_scorer``'s per-user ranks) and, for
-      a skipped model, "skipped" (the reason)}.
+    models: name -> its ``ModelResult``.
     counts: sizes of the split (training and hold-out).
     types: the evaluated item types.
     training: how the (unified) training examples were made
@@ -69,7 +108,7 @@ class Comparison:
       whether consumed items were ranked again.
   """
 
-  models: dict[str, dict[str, Any]]
+  models: dict[str, ModelResult]
   counts: dict[str, Any]
   types: list[str]
   training: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -125,22 +164,19 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
                      split=split, config=config, data=data,
                      user_rows=user_rows, retrained_items=retrained_items,
                      progress=progress, verbose=verbose)
-  out: dict[str, dict[str, Any]] = {}
-  # Wall seconds per model (fitting, inner-split choices, ranking; all
-  # seeds): what a user waits for each row of the table.
-  wall: dict[str, float] = {}
+  out: dict[str, ModelResult] = {}
   seeds = list(range(config.seed, config.seed + config.seeds))
   for spec in (s for name, s in MODELS.items() if name in models):
-    entry = {"seeded": spec.seeded, "seeds": [], "runs": [], "info": [],
-             "eval_seconds": [], "per_user": []}
+    entry = ModelResult(seeded=spec.seeded)
     start = time.perf_counter()
     for seed in seeds if spec.seeded else [config.seed]:
       try:
         runs = spec.run(shared, seed)
       except ModelSkipped as skipped:
         _LOG.warning("%s skipped: %s", spec.name, skipped)
-        entry.update(seeds=[], runs=[], eval_seconds=[], per_user=[],
-                     info=[{"skipped": str(skipped)}], skipped=str(skipped))
+        entry = ModelResult(seeded=spec.seeded,
+                            info=[{"skipped": str(skipped)}],
+                            skipped=str(skipped))
         break
       if not runs:
         break
@@ -160,19 +196,17 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
           infos = run.info
         else:
           infos.update({t: run.info for t in run.types})
-      entry["seeds"].append(seed if spec.seeded else None)
-      entry["runs"].append(result)
-      entry["eval_seconds"].append(round(seconds, 2))
-      entry["info"].append(infos)
-      entry["per_user"].append(per_user)
-    wall[spec.name] = time.perf_counter() - start
-    if entry["runs"] or "skipped" in entry:
+      entry.seeds.append(seed if spec.seeded else None)
+      entry.runs.append(result)
+      entry.eval_seconds.append(round(seconds, 2))
+      entry.info.append(infos)
+      entry.per_user.append(per_user)
+    entry.wall_seconds = round(time.perf_counter() - start, 2)
+    _LOG.info("%s: %.1f s (fitting and ranking, all seeds)", spec.name,
+              entry.wall_seconds)
+    if entry.runs or entry.skipped:
+      entry.metrics = aggregate_runs(entry.runs) if entry.runs else {}
       out[spec.name] = entry
-  for name, entry in out.items():
-    entry["metrics"] = aggregate_runs(entry["runs"]) if entry["runs"] else {}
-    entry["wall_seconds"] = round(wall.get(name, 0.0), 2)
-  for name, seconds in wall.items():
-    _LOG.info("%s: %.1f s (fitting and ranking, all seeds)", name, seconds)
   counts = dict(data.counts)
   counts.update(holdout.counts)
   counts["evaluated_users"] = int(len(user_rows))

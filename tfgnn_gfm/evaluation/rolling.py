@@ -50,7 +50,7 @@ def _model_values(comparisons: Sequence[Comparison], model: str, type_: str,
     entry = comp.models.get(model)
     if entry is None:
       continue
-    per_seed = [pu.get((type_, slice_)) for pu in entry["per_user"]]
+    per_seed = [pu.get((type_, slice_)) for pu in entry.per_user]
     if any(p is None for p in per_seed) or not per_seed:
       continue
     base_users = per_seed[0][0]
@@ -117,7 +117,7 @@ def _coverage(comparisons: Sequence[Comparison], model: str, type_: str,
     if entry is None:
       continue
     vals = []
-    for run in entry["runs"]:
+    for run in entry.runs:
       try:
         vals.append(run[type_]["all_items"][group][key])
       except KeyError:
@@ -165,9 +165,9 @@ def pool(comparisons: Sequence[Comparison], *, k: int, mrr_k: int,
   for model in models:
     metrics[model] = {}
     for t in types:
-      cands = [c.models[model]["runs"][0][t]["candidates"]
+      cands = [c.models[model].runs[0][t]["candidates"]
                for c in comparisons if model in c.models and
-               c.models[model]["runs"] and t in c.models[model]["runs"][0]]
+               c.models[model].runs and t in c.models[model].runs[0]]
       if not cands:
         continue
       entry: dict[str, Any] = {}

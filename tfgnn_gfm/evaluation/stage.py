@@ -20,7 +20,11 @@ from tfgnn_gfm.artifacts import (
 )
 from tfgnn_gfm.config import config_to_dict
 from tfgnn_gfm.evaluation import claims, report, rolling
-from tfgnn_gfm.evaluation.comparison import Comparison, compare_models
+from tfgnn_gfm.evaluation.comparison import (
+  Comparison,
+  ModelResult,
+  compare_models,
+)
 from tfgnn_gfm.evaluation.protocol import peak_rss_mb
 from tfgnn_gfm.timesplit import (
   format_time,
@@ -41,18 +45,14 @@ def _pooled_comparison(comparisons: list[Comparison],
   for name in dict.fromkeys(m for c in comparisons for m in c.models):
     entries = [c.models[name] for c in comparisons if name in c.models]
     first = entries[0]
-    models[name] = {
-        "seeded": first["seeded"], "seeds": first["seeds"],
-        "eval_seconds": [round(sum(e["eval_seconds"][j] for e in entries), 2)
-                         for j in range(len(first["eval_seconds"]))],
-        "wall_seconds": round(sum(e.get("wall_seconds", 0.0)
-                                  for e in entries), 2),
-        "info": first["info"] if len(entries) == 1 else
-                [e["info"] for e in entries],
-        "metrics": pooled[name]}
-    skipped = [e["skipped"] for e in entries if e.get("skipped")]
-    if skipped:
-      models[name]["skipped"] = skipped[0]
+    skipped = [e.skipped for e in entries if e.skipped]
+    models[name] = ModelResult(
+        seeded=first.seeded, seeds=first.seeds,
+        eval_seconds=[round(sum(e.eval_seconds[j] for e in entries), 2)
+                      for j in range(len(first.eval_seconds))],
+        wall_seconds=round(sum(e.wall_seconds for e in entries), 2),
+        info=first.info if len(entries) == 1 else [e.info for e in entries],
+        metrics=pooled[name], skipped=skipped[0] if skipped else None)
   counts: dict[str, Any] = {}
   for c in comparisons:
     for key, value in c.counts.items():
@@ -171,8 +171,7 @@ def evaluate(data_dir: str | pathlib.Path, embeddings_dir: str | pathlib.Path,
                                 num_resamples=config.bootstrap_resamples,
                                 seed=config.seed)
   comparison = _pooled_comparison(comparisons, pooled)
-  models = {name: {k: v for k, v in entry.items()
-                   if k not in ("runs", "per_user")}
+  models = {name: entry.to_json()
             for name, entry in report.ordered(comparison.models).items()}
   result = {
       "config": config_to_dict(config),
