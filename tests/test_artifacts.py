@@ -287,3 +287,27 @@ def test_graph_outputs_name_the_files_graph_dir_names(tmp_path):
                layout.stats_plot_path, layout.manifest_path):
     assert path.name in names
   assert f"{layout.sharded_dir.name}/" in names
+
+
+def test_every_manifest_keeps_its_cut_in_one_place(tmp_path):
+  # The top-level "cut" (and "cut_utc" for people), read by StageDir.cut()
+  # whatever the stage.
+  graph = artifacts.GraphDir(tmp_path / "graph")
+  graph.root.mkdir()
+  graph.write_manifest(config={}, cut=86400, text_encoder_path=None,
+                       input_files={})
+  hgnn = artifacts.HGNNDir(tmp_path / "hgnn")
+  hgnn.root.mkdir()
+  hgnn.write_manifest(config={"fanouts": [2]}, cut=graph.cut())
+  embeddings = artifacts.EmbeddingsDir(tmp_path / "emb")
+  embeddings.root.mkdir()
+  embeddings.write_manifest(config={}, graph=graph.root, hgnn=hgnn.root,
+                            cut=hgnn.cut())
+  for layout in (graph, hgnn, embeddings):
+    manifest = layout.read_manifest()
+    assert (manifest["cut"], manifest["cut_utc"]) == (
+        86400, "1970-01-02T00:00:00Z")
+    assert "resolved_cut" not in manifest.get("config", {})
+    assert layout.cut() == 86400
+  hgnn.write_manifest(config={"fanouts": [2]})
+  assert hgnn.cut() is None

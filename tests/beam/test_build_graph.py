@@ -182,7 +182,8 @@ def test_output_layout_schema_vocab_and_manifest(run_a, messy_dataset,
   manifest = layout.read_manifest()
   assert manifest["stage"] == "build_graph"
   assert manifest["config"]["max_items_per_user"] == 6
-  assert manifest["config"]["resolved_cut_utc"] == "2024-03-31T00:00:00Z"
+  assert manifest["cut_utc"] == "2024-03-31T00:00:00Z"
+  assert layout.cut() == manifest["cut"]
   assert set(manifest["inputs"]) == {"items", "interactions", "users",
                                      "text_encoder"}
   assert manifest["inputs"]["items"]["path"] == str(messy_dataset /

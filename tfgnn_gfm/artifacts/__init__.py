@@ -49,6 +49,7 @@ from tfgnn_gfm.artifacts.layout import (
   TwoTowerDir,
   TwoTowerItems,
   ValidationDir,
+  cut_extra,
 )
 from tfgnn_gfm.artifacts.manifest import (
   MANIFEST_NAME,

@@ -31,6 +31,15 @@ class ArtifactError(FileNotFoundError):
   """Raised when a stage's input directory lacks what the stage needs."""
 
 
+
+def cut_extra(cut: int | None) -> dict[str, Any]:
+  """A manifest's cut, in its one place: the top-level ``cut`` (epoch
+  seconds; None when there is none) and ``cut_utc`` (for people)."""
+  if cut is None:
+    return {"cut": None}
+  return {"cut": int(cut), "cut_utc": format_time(int(cut))}
+
+
 @dataclasses.dataclass(frozen=True)
 class StageDir:
   """A stage's output directory: its manifest and named files."""
@@ -61,6 +70,13 @@ class StageDir:
   def _config(self) -> dict[str, Any]:
     config = self.read_manifest().get("config")
     return dict(config) if isinstance(config, Mapping) else {}
+
+  def cut(self) -> int | None:
+    """The stage's cut (epoch seconds; nothing at or after it was read), or
+    None when not recorded. Every manifest keeps it in one place, the
+    top-level ``cut`` (``cut_extra``)."""
+    cut = self.read_manifest().get("cut")
+    return None if cut is None else int(cut)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -247,17 +263,18 @@ class GraphDir(StageDir):
       The manifest's path.
     """
     return write_manifest(self.root, stage="build_graph", config={
-        **config, "resolved_cut": int(cut),
-        "resolved_cut_utc": format_time(cut),
-        "text_encoder_path": (None if text_encoder_path is None
-                              else str(text_encoder_path))},
+        **config, "text_encoder_path": (None if text_encoder_path is None
+                                        else str(text_encoder_path))},
                           inputs=inputs, counts=counts, metrics=metrics,
-                          extra={**(extra or {}),
+                          extra={**(extra or {}), **cut_extra(cut),
                                  "input_files": dict(input_files)})
 
   def cut(self) -> int | None:
-    """The resolved cut (epoch seconds), or None when not recorded."""
-    cut = self._config().get("resolved_cut")
+    """The resolved cut (epoch seconds), or None when not recorded (outputs
+    of earlier versions kept it as ``config.resolved_cut``)."""
+    cut = super().cut()
+    if cut is None:
+      cut = self._config().get("resolved_cut")
     return None if cut is None else int(cut)
 
   def text_encoder(self) -> str | None:
@@ -358,13 +375,15 @@ class HGNNDir(StageDir):
                      inputs: Mapping[str, str | os.PathLike] | None = None,
                      counts: Mapping[str, Any] | None = None,
                      metrics: Mapping[str, Any] | None = None,
-                     extra: Mapping[str, Any] | None = None) -> pathlib.Path:
+                     extra: Mapping[str, Any] | None = None,
+                     cut: int | None = None) -> pathlib.Path:
     """Writes the pretraining manifest (its config holds the fanouts).
 
     Args:
       config: the PretrainConfig as a dict (``fanouts`` is handed off).
       inputs: name -> input path (``graph``: the GraphDir trained on).
       counts, metrics, extra: as ``write_manifest``.
+      cut: the cut of the graph trained on (epoch seconds), or None.
 
     Returns:
       The manifest's path.
@@ -373,7 +392,7 @@ class HGNNDir(StageDir):
       raise ValueError("the pretraining config must hold its fanouts")
     return write_manifest(self.root, stage="pretrain", config=config,
                           inputs=inputs, counts=counts, metrics=metrics,
-                          extra=extra)
+                          extra={**(extra or {}), **cut_extra(cut)})
 
   def fanouts(self) -> tuple[int, ...]:
     """The sampling fanouts of pretraining (``gfm embed`` samples with them).
@@ -501,13 +520,7 @@ class EmbeddingsDir(StageDir):
     return write_manifest(self.root, stage="embed", config=config,
                           inputs={"graph": graph, "hgnn": hgnn},
                           counts=counts, metrics=metrics,
-                          extra={**(extra or {}),
-                                 "cut": None if cut is None else int(cut)})
-
-  def cut(self) -> int | None:
-    """The cut of the graph embedded (epoch seconds), or None."""
-    cut = self.read_manifest().get("cut")
-    return None if cut is None else int(cut)
+                          extra={**(extra or {}), **cut_extra(cut)})
 
   def graph_dir(self) -> "GraphDir | None":
     """The GraphDir embedded, or None when not recorded."""
@@ -651,12 +664,7 @@ class TwoTowerDir(StageDir):
     return write_manifest(self.root, stage="train_2t", config=config,
                           inputs={**inputs, "embeddings": embeddings},
                           counts=counts, metrics=metrics,
-                          extra={"cut": int(cut), "split": dict(split)})
-
-  def cut(self) -> int | None:
-    """The training cut (epoch seconds), or None."""
-    cut = self.read_manifest().get("cut")
-    return None if cut is None else int(cut)
+                          extra={**cut_extra(cut), "split": dict(split)})
 
   def split(self) -> dict[str, Any]:
     """The time split trained on (``TimeSplit.to_dict()``), or {}."""

@@ -16,6 +16,7 @@ from tfgnn_gfm.artifacts import (
   EmbeddingsDir,
   EvaluationDir,
   atomic_directory,
+  cut_extra,
   write_manifest,
 )
 from tfgnn_gfm.config import config_to_dict
@@ -219,7 +220,8 @@ def evaluate(data_dir: str | pathlib.Path, embeddings_dir: str | pathlib.Path,
                  "unified_beats_type_specific": result["verdict"].get(
                      "unified_beats_type_specific"),
                  "seconds": result["seconds"]},
-        extra={"cut": cut, "split": split.to_dict(), "mode": result["mode"],
+        extra={**cut_extra(cut), "split": split.to_dict(),
+               "mode": result["mode"],
                **({"validation": validation} if validation else {})})
   return result
 

@@ -94,7 +94,7 @@ def pretrain_graph(graph: ItemGraph, out_dir: str | pathlib.Path,
     inputs: input paths to fingerprint in the manifest.
     verbose: Keras verbosity.
     graph_dir: the GraphDir of ``graph`` (``sampler=beam`` samples its
-      sharded files).
+      sharded files; its cut is recorded in the manifest).
     beam_args: Beam pipeline options (``sampler=beam``).
     future: future pairs to rank too (``future_edges.future_pairs``).
 
@@ -173,7 +173,9 @@ def pretrain_graph(graph: ItemGraph, out_dir: str | pathlib.Path,
                             result.split.train_pairs.items()},
             "validation_pairs": {"/".join(k): len(v[0]) for k, v in
                                  result.split.val_pairs.items()}},
-        metrics=metrics, extra=extra)
+        metrics=metrics, extra=extra,
+        cut=None if graph_dir is None else GraphDir(
+            pathlib.Path(graph_dir)).cut())
   return metrics
 
 
