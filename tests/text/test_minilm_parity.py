@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import tfgnn_gfm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
-from tfgnn_gfm.text import encoder, minilm
+from tfgnn_gfm.text import encoder, minilm, safetensors
 
 MIN_COSINE = 0.999
 # Texts whose tokenisation is known to differ from the original, with the
@@ -120,7 +120,7 @@ def test_read_safetensors_dtypes(tmp_path):
       "c": ("BF16", [2], bf16.tobytes()),
       "d": ("I64", [1, 2], i64.tobytes()),
   }, {"__metadata__": {"format": "pt"}})
-  tensors = minilm.read_safetensors(path)
+  tensors = safetensors.read_safetensors(path)
   assert sorted(tensors) == ["a", "b", "c", "d"]
   np.testing.assert_array_equal(tensors["a"], f32)
   np.testing.assert_array_equal(tensors["b"], f16)
@@ -141,12 +141,12 @@ def test_read_safetensors_rejects_bad_files(tmp_path, corrupt):
     _write_safetensors(path, {"a": ("F32", [5], raw)})
   else:
     _write_safetensors(path, {"a": ("Q7", [4], raw)})
-  with pytest.raises(minilm.SafetensorsError):
-    minilm.read_safetensors(path)
+  with pytest.raises(safetensors.SafetensorsError):
+    safetensors.read_safetensors(path)
 
 
 def test_read_shipped_weights():
-  tensors = minilm.read_safetensors(
+  tensors = safetensors.read_safetensors(
       minilm.source_model_dir() / "model.safetensors")
   assert tensors["embeddings.word_embeddings.weight"].shape == (30522, 384)
   assert tensors["encoder.layer.5.output.dense.weight"].shape == (384, 1536)
