@@ -80,9 +80,10 @@ class PretrainConfig:
       "share of nodes whose learnable vector is zeroed in each training "
       "step, so the model also embeds items from text alone"))
   structure_dim: int = dataclasses.field(default=512, metadata=_help(
-      "size of each training node's spectral structure vector (truncated "
-      "SVD of the degree-normalised training adjacency: what co-occurrence "
-      "counting knows), concatenated to the encoder's output, so embeddings "
+      "size of each training node's structure vector (half the eigenpairs "
+      "of the degree-normalised training adjacency, half a random projection "
+      "of its rows: what co-occurrence counting knows), concatenated to the "
+      "encoder's output, so embeddings "
       "have embedding_dim + structure_dim values (0: none); nodes without "
       "training edges and new items get zeros"))
   structure_local_shares: tuple[float, ...] = dataclasses.field(
