@@ -40,7 +40,9 @@ from typing import Any, Sequence
 import numpy as np
 import scipy.sparse
 
-from tfgnn_gfm.hgnn.graph_data import ItemGraph
+from tfgnn_gfm.evaluation import ranking
+from tfgnn_gfm.hgnn.evaluation import held_out_queries, rank_queries
+from tfgnn_gfm.hgnn.graph_data import ItemGraph, split_links
 
 
 def randomized_eigh(matrix: scipy.sparse.spmatrix, rank: int, *,
@@ -204,11 +206,6 @@ def choose_local_share(graph: ItemGraph, dim: int,
     (the chosen share, ``{"chosen", "hr@K" (share -> mean HR@K),
     "queries"}``). With one candidate, it and no scores.
   """
-  # Local imports: hgnn.evaluation imports this package's graph data only.
-  from tfgnn_gfm.evaluation import ranking
-  from tfgnn_gfm.hgnn.evaluation import held_out_queries, rank_queries
-  from tfgnn_gfm.hgnn.graph_data import split_links
-
   shares = sorted(set(float(c) for c in candidates))
   if len(shares) == 1:
     return shares[0], {"chosen": shares[0]}
