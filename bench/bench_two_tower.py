@@ -10,8 +10,9 @@ static one), it measures:
 * ``examples``: building the training examples, histories (per example by
   default: the user's items strictly before the example) and user table of
   the 90-day window (numpy/pandas);
-* ``train``: the unified 2T-HGNN at the default sizes (towers 512-256-128,
-  batch 128) for ``--epochs`` epoch(s): training examples per second;
+* ``train``: the unified 2T-HGNN at the default sizes (``TwoTowerConfig``:
+  towers 256-128, the batch size chosen from the examples) for ``--epochs``
+  epoch(s): training examples per second;
 * ``evaluate``: the whole protocol for one scorer (per type and over all
   types; all items, new items and cold items; batched matrix top-K):
   evaluated users per second, without and with the user-tower inference.
@@ -120,7 +121,7 @@ def _one(interactions: int, epochs: int, training_history: str) -> dict:
           0 if data.examples.history is None else
           round(data.examples.history.nbytes / 2**20)),
       "interaction_weight": tt.interaction_weight,
-      "epochs": epochs, "batch_size": tt.batch_size,
+      "epochs": epochs, "batch_size": model.batch_size,
       "read_s": round(read_s, 2), "features_s": round(features_s, 2),
       "train_s": round(model.seconds, 2),
       "train_examples_per_s": round(model.examples_per_second),

@@ -318,3 +318,31 @@ def test_text_match_adds_beta_times_llm_knn_cosine(data, tmp_path):
   np.testing.assert_allclose(
       predict_in_batches(load_tower(tmp_path / "user"),
                          data.users.features()), u, atol=1e-6)
+
+
+def test_auto_batch_size_leaves_every_epoch_enough_steps():
+  auto = TwoTowerConfig()
+  assert auto.batch_size == 0
+  # The largest of 512/256/128 with at least 50 steps per epoch.
+  assert auto.batch_size_for(330_000) == 512
+  assert auto.batch_size_for(512 * 50) == 512
+  assert auto.batch_size_for(512 * 50 - 1) == 256
+  assert auto.batch_size_for(256 * 50) == 256
+  assert auto.batch_size_for(256 * 50 - 1) == 128
+  assert auto.batch_size_for(1_400) == 128  # Too small for 50: the smallest.
+  assert auto.batch_size_for(3) == 128
+  # A set size is used as it is.
+  assert TwoTowerConfig(batch_size=64).batch_size_for(330_000) == 64
+  TwoTowerConfig(batch_size=2).validate()
+  for bad in (1, -1):
+    with pytest.raises(ValueError, match="batch_size"):
+      TwoTowerConfig(batch_size=bad).validate()
+
+
+def test_training_reports_the_batch_size_it_used(data):
+  n = len(data.examples)
+  chosen = train_two_tower(data, CONFIG, use_hgnn=True, verbose=0)
+  assert chosen.batch_size == 8
+  auto = train_two_tower(data, dataclasses.replace(CONFIG, batch_size=0),
+                         use_hgnn=True, verbose=0)
+  assert auto.batch_size == 128 == TwoTowerConfig().batch_size_for(n)

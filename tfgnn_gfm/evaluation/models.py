@@ -203,6 +203,7 @@ def two_tower_run(name: str, data: TrainingData, config: cfg.TwoTowerConfig,
   info = {"train_seconds": round(model.seconds, 2),
           "examples_per_second": round(model.examples_per_second, 1),
           "examples": len(data.examples),
+          "batch_size": model.batch_size,
           "final_loss": model.history.get("mean_batch_loss", [None])[-1],
           "popularity_weight": round(model.popularity_weight, 4)}
   if prior_info and len(prior_info.get("candidates", [])) > 1:

@@ -113,6 +113,7 @@ def train_2t(data_dir: str | pathlib.Path,
   metrics = {
       "train_seconds": round(model.seconds, 2),
       "examples_per_second": round(model.examples_per_second, 1),
+      "batch_size": model.batch_size,
       "final_mean_batch_loss": model.history.get("mean_batch_loss",
                                                  [None])[-1],
       "embed_items_per_second": round(len(items) / max(embed_seconds, 1e-9),

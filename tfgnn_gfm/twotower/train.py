@@ -70,6 +70,7 @@ class TrainedTwoTower:
     item_offset: [N] score offset of user queries per item row (the
       popularity prior, ``popularity_offset``); zeros without a prior.
     popularity_weight: the prior's weight ``w``.
+    batch_size: examples per step (``TwoTowerConfig.batch_size_for``).
   """
 
   user_tower: tf.keras.Model
@@ -81,6 +82,7 @@ class TrainedTwoTower:
   examples_per_second: float
   item_offset: np.ndarray | None = None
   popularity_weight: float = 0.0
+  batch_size: int = 0
 
   def embed_items(self, items: ItemTable, rows: np.ndarray | None = None,
                   batch_size: int = 4096) -> np.ndarray:
@@ -249,11 +251,11 @@ def train_two_tower(data: TrainingData, config: TwoTowerConfig, *,
     model.compile(optimizer=LazyAdam(config.learning_rate),
                   steps_per_execution=_STEPS_PER_EXECUTION
                   if strategy.num_replicas_in_sync == 1 else 1)
+  batch_size = config.batch_size_for(len(data.examples))
   start = time.perf_counter()
-  fit = model.fit(split_batches(_dataset(data, config.batch_size, seed),
+  fit = model.fit(split_batches(_dataset(data, batch_size, seed),
                                 strategy), epochs=config.epochs,
-                  steps_per_epoch=math.ceil(len(data.examples) /
-                                            config.batch_size),
+                  steps_per_epoch=math.ceil(len(data.examples) / batch_size),
                   verbose=verbose, callbacks=callbacks)
   seconds = time.perf_counter() - start
   history: dict[str, Any] = {k: [float(x) for x in v]
@@ -273,4 +275,5 @@ def train_two_tower(data: TrainingData, config: TwoTowerConfig, *,
       known=known,
       history=history, seconds=seconds,
       examples_per_second=len(data.examples) * len(fit.epoch) /
-      max(seconds, 1e-9), item_offset=offset, popularity_weight=weight)
+      max(seconds, 1e-9), item_offset=offset, popularity_weight=weight,
+      batch_size=batch_size)
