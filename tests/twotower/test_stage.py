@@ -112,6 +112,7 @@ def test_train_2t_writes_towers_vectors_and_manifest(run):
   assert kept["podcast"]["keep"] and kept["audiobook"]["keep"]
   assert kept["podcast"]["repeat_rate"] > 0.1
   assert manifest["metrics"]["repeats_dropped_types"] == []
+  assert manifest["metrics"]["batch_size"] == 64  # SMALL's, used as it is.
 
 
 def test_cold_start_end_to_end(run):
@@ -157,6 +158,7 @@ def test_evaluate_writes_every_model_seeded_and_reports(run):
   assert result["types"] == ["audiobook", "podcast"]
   hgnn = result["models"]["2t_hgnn"]
   assert hgnn["seeds"] == [0, 1] and hgnn["seeded"]
+  assert [info["batch_size"] for info in hgnn["info"]] == [64, 64]
   leaf = hgnn["metrics"]["podcast"]["all_items"]["all_users"]["hr@10"]
   assert len(leaf["values"]) == 2 and 0 <= leaf["mean"] <= 1
   assert not result["models"]["popularity"]["seeded"]
