@@ -188,7 +188,8 @@ class TwoTowerConfig:
   batch_size: int = dataclasses.field(default=0, metadata=_help(
       "examples per step (also the number of in-batch negatives); 0 "
       "(default): chosen from the training examples, the largest of "
-      "512, 256 and 128 that leaves at least 50 steps per epoch (128 when "
+      f"{', '.join(map(str, AUTO_BATCH_SIZES))} that leaves at least "
+      f"{AUTO_BATCH_MIN_STEPS} steps per epoch ({AUTO_BATCH_SIZES[-1]} when "
       "none does), so small windows still take enough steps"))
   learning_rate: float = dataclasses.field(default=1e-3, metadata=_help(
       "Adam learning rate"))
@@ -244,7 +245,7 @@ class TwoTowerConfig:
     if not self.tower_units or any(u < 1 for u in self.tower_units):
       raise ValueError(f"tower_units must be positive sizes, got "
                        f"{list(self.tower_units)}")
-    if self.batch_size == 1 or self.batch_size < 0:
+    if self.batch_size < 0 or self.batch_size == 1:
       raise ValueError("batch_size must be 0 (auto) or at least 2 (in-batch "
                        "negatives)")
     if self.temperature <= 0:
