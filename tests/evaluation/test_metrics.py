@@ -11,8 +11,10 @@ from tfgnn_gfm.evaluation.protocol import (
   ALL_TYPES,
   aggregate_runs,
   evaluate_scorer,
+  new_items_mrr,
 )
 from tfgnn_gfm.twotower.items import item_table_from_arrays
+from tfgnn_gfm.twotower.prior import offset_index, offset_query
 
 INF = np.inf
 
@@ -174,6 +176,47 @@ def test_protocol_is_independent_of_the_chunk_size():
     hr.append(np.isin(top, targets).any())
   got = one["b"]["all_items"]["all_users"]["hr@5"]
   assert got == pytest.approx(np.mean(hr))
+
+
+def test_new_items_mrr_equals_the_protocols_for_every_offset():
+  # One score matrix for every offset gives evaluate_scorer's all-types
+  # new-items MRR of the scorer with that offset in its index.
+  rng = np.random.default_rng(3)
+  ids = np.array([f"i{i}" for i in range(40)], dtype=object)
+  types = np.array(["a", "b"] * 20, dtype=object)
+  items = item_table_from_arrays(ids, types, np.zeros((40, 2), np.float32),
+                                 np.zeros((40, 2), np.float32),
+                                 pd.DataFrame({"item_id": ids}))
+  users = np.arange(30)
+  user_vectors = rng.normal(size=(30, 6)).astype(np.float32)
+  item_vectors = rng.normal(size=(40, 6)).astype(np.float32)
+  pairs = pd.DataFrame({"u": rng.integers(0, 30, 120),
+                        "i": rng.integers(0, 40, 120)}).drop_duplicates()
+  seen = pd.DataFrame({"u": rng.integers(0, 30, 150),
+                       "i": rng.integers(0, 40, 150)}).drop_duplicates()
+  holdout = Holdout(user=pairs["u"].to_numpy(), item=pairs["i"].to_numpy(),
+                    warm=rng.random(30) < 0.7, seen_user=seen["u"].to_numpy(),
+                    seen_item=seen["i"].to_numpy(),
+                    item_seen_before_cut=rng.random(40) < 0.8, counts={})
+  offsets = [np.zeros(40, np.float32),
+             rng.normal(size=40).astype(np.float32),
+             3 * rng.normal(size=40).astype(np.float32)]
+  got = new_items_mrr(Scorer("r", users, user_vectors, item_vectors), items,
+                      holdout, offsets, mrr_k=5, user_chunk=7)
+  for offset, value in zip(offsets, got):
+    scorer = Scorer("o", users, offset_query(user_vectors),
+                    offset_index(item_vectors, offset))
+    want = evaluate_scorer(scorer, items, holdout, k=5, mrr_k=5, types=[])
+    assert value == pytest.approx(
+        want[ALL_TYPES]["new_items"]["all_users"]["mrr@5"], abs=1e-12)
+  assert len(set(got)) == 3  # The offsets change the rankings.
+  # Nobody with a new target: None per offset.
+  only_seen = Holdout(user=np.array([0]), item=np.array([1]),
+                      warm=np.ones(30, bool), seen_user=np.array([0]),
+                      seen_item=np.array([1]),
+                      item_seen_before_cut=np.ones(40, bool), counts={})
+  assert new_items_mrr(Scorer("r", users, user_vectors, item_vectors), items,
+                       only_seen, offsets[:2]) == [None, None]
 
 
 def test_aggregate_runs_mean_std_and_values():

@@ -32,7 +32,7 @@ import tensorflow as tf
 
 from tfgnn_gfm.evaluation.baselines import Scorer, item_counts
 from tfgnn_gfm.evaluation.holdout import Holdout, build_holdout
-from tfgnn_gfm.evaluation.protocol import ALL_TYPES, evaluate_scorer
+from tfgnn_gfm.evaluation.protocol import new_items_mrr
 from tfgnn_gfm.timesplit import SECONDS_PER_DAY, TimeSplit
 from tfgnn_gfm.twotower.config import TwoTowerConfig
 from tfgnn_gfm.twotower.examples import TrainingData, training_data_for
@@ -191,8 +191,8 @@ class _EpochScores(tf.keras.callbacks.Callback):
   def on_epoch_end(self, epoch, logs=None):
     from tfgnn_gfm.twotower.train import predict_in_batches
     model = self.model
-    users = offset_query(predict_in_batches(
-        model.user_tower, self._data.users.features(self._users)))
+    users = predict_in_batches(model.user_tower,
+                               self._data.users.features(self._users))
     items = predict_in_batches(model.item_tower, self._data.items.features(
         use_hgnn=self._use_hgnn, known=self._known))
     self.scores.append(_weight_scores(
@@ -211,22 +211,16 @@ def _weight_scores(user_vectors: np.ndarray, item_vectors: np.ndarray,
                    holdout: Holdout, config: TwoTowerConfig
                    ) -> dict[float, float]:
   """New-items MRR@``prior_k`` over all types of each candidate weight (-1
-  when nobody is ranked). Only the all-types ranking is made: the per-type
-  ones would not change the figure."""
-  mrr = {}
-  for w in weights:
-    offset = popularity_offset(counts, weight=w,
-                               temperature=config.temperature)
-    scorer = Scorer(name=f"prior_{w}", user_rows=user_rows,
-                    user_vectors=user_vectors,
-                    item_vectors=offset_index(item_vectors, offset))
-    result = evaluate_scorer(scorer, data.items, holdout, k=10,
-                             mrr_k=config.prior_k, include_all_types=True,
-                             types=[])
-    value = result[ALL_TYPES]["new_items"]["all_users"][
-        f"mrr@{config.prior_k}"]
-    mrr[w] = -1.0 if value is None else float(value)
-  return mrr
+  when nobody is ranked), from one score matrix per user chunk
+  (``protocol.new_items_mrr``): the per-type rankings, the other slices and
+  coverage would not change the figure."""
+  scorer = Scorer(name="prior", user_rows=user_rows,
+                  user_vectors=user_vectors, item_vectors=item_vectors)
+  values = new_items_mrr(
+      scorer, data.items, holdout,
+      [popularity_offset(counts, weight=w, temperature=config.temperature)
+       for w in weights], mrr_k=config.prior_k)
+  return {w: -1.0 if v is None else float(v) for w, v in zip(weights, values)}
 
 
 def choose_popularity_weight(inner: InnerSplit, config: TwoTowerConfig, *,
@@ -291,7 +285,7 @@ def choose_popularity_weight(inner: InnerSplit, config: TwoTowerConfig, *,
     return best, info
   model = train_two_tower(data, config, use_hgnn=use_hgnn, seed=seed,
                           verbose=verbose, popularity_weight=0.0)
-  user_vectors = offset_query(model.embed_users(data.users, user_rows))
+  user_vectors = model.embed_users(data.users, user_rows)
   item_vectors = model.embed_items(data.items)
   mrr = _weight_scores(user_vectors, item_vectors, user_rows, counts,
                        weights, data, holdout, config)
