@@ -14,7 +14,8 @@ item type (all items, and new items only), MRR@100, coverage@100, warm vs
 cold users, cold items; for, on the same split: popularity, LLM-kNN (text
 embeddings), HGNN-kNN, 2T without GNN (learned item ids), type-specific 2T
 (one per type), unified 2T-HGNN; the two-tower models with --seeds seeds
-(mean and standard deviation). With --retrained-embeddings, also the
+(mean and standard deviation; by default 3 on small windows, 1 from 100,000
+training examples). With --retrained-embeddings, also the
 static-vs-retrained HGNN ablation: the unified 2T-HGNN over --embeddings
 (static, e.g. from a graph cut a week earlier) and over the retrained ones
 (from a graph cut at the evaluation cut).

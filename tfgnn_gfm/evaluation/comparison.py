@@ -106,6 +106,7 @@ class Comparison:
       item of the type, but some of another (``protocol.cross_type_users``).
     repeats: the split's repeat policy (``RepeatPolicy.to_dict``): per type,
       whether consumed items were ranked again.
+    seeds: the seeds of the seeded models (``EvaluateConfig.seeds_for``).
   """
 
   models: dict[str, ModelResult]
@@ -116,6 +117,7 @@ class Comparison:
   warm: np.ndarray | None = None
   cross_type: dict[str, np.ndarray] | None = None
   repeats: dict[str, Any] = dataclasses.field(default_factory=dict)
+  seeds: list[int] = dataclasses.field(default_factory=list)
 
 
 def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
@@ -165,7 +167,11 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
                      user_rows=user_rows, retrained_items=retrained_items,
                      progress=progress, verbose=verbose)
   out: dict[str, ModelResult] = {}
-  seeds = list(range(config.seed, config.seed + config.seeds))
+  seeds = list(range(config.seed,
+                     config.seed + config.seeds_for(len(data.examples))))
+  if not config.seeds:
+    _LOG.info("%d seed(s) for the seeded models (--seeds 0: %d training "
+              "examples)", len(seeds), len(data.examples))
   for spec in (s for name, s in MODELS.items() if name in models):
     entry = ModelResult(seeded=spec.seeded)
     start = time.perf_counter()
@@ -221,4 +227,4 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
                     cross_type=cross_type_users(
                         data.examples.user, data.examples.item,
                         items.item_type, types, len(data.users.user_id)),
-                    repeats=policy.to_dict())
+                    repeats=policy.to_dict(), seeds=seeds)

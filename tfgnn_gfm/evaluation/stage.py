@@ -7,6 +7,7 @@ rolling windows, and writes the EvaluationDir (results, report, plots).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import pathlib
 import time
@@ -158,6 +159,10 @@ def evaluate(data_dir: str | pathlib.Path, embeddings_dir: str | pathlib.Path,
                                 retrained_items=retrained, progress=progress,
                                 verbose=verbose)
     comparisons.append(comparison)
+    if not config.seeds:
+      # Every window trains as many seeds as the first (the pooled
+      # intervals average each user-window over the same seeds).
+      config = dataclasses.replace(config, seeds=len(comparison.seeds))
     windows.append({"split": window.to_dict(),
                     "counts": dict(comparison.counts),
                     "repeats": comparison.repeats})
