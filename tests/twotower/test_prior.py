@@ -21,7 +21,7 @@ from tfgnn_gfm.twotower.prior import (
 CONFIG = TwoTowerConfig(tower_units=(16, 8), categorical_dim=4,
                         id_embedding_dim=8, batch_size=8, epochs=2,
                         max_history=5, popularity_weights=(0.0, 1.0, 4.0),
-                        popularity_holdout_days=14)
+                        popularity_holdout_days=14, epoch_patience=0)
 
 
 def test_log_popularity_and_offset_by_hand():
@@ -119,6 +119,7 @@ def test_compare_models_chooses_each_kind_once_for_every_seed(monkeypatch):
 def test_epochs_are_chosen_on_the_inner_split(monkeypatch, check_users):
   # 3: a sample of the inner users is scored after each epoch.
   monkeypatch.setattr(prior, "EPOCH_CHECK_USERS", check_users)
+  monkeypatch.setattr(prior, "EPOCH_CHOICE_MIN_USERS", 1)
   frame = _frame()
   split = TimeSplit(CUT, 90)
   config = dataclasses.replace(CONFIG, epochs=6, epoch_patience=2)
@@ -148,3 +149,31 @@ def test_epochs_are_chosen_on_the_inner_split(monkeypatch, check_users):
   one = dataclasses.replace(config, popularity_weights=(1.0,))
   assert inner_split(frame, users(), item_table(), split, one).data \
       is not None
+
+
+def test_a_small_inner_split_chooses_no_epochs(monkeypatch):
+  """Fewer than EPOCH_CHOICE_MIN_USERS inner users: the weight is chosen, the
+  epochs are --epochs, and the reason is recorded; with one weight nothing is
+  trained."""
+  frame, split = _frame(), TimeSplit(CUT, 90)
+  config = dataclasses.replace(CONFIG, epochs=3, epoch_patience=2)
+  inner = inner_split(frame, users(), item_table(), split, config)
+  users_ = inner.info["inner_users"]
+  assert 0 < users_ < prior.EPOCH_CHOICE_MIN_USERS
+  weight, info = choose_popularity_weight(inner, config, use_hgnn=True,
+                                          seed=0, verbose=0)
+  assert "epochs" not in info and "inner_mrr@100_per_epoch" not in info
+  assert info["epochs_not_chosen"] == (
+      f"{users_} inner users, fewer than {prior.EPOCH_CHOICE_MIN_USERS}: "
+      "3 epochs")
+  assert weight == info["chosen"] and set(info["inner_mrr@100"]) == {
+      "0.0", "1.0", "4.0"}
+  assert with_chosen_epochs(info, config) == config
+  # One weight: nothing to choose, no inner model is trained.
+  from tfgnn_gfm.twotower import train
+  monkeypatch.setattr(train, "train_two_tower", None)
+  one = dataclasses.replace(config, popularity_weights=(1.5,))
+  weight, info = choose_popularity_weight(
+      inner_split(frame, users(), item_table(), split, one), one,
+      use_hgnn=True, seed=0, verbose=0)
+  assert weight == info["chosen"] == 1.5 and "epochs_not_chosen" in info

@@ -202,13 +202,14 @@ class TwoTowerConfig:
   epochs: int = dataclasses.field(default=10, metadata=_help(
       "passes over the training examples (the most, with "
       "--epoch-patience)"))
-  epoch_patience: int = dataclasses.field(default=0, metadata=_help(
+  epoch_patience: int = dataclasses.field(default=2, metadata=_help(
       "choose the number of epochs on the inner split (see "
       "--popularity-weights): its model is scored after every epoch "
       "(new-items MRR@--prior-k over all types, at most 10,000 inner users) "
       "and stops after this many epochs without improvement; the models of "
-      "the window then train the best epoch count, up to --epochs (0: "
-      "always --epochs)"))
+      "the window then train the best epoch count, up to --epochs. An inner "
+      "split of fewer than 1,000 users chooses nothing (its MRR is noise): "
+      "--epochs. 0: off, always --epochs"))
   seed: int = dataclasses.field(default=0, metadata=_help(
       "random seed (initialisation and shuffling)"))
   distribute: str = dataclasses.field(default="none", metadata=_help(
