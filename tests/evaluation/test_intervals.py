@@ -91,3 +91,48 @@ def test_empty_and_bad_input():
     intervals.bootstrap_mean(np.zeros(3), confidence=1.5)
   with pytest.raises(ValueError, match="shape"):
     intervals.paired_difference(np.zeros(3), np.zeros(2), np.zeros(3))
+
+
+def _gathered_stats(values, clusters, num_resamples, seed):
+  """The resample statistics drawn and gathered directly (the definition)."""
+  _, inverse = np.unique(clusters, return_inverse=True)
+  sums = np.bincount(inverse, weights=values)
+  counts = np.bincount(inverse).astype(np.float64)
+  rng = np.random.default_rng(seed)
+  step = max(1, intervals._MAX_DRAWS // len(sums))
+  stats = []
+  for start in range(0, num_resamples, step):
+    draw = rng.integers(0, len(sums),
+                        size=(min(step, num_resamples - start), len(sums)))
+    stats.append(sums[draw].sum(axis=1) / counts[draw].sum(axis=1))
+  return np.concatenate(stats)
+
+
+def test_reused_resample_counts_give_the_gathered_intervals(monkeypatch):
+  """Counts of draws per cluster, computed once per (clusters, resamples,
+  seed) and reused, give the statistics of gathering the drawn clusters;
+  the cache stays within its byte budget."""
+  monkeypatch.setattr(intervals, "_counts_cache",
+                      type(intervals._counts_cache)())
+  monkeypatch.setattr(intervals, "_MAX_DRAWS", 5_000)  # Several blocks.
+  rng = np.random.default_rng(4)
+  clusters = rng.integers(0, 700, 2_000)  # Users in several windows.
+  for values in (rng.random(2_000), (rng.random(2_000) < 0.1) * 1.0):
+    for seed in (0, 7):
+      got = intervals.bootstrap_mean(values, clusters, num_resamples=300,
+                                     seed=seed)
+      want = np.quantile(_gathered_stats(values, clusters, 300, seed),
+                         [0.025, 0.975])
+      np.testing.assert_allclose([got["low"], got["high"]], want,
+                                 rtol=1e-12)
+  c = len(np.unique(clusters))
+  assert set(intervals._counts_cache) == {(c, 300, 0), (c, 300, 7)}
+  drawn = intervals._counts_cache[(c, 300, 0)]
+  assert drawn.dtype == np.uint8 and (drawn.sum(axis=1) == c).all()
+  # Over the budget: the least recently used matrix leaves; one matrix
+  # larger than the budget is used but not kept.
+  monkeypatch.setattr(intervals, "_CACHE_BYTES", drawn.nbytes)
+  intervals.bootstrap_mean(rng.random(50), num_resamples=300, seed=0)
+  assert list(intervals._counts_cache) == [(50, 300, 0)]
+  intervals.bootstrap_mean(rng.random(5_000), num_resamples=300, seed=0)
+  assert list(intervals._counts_cache) == [(50, 300, 0)]

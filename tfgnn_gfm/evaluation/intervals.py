@@ -24,12 +24,52 @@ with a fixed seed, so a report is reproducible.
 
 from __future__ import annotations
 
+import collections
 from typing import Any
 
 import numpy as np
 
 #: Largest [resamples x clusters] index matrix drawn at once.
 _MAX_DRAWS = 4_000_000
+#: Bytes of resample-count matrices kept for reuse (``_resample_counts``).
+_CACHE_BYTES = 512 * 2**20
+_counts_cache: collections.OrderedDict[tuple[int, int, int], np.ndarray] = (
+    collections.OrderedDict())
+
+
+def _resample_counts(clusters: int, num_resamples: int, seed: int
+                     ) -> np.ndarray:
+  """[num_resamples, clusters] how often each cluster is drawn per resample.
+
+  The draws are ``default_rng(seed).integers(0, clusters)`` in blocks of at
+  most ``_MAX_DRAWS``, so they depend only on the number of clusters, the
+  resamples and the seed: every interval of an evaluation over the same
+  number of users (each model, each metric, the paired differences) reuses
+  one matrix, kept up to ``_CACHE_BYTES`` (least recently used first out),
+  and a resample's statistic is then two dot products instead of two
+  gathers of ``clusters`` values.
+  """
+  key = (clusters, num_resamples, seed)
+  if key in _counts_cache:
+    _counts_cache.move_to_end(key)
+    return _counts_cache[key]
+  rng = np.random.default_rng(seed)
+  out = np.empty((num_resamples, clusters), np.uint8)
+  step = max(1, _MAX_DRAWS // clusters)
+  for start in range(0, num_resamples, step):
+    b = min(step, num_resamples - start)
+    draw = rng.integers(0, clusters, size=(b, clusters))
+    draw += (np.arange(b) * clusters)[:, None]
+    counts = np.bincount(draw.ravel(), minlength=b * clusters)
+    top = int(counts.max())
+    if top > np.iinfo(out.dtype).max:
+      out = out.astype(np.min_scalar_type(top))
+    out[start:start + b] = counts.reshape(b, clusters)
+  if out.nbytes <= _CACHE_BYTES:
+    _counts_cache[key] = out
+    while sum(v.nbytes for v in _counts_cache.values()) > _CACHE_BYTES:
+      _counts_cache.popitem(last=False)
+  return out
 
 
 def _cluster_sums(values: np.ndarray, clusters: np.ndarray
@@ -72,13 +112,14 @@ def bootstrap_mean(values: np.ndarray, clusters: np.ndarray | None = None, *,
     return {"mean": None, "low": None, "high": None, "n": 0, "clusters": 0}
   sums, counts = _cluster_sums(values, clusters)
   c = len(sums)
-  rng = np.random.default_rng(seed)
+  drawn = _resample_counts(c, num_resamples, seed)
+  both = np.stack([sums, counts], axis=1)
   stats = np.empty(num_resamples, np.float64)
   step = max(1, _MAX_DRAWS // c)
   for start in range(0, num_resamples, step):
-    b = min(step, num_resamples - start)
-    draw = rng.integers(0, c, size=(b, c))
-    stats[start:start + b] = sums[draw].sum(axis=1) / counts[draw].sum(axis=1)
+    # Drawn sums and drawn user-windows of each resample.
+    part = drawn[start:start + step].astype(np.float64) @ both
+    stats[start:start + step] = part[:, 0] / part[:, 1]
   alpha = (1.0 - confidence) / 2.0
   low, high = np.quantile(stats, [alpha, 1.0 - alpha])
   return {"mean": float(values.mean()), "low": float(low),
