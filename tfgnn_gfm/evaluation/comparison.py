@@ -204,10 +204,10 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
           infos.update({t: run.info for t in run.types})
       entry.seeds.append(seed if spec.seeded else None)
       entry.runs.append(result)
-      entry.eval_seconds.append(round(seconds, 2))
+      entry.eval_seconds.append(round(seconds, 4))
       entry.info.append(infos)
       entry.per_user.append(per_user)
-    entry.wall_seconds = round(time.perf_counter() - start, 2)
+    entry.wall_seconds = round(time.perf_counter() - start, 4)
     _LOG.info("%s: %.1f s (fitting and ranking, all seeds)", spec.name,
               entry.wall_seconds)
     if entry.runs or entry.skipped:

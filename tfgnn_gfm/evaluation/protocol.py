@@ -43,14 +43,15 @@ Protocol, for one global cut:
   cross-type users: users with training examples, none of them of the type
   (the users a unified model has to carry from one type to another).
 
-Scoring is batched: for a chunk of users, one matrix product against the
-type's candidates; then, per slice, the rank of each user's best target by
-counting the candidates that score higher and those tied with it
-(``ranking.Ranker``: the slices share these counting passes where their best
-target is the same, and a user's seen items are subtracted from the counts
-instead of written into the scores; HR@K and MRR follow from the rank), and
-for coverage each user's top-K set from ``np.partition`` (see ``metrics``);
-there is no loop over users in Python.
+Scoring is batched: for a chunk of users, one matrix product against every
+candidate (each item type's ranking takes its rows and columns of it, so the
+types and all types share one product); then, per slice, the rank of each
+user's best target by counting the candidates that score higher and those tied
+with it (``ranking.Ranker``: the slices share these counting passes where their
+best target is the same, and a user's seen items are subtracted from the counts
+instead of written into the scores; HR@K and MRR follow from the rank), and for
+coverage each user's top-K set from ``np.partition`` (see ``metrics``); there
+is no loop over users in Python.
 """
 
 from __future__ import annotations
@@ -224,6 +225,13 @@ def evaluate_scorer(scorer: Scorer, items: ItemTable, holdout: Holdout, *,
   groups = [(t, items.candidate & (items.item_type == t)) for t in types]
   if include_all_types:
     groups.append((ALL_TYPES, items.candidate.copy()))
+  # One score matrix per chunk of users serves every group: the columns of
+  # all the groups' candidates, the rows of every user with a target among
+  # them; a group ranks its own rows and columns of it.
+  base_cols = np.flatnonzero(np.logical_or.reduce(
+      [mask for _, mask in groups] or [np.zeros(n_items, bool)]))
+  base_col_of = np.full(n_items, -1, np.int64)
+  base_col_of[base_cols] = np.arange(len(base_cols))
   plan = []
   for name, mask in groups:
     cols = np.flatnonzero(mask)
@@ -232,71 +240,95 @@ def evaluate_scorer(scorer: Scorer, items: ItemTable, holdout: Holdout, *,
     in_type = col_of[t_item] >= 0
     users = np.unique(t_user[in_type])
     plan.append((name, cols, col_of, in_type, users))
+  all_users = np.unique(np.concatenate(
+      [p[4] for p in plan] or [np.zeros(0, t_user.dtype)]))
   # Users per score matrix: at most user_chunk, and few enough that the
   # [users, candidates] scores (one per worker thread) stay small.
-  chunk_of = {p[0]: max(1, min(user_chunk, _MAX_SCORES // max(len(p[1]), 1)))
-              for p in plan}
-  total = sum(-(-len(p[4]) // chunk_of[p[0]]) for p in plan)
-  bar = tqdm.tqdm(total=total, desc=f"evaluate {scorer.name}", unit="chunk",
-                  disable=not progress, leave=False)
-  pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers or
-                                               os.cpu_count() or 1)
-  out = {}
-  for name, cols, col_of, in_type, users in plan:
-    candidates = scorer.candidate_matrix(cols)
-    acc = {s: _Accumulator(len(cols), coverage=s == "all_items")
-           for s in SLICES}
+  step = max(1, min(user_chunk, _MAX_SCORES // max(len(base_cols), 1)))
+  starts = range(0, len(all_users), step)
+  bar = tqdm.tqdm(total=len(starts), desc=f"evaluate {scorer.name}",
+                  unit="chunk", disable=not progress, leave=False)
+  candidates = (scorer.candidate_matrix(base_cols) if len(all_users)
+                else None)
+
+  def group_inputs(name, cols, col_of, in_type, users):
     tu, ti = t_user[in_type], col_of[t_item[in_type]]
-    t_seen, t_cold = pair_seen[in_type], pair_cold[in_type]
     seen_in = col_of[s_item] >= 0
-    su, si = s_user[seen_in], col_of[s_item[seen_in]]
     d_in = seen_in & s_dropped
-    du, di = s_user[d_in], col_of[s_item[d_in]]
-    step = chunk_of[name]
+    whole = len(cols) == len(base_cols)
+    return {"name": name, "users": users, "tu": tu, "ti": ti,
+            "t_seen": pair_seen[in_type], "t_cold": pair_cold[in_type],
+            "su": s_user[seen_in], "si": col_of[s_item[seen_in]],
+            "du": s_user[d_in], "di": col_of[s_item[d_in]],
+            "columns": None if whole else base_col_of[cols]}
 
-    def rank_chunk(start, users=users, tu=tu, ti=ti, t_seen=t_seen,
-                   t_cold=t_cold, su=su, si=si, du=du, di=di,
-                   candidates=candidates, step=step):
-      chunk = users[start:start + step]
-      scores = scorer.scores(chunk, candidates)
-      rows, targets = _pairs_in(tu, ti, chunk)
-      _, seen_flag = _pairs_in(tu, t_seen, chunk)
-      _, cold_flag = _pairs_in(tu, t_cold, chunk)
-      warm = holdout.warm[chunk]
-      ranker = ranking.Ranker(scores)
-      ex_rows, ex_cols = _pairs_in(su, si, chunk)
-      dr_rows, dr_cols = _pairs_in(du, di, chunk)
-      rank = _with_repeat_misses(
-          ranker.ranks(rows, targets, dr_rows, dr_cols), rows)
-      cold = _with_repeat_misses(
-          ranker.ranks(rows[cold_flag], targets[cold_flag], dr_rows, dr_cols),
-          rows[cold_flag])
-      new = ranker.ranks(rows[~seen_flag], targets[~seen_flag], ex_rows,
-                         ex_cols)
-      if len(dr_rows):
-        # Ranked: the dropped items leave the top-K lists of coverage.
-        scores[dr_rows, dr_cols] = metrics.EXCLUDED
-      has = rank >= 0
-      listed = metrics.listed_columns(scores, coverage_k, {
-          "all_users": has, "warm_users": has & warm,
-          "cold_users": has & ~warm})
-      out = {"all_items": (rank, listed), "cold_items": (cold, None),
-             "new_items": (new, None)}
-      return chunk, warm, out
+  inputs = [group_inputs(*p) for p in plan]
 
-    # Chunks in parallel threads: numpy releases the GIL in the heavy parts.
-    for chunk, warm, ranked in pool.map(rank_chunk,
-                                        range(0, len(users), step)):
-      for slice_, (rank, listed) in ranked.items():
-        acc[slice_].add(rank, warm, chunk, listed)
+  def rank_group(g, chunk, scores):
+    rows, targets = _pairs_in(g["tu"], g["ti"], chunk)
+    _, seen_flag = _pairs_in(g["tu"], g["t_seen"], chunk)
+    _, cold_flag = _pairs_in(g["tu"], g["t_cold"], chunk)
+    warm = holdout.warm[chunk]
+    ranker = ranking.Ranker(scores)
+    ex_rows, ex_cols = _pairs_in(g["su"], g["si"], chunk)
+    dr_rows, dr_cols = _pairs_in(g["du"], g["di"], chunk)
+    rank = _with_repeat_misses(
+        ranker.ranks(rows, targets, dr_rows, dr_cols), rows)
+    cold = _with_repeat_misses(
+        ranker.ranks(rows[cold_flag], targets[cold_flag], dr_rows, dr_cols),
+        rows[cold_flag])
+    new = ranker.ranks(rows[~seen_flag], targets[~seen_flag], ex_rows,
+                       ex_cols)
+    if len(dr_rows):
+      # Ranked: the dropped items leave the top-K lists of coverage.
+      scores[dr_rows, dr_cols] = metrics.EXCLUDED
+    has = rank >= 0
+    listed = metrics.listed_columns(scores, coverage_k, {
+        "all_users": has, "warm_users": has & warm,
+        "cold_users": has & ~warm})
+    return warm, {"all_items": (rank, listed), "cold_items": (cold, None),
+                  "new_items": (new, None)}
+
+  def rank_chunk(start):
+    chunk = all_users[start:start + step]
+    scores = scorer.scores(chunk, candidates)
+    out = []
+    for g in inputs:
+      rows = np.flatnonzero(np.isin(chunk, g["users"], assume_unique=True))
+      if not len(rows):
+        out.append(None)
+        continue
+      if g["columns"] is not None:
+        sub = scores[np.ix_(rows, g["columns"])]
+      elif len(rows) < len(chunk):
+        sub = scores[rows]
+      else:
+        # The whole matrix, written only by the last group that takes it.
+        sub = scores if g is inputs[-1] else scores.copy()
+      out.append((chunk[rows], *rank_group(g, chunk[rows], sub)))
+    return out
+
+  accs = [{s: _Accumulator(len(p[1]), coverage=s == "all_items")
+           for s in SLICES} for p in plan]
+  # Chunks in parallel threads: numpy releases the GIL in the heavy parts.
+  with concurrent.futures.ThreadPoolExecutor(
+      max_workers=workers or os.cpu_count() or 1) as pool:
+    for ranked_groups in pool.map(rank_chunk, starts):
+      for acc, ranked in zip(accs, ranked_groups):
+        if ranked is None:
+          continue
+        chunk, warm, slices = ranked
+        for slice_, (rank, listed) in slices.items():
+          acc[slice_].add(rank, warm, chunk, listed)
       bar.update()
+  out = {}
+  for (name, cols, *_), acc in zip(plan, accs):
     out[name] = {s: a.result(k, mrr_k, coverage_k) for s, a in acc.items()}
     if per_user is not None:
       for slice_, a in acc.items():
         per_user[(name, slice_)] = a.per_user()
     out[name]["candidates"] = int(len(cols))
   bar.close()
-  pool.shutdown()
   return out
 
 

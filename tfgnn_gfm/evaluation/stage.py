@@ -50,9 +50,9 @@ def _pooled_comparison(comparisons: list[Comparison],
     skipped = [e.skipped for e in entries if e.skipped]
     models[name] = ModelResult(
         seeded=first.seeded, seeds=first.seeds,
-        eval_seconds=[round(sum(e.eval_seconds[j] for e in entries), 2)
+        eval_seconds=[round(sum(e.eval_seconds[j] for e in entries), 4)
                       for j in range(len(first.eval_seconds))],
-        wall_seconds=round(sum(e.wall_seconds for e in entries), 2),
+        wall_seconds=round(sum(e.wall_seconds for e in entries), 4),
         info=first.info if len(entries) == 1 else [e.info for e in entries],
         metrics=pooled[name], skipped=skipped[0] if skipped else None)
   counts: dict[str, Any] = {}
