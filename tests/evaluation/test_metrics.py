@@ -143,24 +143,35 @@ def test_protocol_by_hand():
   assert r[ALL_TYPES]["all_items"]["all_users"]["hr@1"] == pytest.approx(1 / 3)
 
 
-def test_protocol_is_independent_of_the_chunk_size():
-  rng = np.random.default_rng(1)
-  ids = np.array([f"i{i}" for i in range(60)], dtype=object)
-  types = np.array(["a", "b", "c"] * 20, dtype=object)
-  items = item_table_from_arrays(ids, types, np.zeros((60, 2), np.float32),
-                                 np.zeros((60, 2), np.float32),
-                                 pd.DataFrame({"item_id": ids}))
-  users = np.arange(50)
-  scorer = Scorer("r", users, rng.normal(size=(50, 8)).astype(np.float32),
-                  rng.normal(size=(60, 8)).astype(np.float32))
-  pairs = pd.DataFrame({"u": rng.integers(0, 50, 300),
-                        "i": rng.integers(0, 60, 300)}).drop_duplicates()
-  seen = pd.DataFrame({"u": rng.integers(0, 50, 200),
-                       "i": rng.integers(0, 60, 200)}).drop_duplicates()
+def _random_case(rng, *, users: int, types: list[str], items_per_type: int,
+                 dim: int, targets: int, seen: int):
+  """(catalog, user vectors, item vectors, holdout) drawn from ``rng``."""
+  n = len(types) * items_per_type
+  ids = np.array([f"i{i}" for i in range(n)], dtype=object)
+  items = item_table_from_arrays(
+      ids, np.array(types * items_per_type, dtype=object),
+      np.zeros((n, 2), np.float32), np.zeros((n, 2), np.float32),
+      pd.DataFrame({"item_id": ids}))
+  user_vectors = rng.normal(size=(users, dim)).astype(np.float32)
+  item_vectors = rng.normal(size=(n, dim)).astype(np.float32)
+  pairs = pd.DataFrame({"u": rng.integers(0, users, targets),
+                        "i": rng.integers(0, n, targets)}).drop_duplicates()
+  before = pd.DataFrame({"u": rng.integers(0, users, seen),
+                         "i": rng.integers(0, n, seen)}).drop_duplicates()
   holdout = Holdout(user=pairs["u"].to_numpy(), item=pairs["i"].to_numpy(),
-                    warm=rng.random(50) < 0.7, seen_user=seen["u"].to_numpy(),
-                    seen_item=seen["i"].to_numpy(),
-                    item_seen_before_cut=rng.random(60) < 0.8, counts={})
+                    warm=rng.random(users) < 0.7,
+                    seen_user=before["u"].to_numpy(),
+                    seen_item=before["i"].to_numpy(),
+                    item_seen_before_cut=rng.random(n) < 0.8, counts={})
+  return items, user_vectors, item_vectors, holdout
+
+
+def test_protocol_is_independent_of_the_chunk_size():
+  items, user_vectors, item_vectors, holdout = _random_case(
+      np.random.default_rng(1), users=50, types=["a", "b", "c"],
+      items_per_type=20, dim=8, targets=300, seen=200)
+  types = items.item_type
+  scorer = Scorer("r", np.arange(50), user_vectors, item_vectors)
   one = evaluate_scorer(scorer, items, holdout, k=5, mrr_k=10, coverage_k=10,
                         user_chunk=7)
   other = evaluate_scorer(scorer, items, holdout, k=5, mrr_k=10,
@@ -182,22 +193,10 @@ def test_new_items_mrr_equals_the_protocols_for_every_offset():
   # One score matrix for every offset gives evaluate_scorer's all-types
   # new-items MRR of the scorer with that offset in its index.
   rng = np.random.default_rng(3)
-  ids = np.array([f"i{i}" for i in range(40)], dtype=object)
-  types = np.array(["a", "b"] * 20, dtype=object)
-  items = item_table_from_arrays(ids, types, np.zeros((40, 2), np.float32),
-                                 np.zeros((40, 2), np.float32),
-                                 pd.DataFrame({"item_id": ids}))
+  items, user_vectors, item_vectors, holdout = _random_case(
+      rng, users=30, types=["a", "b"], items_per_type=20, dim=6,
+      targets=120, seen=150)
   users = np.arange(30)
-  user_vectors = rng.normal(size=(30, 6)).astype(np.float32)
-  item_vectors = rng.normal(size=(40, 6)).astype(np.float32)
-  pairs = pd.DataFrame({"u": rng.integers(0, 30, 120),
-                        "i": rng.integers(0, 40, 120)}).drop_duplicates()
-  seen = pd.DataFrame({"u": rng.integers(0, 30, 150),
-                       "i": rng.integers(0, 40, 150)}).drop_duplicates()
-  holdout = Holdout(user=pairs["u"].to_numpy(), item=pairs["i"].to_numpy(),
-                    warm=rng.random(30) < 0.7, seen_user=seen["u"].to_numpy(),
-                    seen_item=seen["i"].to_numpy(),
-                    item_seen_before_cut=rng.random(40) < 0.8, counts={})
   offsets = [np.zeros(40, np.float32),
              rng.normal(size=40).astype(np.float32),
              3 * rng.normal(size=40).astype(np.float32)]
