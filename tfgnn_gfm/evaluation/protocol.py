@@ -149,6 +149,36 @@ def _pairs_in(user: np.ndarray, item: np.ndarray, chunk_users: np.ndarray
   return local[keep], i[keep]
 
 
+@dataclasses.dataclass(frozen=True)
+class _Group:
+  """One ranking of ``evaluate_scorer`` (an item type, or all types).
+
+  Attributes:
+    name: the type, or ``ALL_TYPES``.
+    num_columns: its candidates.
+    columns: their columns in the shared score matrix (None: all of them).
+    users: sorted user rows with a target among its candidates.
+    tu, ti: each target's user row and candidate column, sorted by user.
+    t_seen, t_cold: per target, consumed by the user before the cut; an
+      item nobody had interacted with before the cut.
+    su, si: every (user, candidate column) consumed before the cut.
+    du, di: those of types that drop repeats (left out of the rankings).
+  """
+
+  name: str
+  num_columns: int
+  columns: np.ndarray | None
+  users: np.ndarray
+  tu: np.ndarray
+  ti: np.ndarray
+  t_seen: np.ndarray
+  t_cold: np.ndarray
+  su: np.ndarray
+  si: np.ndarray
+  du: np.ndarray
+  di: np.ndarray
+
+
 def _sorted_pairs(holdout: Holdout, n_items: int
                   ) -> tuple[np.ndarray, ...]:
   """The hold-out's targets and seen pairs, each sorted by (user, item)
@@ -238,10 +268,18 @@ def evaluate_scorer(scorer: Scorer, items: ItemTable, holdout: Holdout, *,
     col_of = np.full(n_items, -1, np.int64)
     col_of[cols] = np.arange(len(cols))
     in_type = col_of[t_item] >= 0
-    users = np.unique(t_user[in_type])
-    plan.append((name, cols, col_of, in_type, users))
+    seen_in = col_of[s_item] >= 0
+    d_in = seen_in & s_dropped
+    plan.append(_Group(
+        name=name, num_columns=len(cols),
+        columns=None if len(cols) == len(base_cols) else base_col_of[cols],
+        users=np.unique(t_user[in_type]),
+        tu=t_user[in_type], ti=col_of[t_item[in_type]],
+        t_seen=pair_seen[in_type], t_cold=pair_cold[in_type],
+        su=s_user[seen_in], si=col_of[s_item[seen_in]],
+        du=s_user[d_in], di=col_of[s_item[d_in]]))
   all_users = np.unique(np.concatenate(
-      [p[4] for p in plan] or [np.zeros(0, t_user.dtype)]))
+      [g.users for g in plan] or [np.zeros(0, t_user.dtype)]))
   # Users per score matrix: at most user_chunk, and few enough that the
   # [users, candidates] scores (one per worker thread) stay small.
   step = max(1, min(user_chunk, _MAX_SCORES // max(len(base_cols), 1)))
@@ -251,27 +289,14 @@ def evaluate_scorer(scorer: Scorer, items: ItemTable, holdout: Holdout, *,
   candidates = (scorer.candidate_matrix(base_cols) if len(all_users)
                 else None)
 
-  def group_inputs(name, cols, col_of, in_type, users):
-    tu, ti = t_user[in_type], col_of[t_item[in_type]]
-    seen_in = col_of[s_item] >= 0
-    d_in = seen_in & s_dropped
-    whole = len(cols) == len(base_cols)
-    return {"name": name, "users": users, "tu": tu, "ti": ti,
-            "t_seen": pair_seen[in_type], "t_cold": pair_cold[in_type],
-            "su": s_user[seen_in], "si": col_of[s_item[seen_in]],
-            "du": s_user[d_in], "di": col_of[s_item[d_in]],
-            "columns": None if whole else base_col_of[cols]}
-
-  inputs = [group_inputs(*p) for p in plan]
-
   def rank_group(g, chunk, scores):
-    rows, targets = _pairs_in(g["tu"], g["ti"], chunk)
-    _, seen_flag = _pairs_in(g["tu"], g["t_seen"], chunk)
-    _, cold_flag = _pairs_in(g["tu"], g["t_cold"], chunk)
+    rows, targets = _pairs_in(g.tu, g.ti, chunk)
+    _, seen_flag = _pairs_in(g.tu, g.t_seen, chunk)
+    _, cold_flag = _pairs_in(g.tu, g.t_cold, chunk)
     warm = holdout.warm[chunk]
     ranker = ranking.Ranker(scores)
-    ex_rows, ex_cols = _pairs_in(g["su"], g["si"], chunk)
-    dr_rows, dr_cols = _pairs_in(g["du"], g["di"], chunk)
+    ex_rows, ex_cols = _pairs_in(g.su, g.si, chunk)
+    dr_rows, dr_cols = _pairs_in(g.du, g.di, chunk)
     rank = _with_repeat_misses(
         ranker.ranks(rows, targets, dr_rows, dr_cols), rows)
     cold = _with_repeat_misses(
@@ -293,23 +318,23 @@ def evaluate_scorer(scorer: Scorer, items: ItemTable, holdout: Holdout, *,
     chunk = all_users[start:start + step]
     scores = scorer.scores(chunk, candidates)
     out = []
-    for g in inputs:
-      rows = np.flatnonzero(np.isin(chunk, g["users"], assume_unique=True))
+    for g in plan:
+      rows = np.flatnonzero(np.isin(chunk, g.users, assume_unique=True))
       if not len(rows):
         out.append(None)
         continue
-      if g["columns"] is not None:
-        sub = scores[np.ix_(rows, g["columns"])]
+      if g.columns is not None:
+        sub = scores[np.ix_(rows, g.columns)]
       elif len(rows) < len(chunk):
         sub = scores[rows]
       else:
         # The whole matrix, written only by the last group that takes it.
-        sub = scores if g is inputs[-1] else scores.copy()
+        sub = scores if g is plan[-1] else scores.copy()
       out.append((chunk[rows], *rank_group(g, chunk[rows], sub)))
     return out
 
-  accs = [{s: _Accumulator(len(p[1]), coverage=s == "all_items")
-           for s in SLICES} for p in plan]
+  accs = [{s: _Accumulator(g.num_columns, coverage=s == "all_items")
+           for s in SLICES} for g in plan]
   # Chunks in parallel threads: numpy releases the GIL in the heavy parts.
   with concurrent.futures.ThreadPoolExecutor(
       max_workers=workers or os.cpu_count() or 1) as pool:
@@ -322,12 +347,12 @@ def evaluate_scorer(scorer: Scorer, items: ItemTable, holdout: Holdout, *,
           acc[slice_].add(rank, warm, chunk, listed)
       bar.update()
   out = {}
-  for (name, cols, *_), acc in zip(plan, accs):
-    out[name] = {s: a.result(k, mrr_k, coverage_k) for s, a in acc.items()}
+  for g, acc in zip(plan, accs):
+    out[g.name] = {s: a.result(k, mrr_k, coverage_k) for s, a in acc.items()}
     if per_user is not None:
       for slice_, a in acc.items():
-        per_user[(name, slice_)] = a.per_user()
-    out[name]["candidates"] = int(len(cols))
+        per_user[(g.name, slice_)] = a.per_user()
+    out[g.name]["candidates"] = g.num_columns
   bar.close()
   return out
 
