@@ -148,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
       print(json.dumps({
           "bench": "evaluate", "model": name,
           "wall_seconds": entry.get("wall_seconds"),
-          "rank_seconds": round(sum(entry.get("eval_seconds") or []), 2),
-          "fit_seconds": round(sum(fit), 2) if fit else None,
+          "rank_seconds": round(sum(entry.get("eval_seconds") or []), 4),
+          "fit_seconds": round(sum(fit), 4) if fit else None,
           "seeds": len(entry.get("seeds") or []),
           "skipped": entry.get("skipped")}), flush=True)
     counts = result["counts"]
