@@ -47,6 +47,20 @@ class Holdout:
     return dataclasses.replace(self, user=self.user[keep],
                                item=self.item[keep])
 
+  def sample_users(self, max_users: int, seed: int) -> "Holdout":
+    """The targets of a uniform random sample of ``max_users`` users.
+
+    Every target of a sampled user is kept, so per-user metrics are those
+    of the whole hold-out restricted to the sample; the same seed gives the
+    same sample. With ``max_users`` at least the users with targets, the
+    hold-out itself.
+    """
+    users = np.unique(self.user)
+    if max_users >= len(users):
+      return self
+    rng = np.random.default_rng([seed, len(users)])
+    return self.of_users(np.sort(rng.choice(users, max_users, replace=False)))
+
 
 def build_holdout(interactions: pd.DataFrame, items: ItemTable,
                   user_ids: np.ndarray, split: TimeSplit, *,

@@ -359,6 +359,13 @@ class EvaluateConfig(TwoTowerConfig):
       metavar="EVENTS"))
   user_chunk: int = dataclasses.field(default=2048, metadata=_help(
       "users per batched score-matrix top-K"))
+  max_users: int = dataclasses.field(default=0, metadata=_help(
+      "rank the targets of at most this many hold-out users, a uniform "
+      "random sample drawn with --seed (the same for every model; one "
+      "per window); training still uses every user (0: every hold-out user). "
+      "Ranking costs users x items, so on catalogs of millions of users a "
+      "sample of 100,000 gives intervals of about +-0.0014 at HR@10 0.05 in "
+      "a fraction of the time"))
   knn_neighbours: int = dataclasses.field(default=100, metadata=_help(
       "item_knn: most similar items kept per item (0: all)"))
   knn_max_items: int = dataclasses.field(default=20_000, metadata=_help(
@@ -403,6 +410,9 @@ class EvaluateConfig(TwoTowerConfig):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be at least 1, got "
                          f"{getattr(self, name)!r}")
+    if self.max_users < 0:
+      raise ValueError(f"max_users must be >= 0 (0: every hold-out user), "
+                       f"got {self.max_users!r}")
     if self.knn_neighbours < 0:
       raise ValueError(f"knn_neighbours must be >= 0 (0: all), got "
                        f"{self.knn_neighbours!r}")
