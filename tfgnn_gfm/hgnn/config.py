@@ -98,6 +98,10 @@ class PretrainConfig:
   structure_weight: float = dataclasses.field(default=0.9, metadata=_help(
       "share of a dot product that comes from the structure vectors: the "
       "output is concat(sqrt(1 - w) * encoder, sqrt(w) * structure)"))
+  encoder_loss_weight: float = dataclasses.field(default=0.0, metadata=_help(
+      "weight of a second link loss on the encoder's part of the embeddings "
+      "alone (the structure part left out): what a new item, embedded from "
+      "its features without a structure vector, is ranked by (0: none)"))
   loss: str = dataclasses.field(default="margin", metadata=_help(
       "margin: max(0, z.z_neg - z.z_pos + margin); softmax: sampled softmax "
       "over the positive and the negatives", choices=("margin", "softmax")))
@@ -226,6 +230,9 @@ class PretrainConfig:
         0.0 <= r <= 1.0 for r in self.structure_local_shares):
       raise ValueError(f"structure_local_shares must be values in [0, 1], "
                        f"got {list(self.structure_local_shares)}")
+    if not self.encoder_loss_weight >= 0.0:
+      raise ValueError("encoder_loss_weight must be >= 0, got "
+                       f"{self.encoder_loss_weight!r}")
     if not 0.0 <= self.structure_weight < 1.0:
       raise ValueError("structure_weight must be in [0, 1): at 1 new items "
                        "would have no embedding")

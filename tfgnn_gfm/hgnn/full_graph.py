@@ -410,17 +410,19 @@ class FullGraphLinkModel(tf.keras.Model):
     loss: ``margin`` or ``softmax``.
     margin: hinge margin.
     temperature: softmax temperature.
+    encoder_loss_weight, encoder_dim: the encoder-alone term (``LinkLoss``).
   """
 
   def __init__(self, *, encoder: tf.keras.Model, train_graph: ItemGraph,
                uniform_negatives: int = 1, in_batch_negatives: bool = True,
                loss: str = "margin", margin: float = 0.5,
-               temperature: float = 0.1, **kwargs):
+               temperature: float = 0.1, encoder_loss_weight: float = 0.0,
+               encoder_dim: int = 0, **kwargs):
     super().__init__(**kwargs)
     self.encoder = encoder
     self._forward = FullGraphEncoder(encoder, train_graph)
     self._link = LinkLoss(uniform_negatives, in_batch_negatives, loss, margin,
-                          temperature)
+                          temperature, encoder_loss_weight, encoder_dim)
     self._loss_tracker = tf.keras.metrics.Mean(name="loss")
     self._accuracy = tf.keras.metrics.Mean(name="pos_beats_negs")
 
@@ -445,13 +447,8 @@ class FullGraphLinkModel(tf.keras.Model):
     stacked = self(data, training=training)
     z = tf.gather(stacked, data["positions"])
     b = tf.shape(data["inbatch_valid"])[1]
-    pos, uniform, inbatch = self._link.scores(z, b)
-    rows = data["row_valid"]
-    return self._link(
-        tf.boolean_mask(pos, rows), tf.boolean_mask(uniform, rows),
-        tf.boolean_mask(inbatch, rows),
-        tf.boolean_mask(data["neg_valid"], rows),
-        tf.boolean_mask(data["inbatch_valid"], rows))
+    return self._link.of_embeddings(z, b, data["neg_valid"],
+                                    data["inbatch_valid"], data["row_valid"])
 
   # The same steps and metrics as the sampled path (over one replica the
   # replica scaling there is a division by 1); only ``_loss`` differs.

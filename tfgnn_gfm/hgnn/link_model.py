@@ -102,6 +102,11 @@ class LinkLoss:
     loss: ``margin`` or ``softmax``.
     margin: hinge margin.
     temperature: softmax temperature.
+    encoder_loss_weight: weight of a second term, the same loss on the
+      encoder's part of each embedding alone (its first ``encoder_dim``
+      values, L2-normalised): the only part a new item, which has no
+      structure vector, gets. 0: none.
+    encoder_dim: the encoder's values at the front of an embedding.
   """
 
   uniform_negatives: int = 1
@@ -109,10 +114,46 @@ class LinkLoss:
   loss: str = "margin"
   margin: float = 0.5
   temperature: float = 0.1
+  encoder_loss_weight: float = 0.0
+  encoder_dim: int = 0
 
   def scores(self, z: tf.Tensor, batch_size: tf.Tensor):
     """``link_scores`` with this loss's k."""
     return link_scores(z, batch_size, self.uniform_negatives)
+
+  def of_embeddings(self, z: tf.Tensor, batch_size: tf.Tensor,
+                    neg_valid: tf.Tensor, inbatch_valid: tf.Tensor,
+                    rows: tf.Tensor | None = None
+                    ) -> tuple[tf.Tensor, tf.Tensor]:
+    """The loss of root embeddings and the share of beaten negatives.
+
+    Args:
+      z: root embeddings ordered as ``link_scores`` reads them.
+      batch_size: B.
+      neg_valid: [.., B, k] mask of the uniform negatives.
+      inbatch_valid: [.., B, B] mask of the in-batch negatives.
+      rows: optional [.., B] mask of the positives that count.
+
+    Returns:
+      (loss, share of valid negatives scored below their positive); with
+      ``encoder_loss_weight`` the loss adds that weight times the loss of
+      the encoder's part alone (the share is the whole embeddings').
+    """
+    value, share = self._masked(z, batch_size, neg_valid, inbatch_valid, rows)
+    if self.encoder_loss_weight > 0 and self.encoder_dim > 0:
+      part = tf.math.l2_normalize(z[..., :self.encoder_dim], axis=-1)
+      alone, _ = self._masked(part, batch_size, neg_valid, inbatch_valid,
+                              rows)
+      value += self.encoder_loss_weight * alone
+    return value, share
+
+  def _masked(self, z, batch_size, neg_valid, inbatch_valid, rows):
+    pos, uniform, inbatch = self.scores(z, batch_size)
+    if rows is not None:
+      pos, uniform, inbatch, neg_valid, inbatch_valid = (
+          tf.boolean_mask(t, rows)
+          for t in (pos, uniform, inbatch, neg_valid, inbatch_valid))
+    return self(pos, uniform, inbatch, neg_valid, inbatch_valid)
 
   def __call__(self, pos, uniform, inbatch, neg_valid, inbatch_valid
                ) -> tuple[tf.Tensor, tf.Tensor]:
@@ -138,17 +179,19 @@ class LinkPredictionModel(tf.keras.Model):
     loss: ``margin`` or ``softmax``.
     margin: hinge margin.
     temperature: softmax temperature.
+    encoder_loss_weight, encoder_dim: the encoder-alone term (``LinkLoss``).
   """
 
   def __init__(self, *, encoder: tf.keras.Model, node_sets: list[str],
                uniform_negatives: int = 1, in_batch_negatives: bool = True,
                loss: str = "margin", margin: float = 0.5,
-               temperature: float = 0.1, **kwargs):
+               temperature: float = 0.1, encoder_loss_weight: float = 0.0,
+               encoder_dim: int = 0, **kwargs):
     super().__init__(**kwargs)
     self.encoder = encoder
     self._node_sets = list(node_sets)
     self._link = LinkLoss(uniform_negatives, in_batch_negatives, loss, margin,
-                          temperature)
+                          temperature, encoder_loss_weight, encoder_dim)
     self._loss_tracker = tf.keras.metrics.Mean(name="loss")
     self._accuracy = tf.keras.metrics.Mean(name="pos_beats_negs")
 
@@ -179,9 +222,8 @@ class LinkPredictionModel(tf.keras.Model):
   def _loss(self, data, training: bool):
     z = self.embed_roots(data["graph"], data["positions"], training)
     b = tf.shape(data["inbatch_valid"])[0]
-    pos, uniform, inbatch = self._link.scores(z, b)
-    return self._link(pos, uniform, inbatch, data["neg_valid"],
-                      data["inbatch_valid"])
+    return self._link.of_embeddings(z, b, data["neg_valid"],
+                                    data["inbatch_valid"])
 
   def train_step(self, data):
     with tf.GradientTape() as tape:
