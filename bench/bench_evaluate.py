@@ -33,29 +33,17 @@ import json
 import os
 import pathlib
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
+
+from gfm_process import run_gfm
 
 TARGET_SECONDS = 1200.0
-_GFM = [sys.executable, "-c",
-        "import sys; from tfgnn_gfm.cli import main; sys.exit(main())"]
 #: amazon-food-kitchen's shape (its README).
 SHAPE = {"users": 53_061, "podcasts": 27_637, "audiobooks": 8_661,
          "interactions": 436_127}
 QUICK = {"users": 2_000, "podcasts": 600, "audiobooks": 200,
          "interactions": 20_000}
-
-
-def _run(args: list[str], log: pathlib.Path) -> tuple[float, int, int]:
-  """Runs one `gfm` command: (seconds, peak RSS in MiB, exit code)."""
-  start = time.perf_counter()
-  with open(log, "wb") as out:
-    proc = subprocess.Popen(_GFM + args, stdout=out, stderr=subprocess.STDOUT)
-    _, status, usage = os.wait4(proc.pid, 0)
-  return (time.perf_counter() - start, round(usage.ru_maxrss / 1024),
-          os.waitstatus_to_exitcode(status))
 
 
 def random_embeddings(data: pathlib.Path, out: pathlib.Path,
@@ -118,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     shape = QUICK if args.quick else SHAPE
     if data is None:
       data, emb = str(work / "data"), str(work / "emb")
-      seconds, _, code = _run(
+      seconds, _, code = run_gfm(
           ["synth", "--out", data, "--num-users", str(shape["users"]),
            "--num-podcasts", str(shape["podcasts"]),
            "--num-audiobooks", str(shape["audiobooks"]),
@@ -133,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick and "--seeds" not in extra:
       extra = ["--seeds", "1", *extra]
     out = work / "evaluation"
-    seconds, peak_mb, code = _run(
+    seconds, peak_mb, code = run_gfm(
         ["evaluate", data, "--embeddings", emb, "--out", str(out), *extra],
         work / "evaluate.log")
     if code:

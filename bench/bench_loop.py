@@ -20,32 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
+
+from gfm_process import stage_row
 
 TARGET_SECONDS = 300.0
-_GFM = [sys.executable, "-c",
-        "import sys; from tfgnn_gfm.cli import main; sys.exit(main())"]
-
-
-def _run(stage: str, args: list[str], log: pathlib.Path) -> dict:
-  """Runs one `gfm` stage; its seconds and peak RSS (MiB) as a JSON dict."""
-  start = time.perf_counter()
-  with open(log, "wb") as out:
-    proc = subprocess.Popen(_GFM + args, stdout=out, stderr=subprocess.STDOUT)
-    _, status, usage = os.wait4(proc.pid, 0)
-  seconds = time.perf_counter() - start
-  code = os.waitstatus_to_exitcode(status)
-  row = {"bench": "loop", "stage": stage, "seconds": round(seconds, 2),
-         "peak_rss_mb": round(usage.ru_maxrss / 1024)}
-  if code != 0:
-    row["error"] = f"exit code {code}; see {log}"
-  return row
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,11 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     data = args.data
     if data is None:
       data = str(work / "data")
-      row = _run("synth", ["synth", "--out", data, "--num-users", "943",
-                           "--num-podcasts", "1000", "--num-audiobooks", "680",
-                           "--episodes-per-podcast", "0",
-                           "--num-interactions", "100000"],
-                 work / "synth.log")
+      row = stage_row("loop", "synth", [
+          "synth", "--out", data, "--num-users", "943", "--num-podcasts",
+          "1000", "--num-audiobooks", "680", "--episodes-per-podcast", "0",
+          "--num-interactions", "100000"], work / "synth.log")
       print(json.dumps(row), flush=True)
       if "error" in row:
         return 1
@@ -86,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                       str(work / "evaluation")]),
     ]
     for stage, stage_args in stages:
-      row = _run(stage, stage_args, work / f"{stage}.log")
+      row = stage_row("loop", stage, stage_args, work / f"{stage}.log")
       rows.append(row)
       print(json.dumps(row), flush=True)
       if "error" in row:

@@ -39,25 +39,10 @@ import sys
 import tempfile
 import time
 
+from gfm_process import GFM, stage_row
+
 USERS, INTERACTIONS, ITEMS = 1_000_000, 10_000_000, 200_000
 PODCAST_SHARE = 0.65
-_GFM = [sys.executable, "-c",
-        "import sys; from tfgnn_gfm.cli import main; sys.exit(main())"]
-
-
-def _run(stage: str, args: list[str], log: pathlib.Path) -> dict:
-  """Runs one ``gfm`` stage; its seconds and peak RSS (MiB)."""
-  start = time.perf_counter()
-  with open(log, "wb") as out:
-    proc = subprocess.Popen(_GFM + args, stdout=out, stderr=subprocess.STDOUT)
-    _, status, usage = os.wait4(proc.pid, 0)
-  row = {"bench": "scale", "stage": stage,
-         "seconds": round(time.perf_counter() - start, 2),
-         "peak_rss_mb": round(usage.ru_maxrss / 1024)}
-  code = os.waitstatus_to_exitcode(status)
-  if code != 0:
-    row["error"] = f"exit code {code}; see {log}"
-  return row
 
 
 def _manifest(path: pathlib.Path) -> dict:
@@ -125,7 +110,7 @@ def _serve(base: pathlib.Path, data: pathlib.Path, requests: int,
   start = time.perf_counter()
   with open(log, "wb") as out:
     server = subprocess.Popen(
-        _GFM + ["serve", "--model-config-file", str(base / "models.config"),
+        GFM + ["serve", "--model-config-file", str(base / "models.config"),
                 "--rest-api-port", str(port)], stdout=out,
         stderr=subprocess.STDOUT)
   row = {"bench": "scale", "stage": "serve"}
@@ -255,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
   rows = []
   try:
     for stage, stage_args in stages:
-      row = _run(stage, stage_args, work / f"{stage}.log")
+      row = stage_row("scale", stage, stage_args, work / f"{stage}.log")
       out = pathlib.Path(stage_args[stage_args.index("--out") + 1])
       row.update(_rates(stage, out, row["seconds"]))
       rows.append(row)
