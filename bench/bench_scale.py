@@ -84,8 +84,7 @@ def _rates(stage: str, out: pathlib.Path, seconds: float) -> dict:
             "batch_size": metrics.get("batch_size")}
   if stage == "evaluate":
     return {"evaluated_users": counts.get("evaluated_users"),
-            "holdout_users": counts.get("sampled_from_holdout_users",
-                                        counts.get("evaluated_users"))}
+            "holdout_users": counts.get("holdout_users")}
   return {}
 
 

@@ -145,13 +145,12 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
                            config.two_tower())
   holdout: Holdout = build_holdout(interactions, items, data.users.user_id,
                                    split, target_events=config.target_events)
-  user_rows = np.unique(holdout.user)
-  holdout_users = len(user_rows)
-  if config.max_users and holdout_users > config.max_users:
+  if config.max_users:
     holdout = holdout.sample_users(config.max_users, config.seed)
-    user_rows = np.unique(holdout.user)
+  user_rows = np.unique(holdout.user)
+  if len(user_rows) < holdout.counts["holdout_users"]:
     _LOG.info("ranking a sample of %d of the %d hold-out users (--max-users)",
-              len(user_rows), holdout_users)
+              len(user_rows), holdout.counts["holdout_users"])
   types = items.eval_types
   models = list(config.models)
   if retrained_items is not None and cfg.TWO_TOWER_HGNN_RETRAINED not in models:
@@ -222,8 +221,6 @@ def compare_models(interactions: pd.DataFrame, users: pd.DataFrame | None,
   counts = dict(data.counts)
   counts.update(holdout.counts)
   counts["evaluated_users"] = int(len(user_rows))
-  if len(user_rows) < holdout_users:
-    counts["sampled_from_holdout_users"] = int(holdout_users)
   counts["evaluated_warm_users"] = int(holdout.warm[user_rows].sum())
   counts["evaluated_cold_users"] = int((~holdout.warm[user_rows]).sum())
   counts["cold_candidates"] = int(

@@ -53,7 +53,8 @@ class Holdout:
     Every target of a sampled user is kept, so per-user metrics are those
     of the whole hold-out restricted to the sample; the same seed gives the
     same sample. With ``max_users`` at least the users with targets, the
-    hold-out itself.
+    hold-out itself. ``counts`` stay the whole hold-out's (its
+    ``holdout_users`` is what the sample was drawn from).
     """
     users = np.unique(self.user)
     if max_users >= len(users):
