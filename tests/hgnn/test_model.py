@@ -152,6 +152,20 @@ def test_inductive_embedding_of_an_unseen_item(planted, trained):
   assert int(np.argmax(by_comm)) == 0
 
 
+def test_new_items_embedded_together_equal_each_alone(planted, trained):
+  """Items without ids are never merged: each keeps its own text (a batch of
+  new items once all got the first one's vector)."""
+  graph, comm = planted
+  text = graph.node_features["podcast"]["text_embedding"]
+  texts = np.stack([text[comm["podcast"] == c].mean(axis=0)
+                    for c in range(4)])
+  together = embed_new_items(trained.encoder, "podcast", texts)
+  alone = np.concatenate([embed_new_items(trained.encoder, "podcast",
+                                          texts[i:i + 1]) for i in range(4)])
+  np.testing.assert_allclose(together, alone, atol=1e-5)
+  assert np.abs(together[0] - together[1]).max() > 1e-3
+
+
 def test_bad_configs_are_clear_errors(planted):
   graph, _ = planted
   with pytest.raises(ValueError, match="one entry per layer"):

@@ -142,7 +142,8 @@ class ItemInputProjection(tf.keras.layers.Layer):
       x = tf.concat([ns[TEXT_FEATURE], ns[DEGREE_FEATURE]], axis=-1)
       known = name in self._tables
       if ID_FEATURE in ns.features:
-        unique, index = tf.unique(ns[ID_FEATURE], out_idx=tf.int32)
+        unique, index = tf.unique(_distinct_blank_ids(ns[ID_FEATURE]),
+                                  out_idx=tf.int32)
         num_unique = tf.shape(unique)[0]
         first = tf.math.unsorted_segment_min(
             tf.range(tf.shape(index)[0]), index, num_unique)
@@ -161,6 +162,18 @@ class ItemInputProjection(tf.keras.layers.Layer):
         out = {k: tf.gather(v, index) for k, v in out.items()}
       features[name] = out
     return graph.replace_features(node_sets=features)
+
+
+def _distinct_blank_ids(ids: tf.Tensor) -> tf.Tensor:
+  """``ids`` with each empty id made unique (``"\\x00#<row>"``, in no table).
+
+  Items sent without an id (new items embedded from their text alone, or
+  serving requests without ``#id``) are distinct nodes: de-duplicating them
+  by id would give every one of them the first one's text.
+  """
+  blank = tf.strings.join(
+      ["\x00#", tf.strings.as_string(tf.range(tf.shape(ids)[0]))])
+  return tf.where(tf.equal(ids, ""), blank, ids)
 
 
 @tf.keras.utils.register_keras_serializable(package="tfgnn_gfm")
