@@ -1,9 +1,16 @@
-"""The link loss of root embeddings, with and without the encoder-alone term."""
+"""The link loss of root embeddings, with and without the encoder-alone and
+features-alone (new-item) terms."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
+import tensorflow_gnn as tfgnn
 
-from tfgnn_gfm.hgnn.link_model import LinkLoss, LinkPredictionModel
+from tfgnn_gfm.hgnn.link_model import (
+  LinkLoss,
+  LinkPredictionModel,
+  without_edges,
+)
 
 
 def _roots(batch=4, k=2, enc=3, structure=5, seed=0):
@@ -69,10 +76,58 @@ def test_rows_mask_out_positives_as_the_full_graph_path_needs():
                              rtol=1e-5)
 
 
+def test_the_new_item_term_scores_sources_embedded_alone():
+  z, neg_valid, inbatch_valid = _roots()
+  alone, _, _ = _roots(seed=1)
+  base = LinkLoss(uniform_negatives=2, encoder_dim=3)
+  value, share = base.of_embeddings(z, 4, neg_valid, inbatch_valid)
+  loss = LinkLoss(uniform_negatives=2, encoder_dim=3, new_item_loss_weight=2.0)
+  value2, share2 = loss.of_embeddings(z, 4, neg_valid, inbatch_valid,
+                                      alone=alone)
+  # By hand: the sources' encoder parts from the features-alone pass, the
+  # targets' and negatives' from the full embeddings.
+  def part(v):
+    return v[:, :3] / np.linalg.norm(v[:, :3], axis=1, keepdims=True)
+  mixed = np.concatenate([part(alone.numpy())[:4], part(z.numpy())[4:]])
+  np.testing.assert_allclose(
+      value2, value + 2.0 * _hinge(mixed, 4, 2, neg_valid, inbatch_valid, 0.5),
+      rtol=1e-5)
+  np.testing.assert_allclose(share2, share)
+  with pytest.raises(ValueError, match="embedded alone"):
+    loss.of_embeddings(z, 4, neg_valid, inbatch_valid)
+
+
+def test_without_edges_keeps_every_node_and_no_edge():
+  graph = tfgnn.GraphTensor.from_pieces(
+      node_sets={"a": tfgnn.NodeSet.from_fields(
+          sizes=tf.constant([2, 1], tf.int64),
+          features={"x": tf.constant([[1.0], [2.0], [3.0]])})},
+      edge_sets={"a_to_a": tfgnn.EdgeSet.from_fields(
+          sizes=tf.constant([2, 0], tf.int64),
+          features={"w": tf.constant([0.5, 0.25])},
+          adjacency=tfgnn.Adjacency.from_indices(
+              source=("a", tf.constant([0, 1], tf.int64)),
+              target=("a", tf.constant([1, 0], tf.int64))))})
+  alone = without_edges(graph)
+  np.testing.assert_array_equal(alone.node_sets["a"]["x"],
+                                graph.node_sets["a"]["x"])
+  np.testing.assert_array_equal(alone.node_sets["a"].sizes, [2, 1])
+  edges = alone.edge_sets["a_to_a"]
+  np.testing.assert_array_equal(edges.sizes, [0, 0])
+  assert edges.adjacency.source.shape[0] == 0
+  assert edges["w"].shape[0] == 0
+  # Pooling over no neighbours: each node's state is its own features'.
+  pooled = tfgnn.pool_edges_to_node(alone, "a_to_a", tfgnn.SOURCE, "sum",
+                                    feature_value=tf.ones([0, 1]))
+  np.testing.assert_array_equal(pooled, np.zeros((3, 1)))
+
+
 def test_the_link_model_config_keeps_the_encoder_term():
   encoder = tf.keras.Sequential([tf.keras.layers.Dense(4)])
   model = LinkPredictionModel(encoder=encoder, node_sets=["a"],
-                              encoder_loss_weight=0.25, encoder_dim=64)
+                              encoder_loss_weight=0.25, encoder_dim=64,
+                              new_item_loss_weight=1.5)
   config = model.get_config()
   assert config["encoder_loss_weight"] == 0.25
   assert config["encoder_dim"] == 64
+  assert config["new_item_loss_weight"] == 1.5

@@ -8,6 +8,7 @@ import pytest
 from tests.hgnn.planted import planted_graph
 from tfgnn_gfm.hgnn.config import PretrainConfig
 from tfgnn_gfm.hgnn.graph_data import NEW_ID_PREFIX, split_new_nodes
+from tfgnn_gfm.hgnn.link_model import LinkLoss
 from tfgnn_gfm.hgnn.stage import pretrain_graph
 from tfgnn_gfm.hgnn.structure import structure_vectors
 from tfgnn_gfm.hgnn.trainer import train_link_prediction
@@ -96,3 +97,27 @@ def test_new_node_fraction_is_checked():
     PretrainConfig(new_node_fraction=0.9).validate()
   with pytest.raises(ValueError, match="in_memory"):
     PretrainConfig(new_node_fraction=0.1, sampler="beam").validate()
+
+
+@pytest.mark.parametrize("mode", ["full_graph", "sampled"])
+def test_the_new_item_term_reaches_both_paths(mode, monkeypatch):
+  """With ``new_item_loss_weight`` each training path embeds the roots a
+  second time without edges and hands them to the loss (whose arithmetic
+  tests/hgnn/test_link_loss.py checks)."""
+  seen = []
+  original = LinkLoss.of_embeddings
+
+  def spy(self, z, *args, alone=None, **kwargs):
+    seen.append((self.new_item_loss_weight, alone is not None))
+    return original(self, z, *args, alone=alone, **kwargs)
+
+  monkeypatch.setattr(LinkLoss, "of_embeddings", spy)
+  graph, _ = planted_graph()
+  config = PretrainConfig(embedding_dim=8, hidden_dim=8, batch_size=32,
+                          epochs=1, fanouts=(3, 2), mode=mode,
+                          positives_per_step=64, structure_dim=8,
+                          new_item_loss_weight=2.0)
+  train_link_prediction(graph, config, verbose=0)
+  assert seen and all(entry == (2.0, True) for entry in seen)
+  with pytest.raises(ValueError, match="new_item_loss_weight"):
+    PretrainConfig(new_item_loss_weight=-1.0).validate()

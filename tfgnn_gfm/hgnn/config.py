@@ -104,6 +104,11 @@ class PretrainConfig:
       "its features without a structure vector, is ranked by; it also lifts "
       "known items' held-out edges on amazon-food-kitchen (0: none; only "
       "with structure vectors)"))
+  new_item_loss_weight: float = dataclasses.field(default=0.0, metadata=_help(
+      "weight of a link loss that embeds each positive's source from its own "
+      "features alone (no neighbours, no structure vector: as a new item is "
+      "embedded) and scores it against its partner's and the negatives' "
+      "encoder parts; one more encoder pass per step (0: none)"))
   loss: str = dataclasses.field(default="margin", metadata=_help(
       "margin: max(0, z.z_neg - z.z_pos + margin); softmax: sampled softmax "
       "over the positive and the negatives", choices=("margin", "softmax")))
@@ -232,6 +237,9 @@ class PretrainConfig:
         0.0 <= r <= 1.0 for r in self.structure_local_shares):
       raise ValueError(f"structure_local_shares must be values in [0, 1], "
                        f"got {list(self.structure_local_shares)}")
+    if not self.new_item_loss_weight >= 0.0:
+      raise ValueError("new_item_loss_weight must be >= 0, got "
+                       f"{self.new_item_loss_weight!r}")
     if not self.encoder_loss_weight >= 0.0:
       raise ValueError("encoder_loss_weight must be >= 0, got "
                        f"{self.encoder_loss_weight!r}")

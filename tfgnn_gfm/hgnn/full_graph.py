@@ -411,18 +411,22 @@ class FullGraphLinkModel(tf.keras.Model):
     margin: hinge margin.
     temperature: softmax temperature.
     encoder_loss_weight, encoder_dim: the encoder-alone term (``LinkLoss``).
+    new_item_loss_weight: the features-alone term (``LinkLoss``); costs a
+      second whole-graph pass, without edges, per step.
   """
 
   def __init__(self, *, encoder: tf.keras.Model, train_graph: ItemGraph,
                uniform_negatives: int = 1, in_batch_negatives: bool = True,
                loss: str = "margin", margin: float = 0.5,
                temperature: float = 0.1, encoder_loss_weight: float = 0.0,
-               encoder_dim: int = 0, **kwargs):
+               encoder_dim: int = 0, new_item_loss_weight: float = 0.0,
+               **kwargs):
     super().__init__(**kwargs)
     self.encoder = encoder
     self._forward = FullGraphEncoder(encoder, train_graph)
     self._link = LinkLoss(uniform_negatives, in_batch_negatives, loss, margin,
-                          temperature, encoder_loss_weight, encoder_dim)
+                          temperature, encoder_loss_weight, encoder_dim,
+                          new_item_loss_weight)
     self._loss_tracker = tf.keras.metrics.Mean(name="loss")
     self._accuracy = tf.keras.metrics.Mean(name="pos_beats_negs")
 
@@ -446,9 +450,17 @@ class FullGraphLinkModel(tf.keras.Model):
   def _loss(self, data, training: bool):
     stacked = self(data, training=training)
     z = tf.gather(stacked, data["positions"])
+    alone = None
+    if self._link.new_item_loss_weight > 0:  # Every edge dropped.
+      out = self._forward({e: tf.zeros([self._forward.num_edges(e)], tf.bool)
+                           for e in self._forward.edge_sets},
+                          training=training)
+      alone = tf.gather(tf.concat([out[n] for n in self._forward.node_sets],
+                                  axis=0), data["positions"])
     b = tf.shape(data["inbatch_valid"])[1]
     return self._link.of_embeddings(z, b, data["neg_valid"],
-                                    data["inbatch_valid"], data["row_valid"])
+                                    data["inbatch_valid"], data["row_valid"],
+                                    alone=alone)
 
   # The same steps and metrics as the sampled path (over one replica the
   # replica scaling there is a division by 1); only ``_loss`` differs.

@@ -14,6 +14,7 @@ import dataclasses
 from typing import Any
 
 import tensorflow as tf
+import tensorflow_gnn as tfgnn
 
 from tfgnn_gfm.distribute import global_mean
 
@@ -107,6 +108,11 @@ class LinkLoss:
       values, L2-normalised): the only part a new item, which has no
       structure vector, gets. 0: none.
     encoder_dim: the encoder's values at the front of an embedding.
+    new_item_loss_weight: weight of a third term: each positive's source
+      embedded from its own features alone (no neighbours, no structure
+      vector: as a new item is embedded) and scored, by the encoder's part,
+      against the full embeddings' encoder parts of its target and the
+      negatives. 0: none.
   """
 
   uniform_negatives: int = 1
@@ -116,6 +122,7 @@ class LinkLoss:
   temperature: float = 0.1
   encoder_loss_weight: float = 0.0
   encoder_dim: int = 0
+  new_item_loss_weight: float = 0.0
 
   def scores(self, z: tf.Tensor, batch_size: tf.Tensor):
     """``link_scores`` with this loss's k."""
@@ -123,7 +130,8 @@ class LinkLoss:
 
   def of_embeddings(self, z: tf.Tensor, batch_size: tf.Tensor,
                     neg_valid: tf.Tensor, inbatch_valid: tf.Tensor,
-                    rows: tf.Tensor | None = None
+                    rows: tf.Tensor | None = None,
+                    alone: tf.Tensor | None = None
                     ) -> tuple[tf.Tensor, tf.Tensor]:
     """The loss of root embeddings and the share of beaten negatives.
 
@@ -133,19 +141,34 @@ class LinkLoss:
       neg_valid: [.., B, k] mask of the uniform negatives.
       inbatch_valid: [.., B, B] mask of the in-batch negatives.
       rows: optional [.., B] mask of the positives that count.
+      alone: the same roots embedded from their features alone (needed with
+        ``new_item_loss_weight``).
 
     Returns:
       (loss, share of valid negatives scored below their positive); with
       ``encoder_loss_weight`` the loss adds that weight times the loss of
-      the encoder's part alone (the share is the whole embeddings').
+      the encoder's part alone, with ``new_item_loss_weight`` that weight
+      times the loss of the sources embedded alone (the share is the whole
+      embeddings').
     """
     value, share = self._masked(z, batch_size, neg_valid, inbatch_valid, rows)
     if self.encoder_loss_weight > 0 and self.encoder_dim > 0:
-      part = tf.math.l2_normalize(z[..., :self.encoder_dim], axis=-1)
-      alone, _ = self._masked(part, batch_size, neg_valid, inbatch_valid,
-                              rows)
-      value += self.encoder_loss_weight * alone
+      term, _ = self._masked(self._encoder_part(z), batch_size, neg_valid,
+                             inbatch_valid, rows)
+      value += self.encoder_loss_weight * term
+    if self.new_item_loss_weight > 0:
+      if alone is None:
+        raise ValueError("new_item_loss_weight needs the roots embedded alone")
+      mixed = tf.concat([self._encoder_part(alone)[..., :batch_size, :],
+                         self._encoder_part(z)[..., batch_size:, :]], axis=-2)
+      term, _ = self._masked(mixed, batch_size, neg_valid, inbatch_valid, rows)
+      value += self.new_item_loss_weight * term
     return value, share
+
+  def _encoder_part(self, z: tf.Tensor) -> tf.Tensor:
+    """The encoder's values of embeddings, L2-normalised."""
+    dim = self.encoder_dim or None
+    return tf.math.l2_normalize(z[..., :dim], axis=-1)
 
   def _masked(self, z, batch_size, neg_valid, inbatch_valid, rows):
     pos, uniform, inbatch = self.scores(z, batch_size)
@@ -167,6 +190,26 @@ class LinkLoss:
     return dataclasses.asdict(self)
 
 
+def without_edges(graph: tfgnn.GraphTensor) -> tfgnn.GraphTensor:
+  """``graph`` with the same nodes and every edge set emptied.
+
+  The encoder then embeds each node from its own features alone, as a new
+  item without interactions is embedded.
+  """
+  edge_sets = {}
+  for name, edge_set in graph.edge_sets.items():
+    adjacency = edge_set.adjacency
+    empty = adjacency.source[:0]
+    edge_sets[name] = tfgnn.EdgeSet.from_fields(
+        sizes=tf.zeros_like(edge_set.sizes),
+        features={k: v[:0] for k, v in edge_set.features.items()},
+        adjacency=tfgnn.Adjacency.from_indices(
+            source=(adjacency.source_name, empty),
+            target=(adjacency.target_name, empty)))
+  return tfgnn.GraphTensor.from_pieces(
+      context=graph.context, node_sets=graph.node_sets, edge_sets=edge_sets)
+
+
 @tf.keras.utils.register_keras_serializable(package="tfgnn_gfm")
 class LinkPredictionModel(tf.keras.Model):
   """Trains an encoder by self-supervised link prediction.
@@ -180,18 +223,21 @@ class LinkPredictionModel(tf.keras.Model):
     margin: hinge margin.
     temperature: softmax temperature.
     encoder_loss_weight, encoder_dim: the encoder-alone term (``LinkLoss``).
+    new_item_loss_weight: the features-alone term (``LinkLoss``).
   """
 
   def __init__(self, *, encoder: tf.keras.Model, node_sets: list[str],
                uniform_negatives: int = 1, in_batch_negatives: bool = True,
                loss: str = "margin", margin: float = 0.5,
                temperature: float = 0.1, encoder_loss_weight: float = 0.0,
-               encoder_dim: int = 0, **kwargs):
+               encoder_dim: int = 0, new_item_loss_weight: float = 0.0,
+               **kwargs):
     super().__init__(**kwargs)
     self.encoder = encoder
     self._node_sets = list(node_sets)
     self._link = LinkLoss(uniform_negatives, in_batch_negatives, loss, margin,
-                          temperature, encoder_loss_weight, encoder_dim)
+                          temperature, encoder_loss_weight, encoder_dim,
+                          new_item_loss_weight)
     self._loss_tracker = tf.keras.metrics.Mean(name="loss")
     self._accuracy = tf.keras.metrics.Mean(name="pos_beats_negs")
 
@@ -221,9 +267,12 @@ class LinkPredictionModel(tf.keras.Model):
 
   def _loss(self, data, training: bool):
     z = self.embed_roots(data["graph"], data["positions"], training)
+    alone = (self.embed_roots(without_edges(data["graph"]), data["positions"],
+                              training)
+             if self._link.new_item_loss_weight > 0 else None)
     b = tf.shape(data["inbatch_valid"])[0]
     return self._link.of_embeddings(z, b, data["neg_valid"],
-                                    data["inbatch_valid"])
+                                    data["inbatch_valid"], alone=alone)
 
   def train_step(self, data):
     with tf.GradientTape() as tape:

@@ -301,7 +301,8 @@ def _encoder_loss(config: PretrainConfig) -> dict[str, Any]:
   (without them the encoder's part is the whole embedding)."""
   return {"encoder_loss_weight": (config.encoder_loss_weight
                                   if config.structure_dim else 0.0),
-          "encoder_dim": config.embedding_dim}
+          "encoder_dim": config.embedding_dim,
+          "new_item_loss_weight": config.new_item_loss_weight}
 
 
 def _structure(split: LinkSplit, config: PretrainConfig
