@@ -104,6 +104,12 @@ class PretrainConfig:
       "its features without a structure vector, is ranked by; it also lifts "
       "known items' held-out edges on amazon-food-kitchen (0: none; only "
       "with structure vectors)"))
+  text_anchor_weight: float = dataclasses.field(default=0.5, metadata=_help(
+      "share a of the encoder's part taken by the node's own text, as its "
+      "embedding_dim principal components (computed once from every node's "
+      "text, saved with the model): normalize(sqrt(1 - a) * encoder + "
+      "sqrt(a) * components); keeps the titles' similarity in new items' "
+      "vectors (0: none)"))
   new_item_loss_weight: float = dataclasses.field(default=3.0, metadata=_help(
       "weight of a link loss that embeds each positive's source from its own "
       "features alone (no neighbours, no structure vector: as a new item is "
@@ -238,6 +244,9 @@ class PretrainConfig:
         0.0 <= r <= 1.0 for r in self.structure_local_shares):
       raise ValueError(f"structure_local_shares must be values in [0, 1], "
                        f"got {list(self.structure_local_shares)}")
+    if not 0.0 <= self.text_anchor_weight < 1.0:
+      raise ValueError("text_anchor_weight must be in [0, 1), got "
+                       f"{self.text_anchor_weight!r}")
     if not self.new_item_loss_weight >= 0.0:
       raise ValueError("new_item_loss_weight must be >= 0, got "
                        f"{self.new_item_loss_weight!r}")

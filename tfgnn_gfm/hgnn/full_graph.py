@@ -38,7 +38,6 @@ from tfgnn_gfm.hgnn.config import PretrainConfig
 from tfgnn_gfm.hgnn.graph_data import ItemGraph
 from tfgnn_gfm.hgnn.link_data import LinkBatcher, LinkBatchSpec
 from tfgnn_gfm.hgnn.link_model import LinkLoss, LinkPredictionModel
-from tfgnn_gfm.hgnn.model import STRUCTURE_FEATURE
 from tfgnn_gfm.hgnn.node_features import node_feature_tensors
 
 # Live [edges, hidden] float32 tensors per layer and training step: gathered
@@ -145,9 +144,9 @@ class FullGraphEncoder:
     projected = self._projection(self._node_graph(self._features),
                                  training=training)
     h = {n: projected.node_sets[n][tfgnn.HIDDEN_STATE] for n in self.node_sets}
-    structure = {n: projected.node_sets[n][STRUCTURE_FEATURE]
-                 for n in self.node_sets
-                 if STRUCTURE_FEATURE in projected.node_sets[n].features}
+    # Structure vectors and text anchors pass to the readout unchanged.
+    extra = {n: {k: v for k, v in projected.node_sets[n].features.items()
+                 if k != tfgnn.HIDDEN_STATE} for n in self.node_sets}
     for updates in self._layers:
       new = dict(h)
       for receiver, (convs, next_state) in updates.items():
@@ -166,8 +165,7 @@ class FullGraphEncoder:
                                    training=training)[tfgnn.HIDDEN_STATE]
       h = new
     return self._readout(self._node_graph({
-        n: {tfgnn.HIDDEN_STATE: h[n],
-            **({STRUCTURE_FEATURE: structure[n]} if n in structure else {})}
+        n: {tfgnn.HIDDEN_STATE: h[n], **extra[n]}
         for n in self.node_sets}), training=training)
 
 

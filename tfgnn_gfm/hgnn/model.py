@@ -8,7 +8,10 @@ Architecture (2T-HGNN paper, docs/DESIGN.md section 6.2):
   one pooling convolution per edge set (max over neighbours of
   ``relu(W_r h + b)``), update ``sigma(W h_self + sum over relations)``;
 * L2-normalised ``embedding_dim`` output, one vector space for every node set;
-  with ``structure_dim``, each training node's spectral structure vector
+  with ``text_anchor_weight``, mixed with the principal components of the
+  node's own text (what keeps two new items with like titles close: the
+  encoder alone loses that when trained on co-interactions); with
+  ``structure_dim``, each training node's spectral structure vector
   (``hgnn.structure``) is appended, weighted by ``structure_weight``.
 
 Messages flow from sampled neighbours to the root (``receiver_tag=SOURCE``,
@@ -31,6 +34,24 @@ from tfgnn_gfm.layers import MaskedEmbedding
 
 #: Node feature of the structure vectors, from the projection to the output.
 STRUCTURE_FEATURE = "structure"
+#: Node feature of the text anchor (principal components of the text).
+ANCHOR_FEATURE = "text_anchor"
+
+
+def text_principal_components(texts: list[np.ndarray], dim: int
+                              ) -> tuple[np.ndarray, np.ndarray]:
+  """(mean [d], components [d, dim]) of the stacked text embeddings.
+
+  The best ``dim``-value linear summary of the titles (in squared error):
+  its dot products keep most of the text cosine a new item is ranked by.
+  """
+  x = np.concatenate([np.asarray(t, np.float64) for t in texts])
+  mean = x.mean(axis=0)
+  _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
+  components = np.zeros((x.shape[1], dim))
+  k = min(dim, vt.shape[0])
+  components[:, :k] = vt[:k].T
+  return mean.astype(np.float32), components.astype(np.float32)
 
 
 @tf.keras.utils.register_keras_serializable(package="tfgnn_gfm")
@@ -63,12 +84,26 @@ class ItemInputProjection(tf.keras.layers.Layer):
     id_dim: size of the learnable node vectors (0: none).
     id_dropout: share of nodes whose vectors are zeroed in a training step.
     structure_dim: size of the structure vectors (0: none).
+    text_dim, anchor_dim: with both > 0, each node also carries its text
+      embedding's principal components (``set_text_anchor``; saved with the
+      weights) as the ``text_anchor`` feature, of ``anchor_dim`` values.
   """
 
   def __init__(self, *, node_sets: list[str], units: int,
                id_vocab: dict[str, list[str]] | None = None, id_dim: int = 0,
-               id_dropout: float = 0.0, structure_dim: int = 0, **kwargs):
+               id_dropout: float = 0.0, structure_dim: int = 0,
+               text_dim: int = 0, anchor_dim: int = 0, **kwargs):
     super().__init__(**kwargs)
+    self._text_dim = int(text_dim)
+    self._anchor_dim = int(anchor_dim)
+    self._anchor = None
+    if self._text_dim and self._anchor_dim:
+      self._anchor = (
+          self.add_weight(name="anchor_mean", shape=(self._text_dim,),
+                          initializer="zeros", trainable=False),
+          self.add_weight(name="anchor_components",
+                          shape=(self._text_dim, self._anchor_dim),
+                          initializer="zeros", trainable=False))
     self._node_sets = list(node_sets)
     self._units = units
     self._id_dim = int(id_dim)
@@ -121,11 +156,17 @@ class ItemInputProjection(tf.keras.layers.Layer):
       table.assign(np.concatenate(
           [np.zeros((1, self._structure_dim), np.float32), values]))
 
+  def set_text_anchor(self, mean: np.ndarray, components: np.ndarray) -> None:
+    """Sets the text anchor's mean [text_dim] and components."""
+    self._anchor[0].assign(np.asarray(mean, np.float32))
+    self._anchor[1].assign(np.asarray(components, np.float32))
+
   def get_config(self) -> dict[str, Any]:
     return dict(node_sets=self._node_sets, units=self._units,
                 id_vocab=self._id_vocab or None, id_dim=self._id_dim,
                 id_dropout=self._id_dropout,
-                structure_dim=self._structure_dim, **super().get_config())
+                structure_dim=self._structure_dim, text_dim=self._text_dim,
+                anchor_dim=self._anchor_dim, **super().get_config())
 
   def _rows(self, name: str, ids: tf.Tensor, training: bool) -> tf.Tensor:
     rows = self._tables[name].lookup(ids)
@@ -156,6 +197,10 @@ class ItemInputProjection(tf.keras.layers.Layer):
         x = tf.concat([x, self._id_vectors[name](rows)], axis=-1)
       hidden = self._dense[name](x)
       out = {tfgnn.HIDDEN_STATE: hidden}
+      if self._anchor is not None:
+        mean, components = self._anchor
+        out[ANCHOR_FEATURE] = tf.matmul(x[:, :self._text_dim] - mean,
+                                        components)
       if name in self._structure:
         out[STRUCTURE_FEATURE] = tf.gather(self._structure[name], rows)
       if index is not None:
@@ -193,12 +238,17 @@ class NodeSetEmbeddings(tf.keras.layers.Layer):
     units: embedding size.
     isolated: node sets without incoming messages (get the Dense map).
     structure_weight: the share ``w`` of the structure vectors.
+    anchor_weight: where a node set carries the ``text_anchor`` feature, the
+      encoder's part is ``normalize(sqrt(1 - a) * state + sqrt(a) *
+      normalize(anchor))`` with ``a = anchor_weight``.
   """
 
   def __init__(self, *, node_sets: list[str], units: int,
                isolated: list[str] | None = None,
-               structure_weight: float = 0.0, **kwargs):
+               structure_weight: float = 0.0, anchor_weight: float = 0.0,
+               **kwargs):
     super().__init__(**kwargs)
+    self._anchor_weight = float(anchor_weight)
     self._node_sets = list(node_sets)
     self._units = units
     self._isolated = list(isolated or [])
@@ -209,7 +259,8 @@ class NodeSetEmbeddings(tf.keras.layers.Layer):
   def get_config(self) -> dict[str, Any]:
     return dict(node_sets=self._node_sets, units=self._units,
                 isolated=self._isolated,
-                structure_weight=self._structure_weight, **super().get_config())
+                structure_weight=self._structure_weight,
+                anchor_weight=self._anchor_weight, **super().get_config())
 
   def call(self, graph: tfgnn.GraphTensor) -> dict[str, tf.Tensor]:
     out = {}
@@ -219,6 +270,11 @@ class NodeSetEmbeddings(tf.keras.layers.Layer):
       if name in self._dense:
         state = self._dense[name](state)
       state = tf.math.l2_normalize(state, axis=-1)
+      if ANCHOR_FEATURE in ns.features and self._anchor_weight > 0:
+        a = self._anchor_weight
+        state = tf.math.l2_normalize(
+            tf.sqrt(1.0 - a) * state + tf.sqrt(a) * tf.math.l2_normalize(
+                ns[ANCHOR_FEATURE], axis=-1), axis=-1)
       if STRUCTURE_FEATURE in ns.features:
         w = self._structure_weight
         state = tf.concat([tf.sqrt(1.0 - w) * state,
@@ -230,7 +286,8 @@ class NodeSetEmbeddings(tf.keras.layers.Layer):
 def build_encoder(graph_spec: tfgnn.GraphTensorSpec,
                   config: PretrainConfig,
                   node_ids: dict[str, Any] | None = None,
-                  structure: dict[str, np.ndarray] | None = None
+                  structure: dict[str, np.ndarray] | None = None,
+                  text_anchor: tuple[np.ndarray, np.ndarray] | None = None
                   ) -> tf.keras.Model:
   """Builds the HGNN encoder: GraphTensor -> {node set: [n, dim] embeddings}.
 
@@ -244,6 +301,8 @@ def build_encoder(graph_spec: tfgnn.GraphTensorSpec,
     structure: node set -> [n, config.structure_dim] structure vectors of
       the nodes of ``node_ids`` (``structure.structure_vectors``); zeros if
       not given.
+    text_anchor: (mean, components) of ``text_principal_components``, with
+      ``config.text_anchor_weight`` > 0.
 
   Returns:
     A functional Keras model, serializable and SavedModel-exportable.
@@ -262,8 +321,13 @@ def build_encoder(graph_spec: tfgnn.GraphTensorSpec,
                 for n, ids in (node_ids or {}).items()}
       if id_dim or structure_dim else None,
       id_dim=id_dim, id_dropout=config.node_id_dropout,
-      structure_dim=structure_dim, name="input_projection")
+      structure_dim=structure_dim,
+      text_dim=(int(text_anchor[0].shape[0]) if text_anchor is not None
+                and config.text_anchor_weight > 0 else 0),
+      anchor_dim=config.embedding_dim, name="input_projection")
   graph = projection(inputs)
+  if text_anchor is not None and config.text_anchor_weight > 0:
+    projection.set_text_anchor(*text_anchor)
   if structure is not None and projection.structure_dim:
     projection.set_structure(structure)
   if receivers:
@@ -284,5 +348,6 @@ def build_encoder(graph_spec: tfgnn.GraphTensorSpec,
   outputs = NodeSetEmbeddings(node_sets=node_sets, units=config.embedding_dim,
                               isolated=isolated,
                               structure_weight=config.structure_weight,
+                              anchor_weight=config.text_anchor_weight,
                               name="embeddings")(graph)
   return tf.keras.Model(inputs, outputs, name="hgnn_encoder")

@@ -20,6 +20,7 @@ from tfgnn_gfm.hgnn.full_graph import (
   resolve_mode,
 )
 from tfgnn_gfm.hgnn.graph_data import (
+  TEXT_FEATURE,
   ItemGraph,
   LinkSplit,
   NodeSplit,
@@ -35,7 +36,7 @@ from tfgnn_gfm.hgnn.link_data import (
   link_dataset,
 )
 from tfgnn_gfm.hgnn.link_model import LinkPredictionModel
-from tfgnn_gfm.hgnn.model import build_encoder
+from tfgnn_gfm.hgnn.model import build_encoder, text_principal_components
 from tfgnn_gfm.hgnn.sampling import Sampler, SubgraphSampler
 from tfgnn_gfm.hgnn.structure import choose_local_share, structure_vectors
 
@@ -234,7 +235,7 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
   structure, structure_info = _structure(split, config)
   with strategy.scope():
     encoder = build_encoder(element["graph"], config, graph.node_ids,
-                            structure)
+                            structure, _text_anchor(graph, config))
     model = LinkPredictionModel(
         encoder=encoder, node_sets=sampler.node_sets,
         uniform_negatives=config.uniform_negatives,
@@ -303,6 +304,16 @@ def _encoder_loss(config: PretrainConfig) -> dict[str, Any]:
                                   if config.structure_dim else 0.0),
           "encoder_dim": config.embedding_dim,
           "new_item_loss_weight": config.new_item_loss_weight}
+
+
+def _text_anchor(graph: ItemGraph, config: PretrainConfig
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+  """The text anchor's principal components of every node's text."""
+  if config.text_anchor_weight <= 0:
+    return None
+  return text_principal_components(
+      [graph.node_features[n][TEXT_FEATURE] for n in graph.node_sets],
+      config.embedding_dim)
 
 
 def _structure(split: LinkSplit, config: PretrainConfig
@@ -400,7 +411,8 @@ def _train_full_graph(graph: ItemGraph, split: LinkSplit, val_plan,
   structure, structure_info = _structure(split, config)
   with strategy.scope():
     model = FullGraphLinkModel(
-        encoder=build_encoder(input_spec, config, graph.node_ids, structure),
+        encoder=build_encoder(input_spec, config, graph.node_ids, structure,
+                              _text_anchor(graph, config)),
         train_graph=split.train_graph,
         uniform_negatives=config.uniform_negatives,
         in_batch_negatives=config.in_batch_negatives, loss=config.loss,
