@@ -315,6 +315,7 @@ def build_encoder(graph_spec: tfgnn.GraphTensorSpec,
   inputs = tf.keras.layers.Input(type_spec=graph_spec)
   id_dim = config.node_id_dim if node_ids else 0
   structure_dim = config.structure_dim if node_ids else 0
+  anchor = text_anchor if config.text_anchor_weight > 0 else None
   projection = ItemInputProjection(
       node_sets=node_sets, units=config.hidden_dim,
       id_vocab={n: list(np.asarray(ids).astype(str))
@@ -322,12 +323,11 @@ def build_encoder(graph_spec: tfgnn.GraphTensorSpec,
       if id_dim or structure_dim else None,
       id_dim=id_dim, id_dropout=config.node_id_dropout,
       structure_dim=structure_dim,
-      text_dim=(int(text_anchor[0].shape[0]) if text_anchor is not None
-                and config.text_anchor_weight > 0 else 0),
+      text_dim=0 if anchor is None else int(anchor[0].shape[0]),
       anchor_dim=config.embedding_dim, name="input_projection")
   graph = projection(inputs)
-  if text_anchor is not None and config.text_anchor_weight > 0:
-    projection.set_text_anchor(*text_anchor)
+  if anchor is not None:
+    projection.set_text_anchor(*anchor)
   if structure is not None and projection.structure_dim:
     projection.set_structure(structure)
   if receivers:

@@ -241,7 +241,7 @@ def train_link_prediction(graph: ItemGraph, config: PretrainConfig,
         uniform_negatives=config.uniform_negatives,
         in_batch_negatives=config.in_batch_negatives, loss=config.loss,
         margin=config.margin, temperature=config.softmax_temperature,
-        **_encoder_loss(config))
+        **_loss_terms(config))
     model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
   callbacks = _callbacks(callbacks, config, out_dir)
   start = time.perf_counter()
@@ -297,9 +297,10 @@ def budget_schedule(epochs: int, steps_per_epoch: int, positives_per_step: int,
   return budget_steps // steps_per_epoch, steps_per_epoch
 
 
-def _encoder_loss(config: PretrainConfig) -> dict[str, Any]:
-  """The link models' encoder-alone term: only beside structure vectors
-  (without them the encoder's part is the whole embedding)."""
+def _loss_terms(config: PretrainConfig) -> dict[str, Any]:
+  """The link models' extra loss terms: the encoder-alone term only beside
+  structure vectors (without them the encoder's part is the whole
+  embedding), and the features-alone (new-item) term."""
   return {"encoder_loss_weight": (config.encoder_loss_weight
                                   if config.structure_dim else 0.0),
           "encoder_dim": config.embedding_dim,
@@ -417,7 +418,7 @@ def _train_full_graph(graph: ItemGraph, split: LinkSplit, val_plan,
         uniform_negatives=config.uniform_negatives,
         in_batch_negatives=config.in_batch_negatives, loss=config.loss,
         margin=config.margin, temperature=config.softmax_temperature,
-        **_encoder_loss(config))
+        **_loss_terms(config))
     model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
   if strategy.num_replicas_in_sync > 1:
     train_ds = strategy.distribute_datasets_from_function(
